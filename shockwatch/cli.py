@@ -1,0 +1,248 @@
+"""``shockwatch``: every job of the monitor, one command each (the Makefile calls these)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shockwatch.log import register_secret, setup_logging
+from shockwatch.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="shockwatch",
+    help="Monitor for 'everything sells' liquidity shocks (Kafka + faust + Prometheus + Slack).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets
+)
+kafka_app = typer.Typer(help="The local single-node Kafka broker (KRaft, fetched from Maven).")
+topics_app = typer.Typer(help="The topic contracts: create and inspect them.")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(topics_app, name="topics")
+
+console = Console(stderr=True)
+out = Console()
+log = logging.getLogger("shockwatch")
+
+
+def settings_from_env() -> Settings:
+    settings = load_settings()
+    for secret in (
+        settings.slack_webhook_url,
+        settings.slack_bot_token,
+        settings.kafka_sasl_password,
+    ):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+    return settings
+
+
+@app.callback()
+def _main(
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_json: Annotated[bool, typer.Option(help="Log one JSON object per line.")] = False,
+) -> None:
+    setup_logging(log_level.upper(), json_lines=log_json)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+# -- kafka --------------------------------------------------------------------------------------
+
+
+@kafka_app.command("up")
+def kafka_up(
+    port: Annotated[int | None, typer.Option(help="Broker port (default: a free one).")] = None,
+    controller_port: Annotated[int | None, typer.Option(help="KRaft controller port.")] = None,
+) -> None:
+    """Start the local broker (idempotent: a running broker is reused) and wait until ready."""
+    from shockwatch.broker import BrokerError, LocalBroker
+
+    broker = LocalBroker(settings_from_env())
+    try:
+        info = broker.up(port=port, controller_port=controller_port)
+    except BrokerError as exc:
+        raise fail(str(exc)) from None
+    if info["already_running"]:
+        out.print(f"Kafka already running at {info['bootstrap']} (pid {info['pid']})")
+    else:
+        out.print(
+            f"Kafka ready at {info['bootstrap']} (pid {info['pid']}) "
+            f"in {info['ready_s']:.1f} s; data in {broker.data}"
+        )
+
+
+@kafka_app.command("down")
+def kafka_down() -> None:
+    """Stop the local broker (its data stays: topics and offsets survive a restart)."""
+    from shockwatch.broker import LocalBroker
+
+    stopped = LocalBroker(settings_from_env()).down()
+    out.print("Kafka stopped" if stopped else "Kafka was not running")
+
+
+@kafka_app.command("status")
+def kafka_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Is the local broker running and reachable? Lists its topics. Exit 1 when not running."""
+    from shockwatch.broker import LocalBroker
+
+    status = LocalBroker(settings_from_env()).status()
+    if as_json:
+        out.print_json(json.dumps(status))
+    elif status["running"]:
+        reach = "reachable" if status["reachable"] else "NOT reachable"
+        topics = status["topics"] or []
+        out.print(
+            f"Kafka running at {status['bootstrap']} (pid {status['pid']}), {reach}, "
+            f"{len(topics)} topics: {', '.join(topics) or '-'}"
+        )
+    else:
+        out.print(f"Kafka is not running (state in {status['state_dir']})")
+    if not status["running"] or not status.get("reachable"):
+        raise typer.Exit(1)
+
+
+# -- topics -------------------------------------------------------------------------------------
+
+
+@topics_app.command("create")
+def topics_create(
+    prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
+) -> None:
+    """Create every topic of the contract with its partitions and configs (idempotent)."""
+    from shockwatch.kafka import KafkaUnavailable, create_topics
+
+    try:
+        result = create_topics(settings_from_env(), prefix)
+    except KafkaUnavailable as exc:
+        raise fail(str(exc)) from None
+    for name, what in result.items():
+        out.print(f"{what:8} {name}")
+
+
+@topics_app.command("list")
+def topics_list(
+    prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
+) -> None:
+    """Show each contract topic: partitions, key, value record and configs on the broker."""
+    from shockwatch.kafka import KafkaUnavailable, describe_topic_configs, partitions_for
+    from streams.topics import topic_specs
+
+    settings = settings_from_env()
+    specs = topic_specs(settings, prefix)
+    try:
+        parts = partitions_for(settings, [s.name for s in specs])
+        configs = describe_topic_configs(settings, list(parts))
+    except KafkaUnavailable as exc:
+        raise fail(str(exc)) from None
+    table = Table("topic", "partitions", "key", "value", "cleanup", "retention.ms")
+    for s in specs:
+        cfg = configs.get(s.name, {})
+        table.add_row(
+            s.name,
+            str(parts.get(s.name, "missing")),
+            s.key,
+            s.value,
+            cfg.get("cleanup.policy", "-"),
+            cfg.get("retention.ms", "-"),
+        )
+    out.print(table)
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+@app.command("load")
+def load(
+    scenario_dir: Annotated[Path, typer.Argument(help="Scenario folder (scenario.toml + jsonl).")],
+    topic_prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
+    create: Annotated[bool, typer.Option(help="Create the topics first.")] = True,
+) -> None:
+    """Validate a scenario and produce it into Kafka (message timestamp = ts_ms).
+
+    Rejected lines go to the topic's dead-letter topic with the reason. Exits non-zero only
+    when nothing valid was loaded.
+    """
+    from rich.progress import Progress
+
+    from shockwatch.kafka import KafkaUnavailable, create_topics
+    from shockwatch.publish import Publisher
+    from shockwatch.scenario import ScenarioError, count_lines, load_scenario, read_scenario
+    from streams.topics import TopicNames
+
+    settings = settings_from_env()
+    prefix = settings.topic_prefix if topic_prefix is None else topic_prefix
+    try:
+        scenario = read_scenario(scenario_dir)
+        if create:
+            create_topics(settings, prefix)
+        total = count_lines(scenario)
+        with (
+            Publisher(settings, client_id="shockwatch-load") as pub,
+            Progress(console=console, transient=True) as bar,
+        ):
+            task = bar.add_task(f"loading {scenario.name}", total=total)
+            results = load_scenario(
+                scenario, pub, TopicNames(prefix), lambda n: bar.advance(task, n)
+            )
+    except (ScenarioError, KafkaUnavailable) as exc:
+        raise fail(str(exc)) from None
+    table = Table("feed", "topic", "loaded", "rejected", "reasons")
+    for r in results.values():
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(r.reasons.items())) or "-"
+        table.add_row(r.feed, r.topic, str(r.valid), str(r.rejected), reasons)
+    out.print(table)
+    if sum(r.valid for r in results.values()) == 0:
+        raise fail("nothing valid was loaded")
+
+
+@app.command("consume")
+def consume(
+    topic: Annotated[str, typer.Argument(help="Topic to read (full name).")],
+    limit: Annotated[int, typer.Option(help="Stop after this many records.")] = 10,
+    timeout_s: Annotated[float, typer.Option(help="Stop when idle this long.")] = 5.0,
+) -> None:
+    """Print records of a topic from the beginning (one JSON per line; a quick look)."""
+    from kafka import KafkaConsumer
+
+    from shockwatch.kafka import KafkaUnavailable, kafka_python_config
+
+    try:
+        consumer = KafkaConsumer(
+            topic,
+            **kafka_python_config(settings_from_env()),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=int(timeout_s * 1000),
+        )
+    except KafkaUnavailable as exc:
+        raise fail(str(exc)) from None
+    n = 0
+    try:
+        for msg in consumer:
+            sys.stdout.write(msg.value.decode(errors="replace") + "\n")
+            n += 1
+            if n >= limit:
+                break
+    finally:
+        consumer.close()
+    console.print(f"{n} record(s) from {topic}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

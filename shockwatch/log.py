@@ -1,0 +1,68 @@
+"""Logging set-up: one format, quiet client libraries, and secrets redacted everywhere.
+
+``register_secret`` adds a value (webhook URL, token, password) that must never reach a log
+line; the filter also masks anything shaped like a Slack webhook or token as a second guard.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+_SECRETS: set[str] = set()
+_PATTERNS = (
+    re.compile(r"https://hooks\.slack\.com/[^\s'\"]+"),
+    re.compile(r"xox[abprs]-[A-Za-z0-9-]+"),
+)
+REDACTED = "***"
+
+
+def register_secret(value: str | None) -> None:
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in _SECRETS:
+        text = text.replace(secret, REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.exc_text = (
+                redact(logging.Formatter().formatException(record.exc_info))
+                if redact(str(exc)) != str(exc)
+                else record.exc_text
+            )
+        return True
+
+
+QUIET = ("kafka", "aiokafka", "faust", "mode", "urllib3", "yfinance", "ccxt", "asyncio")
+
+
+def setup_logging(level: str | int = "INFO", json_lines: bool = False) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = (
+        '{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
+        if json_lines
+        else "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
+    handler.setFormatter(logging.Formatter(fmt))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,99 @@
+"""A synchronous, idempotent Kafka publisher for tools (scenario loading, backfills).
+
+``acks=all`` with idempotence on, bounded buffering (``max_buffer_bytes``), and every send's
+future checked at ``flush``: a record the broker did not accept raises, it is never dropped
+silently. Rejected input goes to ``<topic>.dlq`` through ``dead_letter``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shockwatch.kafka import KafkaUnavailable, kafka_python_config
+from shockwatch.settings import Settings
+from streams.dlq import dead_letter
+from streams.records import Heartbeat, RecordError
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(
+        self, settings: Settings, client_id: str = "shockwatch-publisher", **overrides: Any
+    ) -> None:
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        cfg = kafka_python_config(settings)
+        try:
+            self._producer = KafkaProducer(
+                **cfg,
+                client_id=client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=20,
+                batch_size=256 * 1024,
+                buffer_memory=64 * 1024 * 1024,
+                max_block_ms=60_000,
+                retries=2**31 - 1,
+                **overrides,
+            )
+        except (KafkaError, OSError) as exc:
+            raise KafkaUnavailable(
+                f"cannot reach Kafka at {cfg['bootstrap_servers']} ({exc.__class__.__name__}); "
+                "is the broker up (`shockwatch kafka status`)?"
+            ) from exc
+        self._futures: list[Any] = []
+        self.sent = 0
+
+    def send(self, topic: str, value: bytes, key: str | bytes | None, ts_ms: int | None) -> None:
+        k = key.encode() if isinstance(key, str) else key
+        self._futures.append(self._producer.send(topic, value=value, key=k, timestamp_ms=ts_ms))
+        self.sent += 1
+        if len(self._futures) >= 50_000:
+            self._check()
+
+    def send_dead_letter(
+        self,
+        topic: str,
+        value: bytes,
+        error: RecordError,
+        source: str,
+        key: bytes | None = None,
+        **where: Any,
+    ) -> None:
+        letter = dead_letter(
+            source_topic=topic, value=value, error=error, source=source, key=key, **where
+        )
+        self.send(TopicNames.dlq(topic), letter.encode(), key, letter.ts_ms)
+
+    def heartbeat(self, topic: str, ts_ms: int, source: str) -> None:
+        """Send a watermark to every partition of ``topic``: nothing older follows."""
+        value = Heartbeat(ts_ms=ts_ms, source=source).encode()
+        for partition in sorted(self._producer.partitions_for(topic) or {0}):
+            self._futures.append(
+                self._producer.send(topic, value=value, partition=partition, timestamp_ms=ts_ms)
+            )
+
+    def _check(self) -> None:
+        futures, self._futures = self._futures, []
+        for future in futures:
+            future.get(timeout=120)  # raises the broker's error: nothing is dropped silently
+
+    def flush(self) -> None:
+        self._producer.flush()
+        self._check()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._producer.close()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,207 @@
+"""One frozen settings object, read from the environment when the app is built.
+
+Every knob of shockwatch lives here: where Kafka is, topic names, the detection thresholds
+(documented with the reasons for their defaults in docs/detection.md), the alerting endpoints.
+Secrets are ``SecretStr`` so they never print; read them from env or from ``*_FILE`` secret files.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class MarketSettings(BaseModel):
+    """Per-asset returns and z-scores."""
+
+    model_config = ConfigDict(frozen=True)
+
+    windows_min: tuple[int, ...] = (15, 60)
+    # Prior volatility (annualised) per asset class, used until the EWMA has seen enough bars and
+    # as a floor (vol_floor_frac of it) so a flat stretch cannot blow a z-score up.
+    prior_annual_vol: dict[str, float] = {
+        "equity_index": 0.18,
+        "ai_equity": 0.55,
+        "gold": 0.16,
+        "crypto": 0.55,
+        "volatility": 1.00,
+    }
+    vol_halflife_bars: int = 390
+    vol_floor_frac: float = 0.5
+    # Minutes of trading in a "day" per class, to scale one-minute vol up to the day window.
+    day_minutes: dict[str, int] = {
+        "equity_index": 390,
+        "ai_equity": 390,
+        "gold": 1380,
+        "crypto": 1440,
+        "volatility": 390,
+    }
+    # A gap this long between two bars of an asset marks a session break: the bar before it is
+    # the previous close (equities). Classes not listed use a rolling 24 h reference.
+    session_gap_min: int = 120
+    session_classes: tuple[str, ...] = ("equity_index", "ai_equity", "volatility")
+    history_min: int = 1440
+
+
+class BreadthSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # A core class counts as "down" when its day z is at or below this.
+    down_z: float = -0.75
+    # Class z that maps to full market stress (1.0) in the score.
+    full_z: float = 2.0
+    core_classes: dict[str, tuple[str, ...]] = {
+        "equities": ("equity_index", "ai_equity"),
+        "gold": ("gold",),
+        "crypto": ("crypto",),
+    }
+    comovement_window_min: int = 60
+
+
+class LiquidationSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    window_min: int = 60
+    baseline_min: int = 1440
+    # Floor of the trailing hourly baseline: a cold start or a dead-quiet night must not turn
+    # a few million dollars into a 50x "surge".
+    baseline_floor_usd: float = 25_000_000.0
+    full_surge: float = 6.0
+    # The window notional must also be large in absolute terms to count as a wave.
+    wave_min_usd: float = 150_000_000.0
+
+
+class FundingSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # SOFR minus IORB, basis points: 0 bp is where repo starts to pay above the Fed's floor.
+    sofr_iorb_calm_bp: float = -5.0
+    sofr_iorb_full_bp: float = 20.0
+    srf_calm_usd_bn: float = 1.0
+    srf_full_usd_bn: float = 25.0
+    # SRF take-up is judged over this many business days (month-end spikes linger as stress).
+    srf_lookback_days: int = 3
+    on_rrp_calm_usd_bn: float = 200.0
+    on_rrp_full_usd_bn: float = 10.0
+    reserves_ample_usd_bn: float = 3_000.0
+    reserves_full_usd_bn: float = 2_800.0
+    tga_calm_usd_bn: float = 750.0
+    tga_full_usd_bn: float = 950.0
+    stale_business_days: int = 3
+    reserves_stale_business_days: int = 10
+    weights: dict[str, float] = {
+        "sofr_iorb": 0.30,
+        "srf": 0.25,
+        "on_rrp": 0.15,
+        "reserves": 0.15,
+        "tga": 0.15,
+    }
+
+
+class ScoreSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    weights: dict[str, float] = {
+        "market": 40.0,
+        "liquidations": 25.0,
+        "funding": 25.0,
+        "comovement": 10.0,
+    }
+    # Regime: AI names falling this many z more than the index with calm funding = repricing.
+    repricing_gap_z: float = 1.0
+    plumbing_funding_min: float = 0.5
+    plumbing_liq_min: float = 0.5
+
+
+class AlertSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    warning_score: float = 50.0
+    critical_score: float = 70.0
+    # Critical needs every core class down at once: that is what "everything sells" means.
+    critical_min_breadth: float = 1.0
+    resolve_score: float = 40.0
+    for_s: int = 300
+    resolve_for_s: int = 900
+    cooldown_s: int = 1800
+    eval_interval_s: int = 60
+    # Events older than the last evaluated tick minus this are late (DLQ'd, counted).
+    allowed_lateness_s: int = 120
+
+
+class DetectionSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    market: MarketSettings = MarketSettings()
+    breadth: BreadthSettings = BreadthSettings()
+    liquidations: LiquidationSettings = LiquidationSettings()
+    funding: FundingSettings = FundingSettings()
+    score: ScoreSettings = ScoreSettings()
+    alerts: AlertSettings = AlertSettings()
+    scope: str = "global"
+
+
+class Settings(BaseSettings):
+    """Read once at start-up (``Settings()``); pass the object down, never re-read the env."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOCKWATCH_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+    )
+
+    state_dir: Path = PROJECT_ROOT / ".state"
+
+    # Kafka: leave bootstrap empty to use the local broker started by `shockwatch kafka up`.
+    kafka_bootstrap: str = ""
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_heap: str = "-Xms256m -Xmx512m"
+
+    topic_prefix: str = ""
+    input_partitions: int = 3
+    retention_days: int = 35
+    app_id: str = "shockwatch"
+    max_future_s: int = 300
+
+    detection: DetectionSettings = DetectionSettings()
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    slack_webhook_url: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_channel: str | None = None
+    slack_api_base: str = "https://slack.com/api"
+    slack_max_per_minute: int = 20
+    dashboard_url: str = "http://127.0.0.1:3000/d/shockwatch/shockwatch"
+    runbook_url: str = "https://github.com/shockwatch/shockwatch/blob/main/docs/runbooks.md"
+
+    @cached_property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, reading ``SHOCKWATCH_*_FILE`` secret files too."""
+    import os
+
+    for name in ("SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "KAFKA_SASL_PASSWORD"):
+        path = os.environ.get(f"SHOCKWATCH_{name}_FILE")
+        key = name.lower()
+        if path and key not in overrides:
+            overrides[key] = Path(path).read_text().strip()
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+__all__ = ["PROJECT_ROOT", "DetectionSettings", "Settings", "load_settings"]

@@ -1,0 +1,1 @@
+"""The faust app: contracts (records, topics), detection core, agents."""

@@ -1,0 +1,220 @@
+"""Funding stress from the daily series, as of an event time (no look-ahead).
+
+The book holds every published observation with its publication time; ``picture(book, T)``
+sees only what was published by T (the as-of join faust lacks). Each input is a named
+component with its own thresholds; stale inputs are marked stale and left out, and with no
+usable input the stress is ``None`` ("unknown"), which never blocks detection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from shockwatch.settings import FundingSettings
+from streams.detection.mathutil import ramp
+
+# series -> list of [observation_date, published_ts_ms, value, revision]
+Observations = dict[str, list[list[Any]]]
+
+
+@dataclass
+class FundingBook:
+    series: Observations = field(default_factory=dict)
+
+    def add(self, series: str, obs_date: str, ts_ms: int, value: float, revision: int) -> None:
+        rows = self.series.setdefault(series, [])
+        rows.append([obs_date, ts_ms, value, revision])
+        rows.sort(key=lambda r: (r[0], r[1], r[3]))
+        if len(rows) > 400:  # a year and a half of business days is plenty
+            del rows[: len(rows) - 400]
+
+    def as_of(self, series: str, as_of_ms: int) -> dict[str, tuple[float, int]]:
+        """{observation_date: (value, revision)} published by ``as_of_ms`` (latest revision)."""
+        out: dict[str, tuple[float, int]] = {}
+        for obs_date, ts, value, revision in self.series.get(series, ()):
+            if ts <= as_of_ms:
+                prev = out.get(obs_date)
+                if prev is None or revision >= prev[1]:
+                    out[obs_date] = (value, revision)
+        return out
+
+    def latest(self, series: str, as_of_ms: int) -> tuple[str, float] | None:
+        seen = self.as_of(series, as_of_ms)
+        if not seen:
+            return None
+        d = max(seen)
+        return d, seen[d][0]
+
+
+def business_days_between(earlier: date, later: date) -> int:
+    """Weekdays after ``earlier`` up to and including ``later`` (0 if same or earlier)."""
+    if later <= earlier:
+        return 0
+    days = 0
+    d = earlier
+    while d < later:
+        d += timedelta(days=1)
+        if d.weekday() < 5:
+            days += 1
+    return days
+
+
+def _component(
+    value: float | None, stress: float | None, obs_date: str | None, stale: bool, **extra: Any
+) -> dict[str, Any]:
+    return {"value": value, "stress": stress, "date": obs_date, "stale": stale, **extra}
+
+
+def _freshness(obs_date: str, today: date, limit: int) -> bool:
+    return business_days_between(date.fromisoformat(obs_date), today) > limit
+
+
+def picture(book: FundingBook, as_of_ms: int, cfg: FundingSettings) -> dict[str, Any]:
+    """The funding panel at ``as_of_ms``: values, named components with stress, overall stress."""
+    today = datetime.fromtimestamp(as_of_ms / 1000, UTC).date()
+    comps: dict[str, dict[str, Any]] = {}
+    values: dict[str, Any] = {}
+    for name in (
+        "SOFR",
+        "IORB",
+        "EFFR",
+        "TARGET_UPPER",
+        "TARGET_LOWER",
+        "SRF_TAKEUP",
+        "ON_RRP_AMOUNT",
+        "RESERVES",
+        "TGA",
+    ):
+        latest = book.latest(name, as_of_ms)
+        values[name] = {"date": latest[0], "value": latest[1]} if latest else None
+
+    sofr = book.latest("SOFR", as_of_ms)
+    if sofr is None:
+        comps["sofr_iorb"] = _component(None, None, None, False)
+    else:
+        iorb = _as_of_date(book, "IORB", sofr[0], as_of_ms)
+        if iorb is None:
+            comps["sofr_iorb"] = _component(None, None, sofr[0], False)
+        else:
+            spread_bp = (sofr[1] - iorb) * 100.0
+            stale = _freshness(sofr[0], today, cfg.stale_business_days)
+            lower = _as_of_date(book, "TARGET_LOWER", sofr[0], as_of_ms)
+            upper = _as_of_date(book, "TARGET_UPPER", sofr[0], as_of_ms)
+            place = (sofr[1] - lower) / (upper - lower) if lower is not None and upper else None
+            comps["sofr_iorb"] = _component(
+                spread_bp,
+                ramp(spread_bp, cfg.sofr_iorb_calm_bp, cfg.sofr_iorb_full_bp),
+                sofr[0],
+                stale,
+                unit="bp",
+                sofr_pct=sofr[1],
+                iorb_pct=iorb,
+                place_in_range=place,
+            )
+
+    srf_rows = book.as_of("SRF_TAKEUP", as_of_ms)
+    if srf_rows:
+        last = max(srf_rows)
+        window = [
+            d
+            for d in srf_rows
+            if business_days_between(date.fromisoformat(d), date.fromisoformat(last))
+            < cfg.srf_lookback_days
+        ]
+        peak = max(srf_rows[d][0] for d in window)
+        comps["srf"] = _component(
+            peak,
+            ramp(peak, cfg.srf_calm_usd_bn, cfg.srf_full_usd_bn),
+            last,
+            _freshness(last, today, cfg.stale_business_days),
+            unit="usd_bn",
+            latest_usd_bn=srf_rows[last][0],
+            lookback_days=cfg.srf_lookback_days,
+        )
+    else:
+        comps["srf"] = _component(None, None, None, False)
+
+    comps["on_rrp"] = _level(
+        book,
+        "ON_RRP_AMOUNT",
+        as_of_ms,
+        today,
+        cfg.stale_business_days,
+        cfg.on_rrp_calm_usd_bn,
+        cfg.on_rrp_full_usd_bn,
+    )
+    comps["reserves"] = _level(
+        book,
+        "RESERVES",
+        as_of_ms,
+        today,
+        cfg.reserves_stale_business_days,
+        cfg.reserves_ample_usd_bn,
+        cfg.reserves_full_usd_bn,
+    )
+    comps["tga"] = _level(
+        book,
+        "TGA",
+        as_of_ms,
+        today,
+        cfg.stale_business_days,
+        cfg.tga_calm_usd_bn,
+        cfg.tga_full_usd_bn,
+    )
+    comps["tga"]["change_4w_usd_bn"] = _change(book, "TGA", as_of_ms, days=28)
+
+    usable = {k: c for k, c in comps.items() if c["stress"] is not None and not c["stale"]}
+    weight = sum(cfg.weights.get(k, 0.0) for k in usable)
+    stress = (
+        sum(cfg.weights.get(k, 0.0) * c["stress"] for k, c in usable.items()) / weight
+        if weight > 0
+        else None
+    )
+    return {
+        "stress": stress,
+        "unknown": stress is None,
+        "components": comps,
+        "stale": sorted(k for k, c in comps.items() if c["stale"]),
+        "missing": sorted(k for k, c in comps.items() if c["stress"] is None),
+        "values": values,
+    }
+
+
+def _as_of_date(book: FundingBook, series: str, obs_date: str, as_of_ms: int) -> float | None:
+    """The series' value for ``obs_date`` or the latest date before it (rates that persist)."""
+    rows = book.as_of(series, as_of_ms)
+    dates = [d for d in rows if d <= obs_date]
+    return rows[max(dates)][0] if dates else None
+
+
+def _level(
+    book: FundingBook,
+    series: str,
+    as_of_ms: int,
+    today: date,
+    stale_days: int,
+    calm: float,
+    full: float,
+) -> dict[str, Any]:
+    latest = book.latest(series, as_of_ms)
+    if latest is None:
+        return _component(None, None, None, False)
+    return _component(
+        latest[1],
+        ramp(latest[1], calm, full),
+        latest[0],
+        _freshness(latest[0], today, stale_days),
+        unit="usd_bn",
+    )
+
+
+def _change(book: FundingBook, series: str, as_of_ms: int, days: int) -> float | None:
+    rows = book.as_of(series, as_of_ms)
+    if not rows:
+        return None
+    last = max(rows)
+    cutoff = (date.fromisoformat(last) - timedelta(days=days)).isoformat()
+    before = [d for d in rows if d <= cutoff]
+    return rows[last][0] - rows[max(before)][0] if before else None

@@ -1,0 +1,231 @@
+"""Per-asset returns and z-scores, class moves, breadth and cross-class co-movement.
+
+State is per asset and updated once per closed one-minute bar (O(1) amortised): the bar goes
+into a bounded history, the EWMA of squared one-minute log returns moves, and a session break
+(a gap of ``session_gap_min``) fixes the previous close for equities. Everything a tick needs
+(``asset_view``) is read from that state without re-scanning windows.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from shockwatch.settings import BreadthSettings, MarketSettings
+from streams.detection.mathutil import clip01, correlation, ewma_alpha
+
+MIN_MS = 60_000
+
+
+def prior_sigma_1m(asset_class: str, cfg: MarketSettings) -> float:
+    """One-minute volatility implied by the class's prior annual volatility."""
+    annual = cfg.prior_annual_vol.get(asset_class, 0.5)
+    minutes_per_year = 252 * cfg.day_minutes.get(asset_class, 390)
+    if asset_class == "crypto":
+        minutes_per_year = 365 * 1440
+    return annual / math.sqrt(minutes_per_year)
+
+
+@dataclass
+class AssetState:
+    symbol: str
+    asset_class: str
+    var_1m: float
+    minutes: deque[int] = field(default_factory=deque)
+    closes: deque[float] = field(default_factory=deque)
+    prev_close: float | None = None
+    prev_close_minute: int | None = None
+    bars: int = 0
+
+    @classmethod
+    def new(cls, symbol: str, asset_class: str, cfg: MarketSettings) -> AssetState:
+        return cls(symbol, asset_class, prior_sigma_1m(asset_class, cfg) ** 2)
+
+    @property
+    def last_minute(self) -> int | None:
+        return self.minutes[-1] if self.minutes else None
+
+    @property
+    def last_close(self) -> float | None:
+        return self.closes[-1] if self.closes else None
+
+    def close_at_or_before(self, minute: int) -> float | None:
+        i = bisect_right(self.minutes, minute)
+        return self.closes[i - 1] if i else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "asset_class": self.asset_class,
+            "var_1m": self.var_1m,
+            "minutes": list(self.minutes),
+            "closes": list(self.closes),
+            "prev_close": self.prev_close,
+            "prev_close_minute": self.prev_close_minute,
+            "bars": self.bars,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AssetState:
+        return cls(
+            d["symbol"],
+            d["asset_class"],
+            d["var_1m"],
+            deque(d["minutes"]),
+            deque(d["closes"]),
+            d["prev_close"],
+            d["prev_close_minute"],
+            d["bars"],
+        )
+
+
+def add_bar(state: AssetState, minute: int, close: float, cfg: MarketSettings) -> float | None:
+    """Fold one closed bar into the asset's state; returns its one-minute log return (or None
+    across a session gap or for the first bar)."""
+    last_minute, last_close = state.last_minute, state.last_close
+    if last_minute is not None and minute <= last_minute:
+        return None  # superseded: the detector only closes each minute once, in order
+    ret: float | None = None
+    if last_minute is not None and last_close is not None:
+        gap = minute - last_minute
+        if gap >= cfg.session_gap_min and state.asset_class in cfg.session_classes:
+            state.prev_close, state.prev_close_minute = last_close, last_minute
+        elif gap <= 5:
+            ret = math.log(close / last_close)
+            alpha = ewma_alpha(cfg.vol_halflife_bars)
+            state.var_1m += alpha * (ret * ret - state.var_1m)
+    state.minutes.append(minute)
+    state.closes.append(close)
+    state.bars += 1
+    horizon = minute - cfg.history_min - 60
+    while state.minutes and state.minutes[0] < horizon:
+        state.minutes.popleft()
+        state.closes.popleft()
+    return ret
+
+
+def sigma_1m(state: AssetState, cfg: MarketSettings) -> float:
+    floor = cfg.vol_floor_frac * prior_sigma_1m(state.asset_class, cfg)
+    return max(math.sqrt(state.var_1m), floor)
+
+
+def day_reference(state: AssetState, now_minute: int, cfg: MarketSettings) -> float | None:
+    """Previous session close for session-traded classes, else the close 24 h ago (or the
+    earliest one held when the history is shorter)."""
+    if state.asset_class in cfg.session_classes and state.prev_close is not None:
+        return state.prev_close
+    ref = state.close_at_or_before(now_minute - cfg.history_min)
+    return ref if ref is not None else (state.closes[0] if state.closes else None)
+
+
+def asset_view(state: AssetState, now_minute: int, cfg: MarketSettings) -> dict[str, Any] | None:
+    """Returns (log, %) and z-scores by window for one asset at a tick; None before any bar."""
+    close = state.last_close
+    last = state.last_minute
+    if close is None or last is None:
+        return None
+    sigma = sigma_1m(state, cfg)
+    fresh = now_minute - last <= 5
+    view: dict[str, Any] = {
+        "price_usd": close,
+        "asset_class": state.asset_class,
+        "fresh": fresh,
+        "sigma_1m": sigma,
+    }
+    for w in cfg.windows_min:
+        past = state.close_at_or_before(last - w)
+        r = math.log(close / past) if (past and fresh) else 0.0
+        view[f"ret_{w}m"] = r
+        view[f"z_{w}m"] = r / (sigma * math.sqrt(w))
+    ref = day_reference(state, now_minute, cfg)
+    r_day = math.log(close / ref) if ref else 0.0
+    day_minutes = cfg.day_minutes.get(state.asset_class, 390)
+    view["ret_day"] = r_day
+    view["ret_day_pct"] = (math.exp(r_day) - 1.0) * 100.0
+    view["z_day"] = r_day / (sigma * math.sqrt(day_minutes))
+    return view
+
+
+def class_views(assets: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per asset class: mean and worst day z, mean day return (%), members reporting."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for view in assets.values():
+        grouped.setdefault(view["asset_class"], []).append(view)
+    out: dict[str, dict[str, float]] = {}
+    for cls, views in grouped.items():
+        zs = [v["z_day"] for v in views]
+        out[cls] = {
+            "z_day": sum(zs) / len(zs),
+            "worst_z_day": min(zs),
+            "ret_day_pct": sum(v["ret_day_pct"] for v in views) / len(views),
+            "assets": float(len(views)),
+        }
+    return out
+
+
+def core_class_z(
+    assets: dict[str, dict[str, Any]], cfg: BreadthSettings
+) -> dict[str, float | None]:
+    """Mean day z of the members of each core class (equities, gold, crypto); None if absent."""
+    out: dict[str, float | None] = {}
+    for core, members in cfg.core_classes.items():
+        zs = [v["z_day"] for v in assets.values() if v["asset_class"] in members]
+        out[core] = sum(zs) / len(zs) if zs else None
+    return out
+
+
+def breadth(core_z: dict[str, float | None], cfg: BreadthSettings) -> float:
+    """Share of core classes down beyond ``down_z`` at once; a missing class counts as not down."""
+    if not core_z:
+        return 0.0
+    down = sum(1 for z in core_z.values() if z is not None and z <= cfg.down_z)
+    return down / len(core_z)
+
+
+def market_stress(core_z: dict[str, float | None], cfg: BreadthSettings) -> float:
+    """Mean over core classes of how far each is down, scaled so ``full_z`` sigmas = 1."""
+    if not core_z:
+        return 0.0
+    return sum(clip01(-(z or 0.0) / cfg.full_z) for z in core_z.values()) / len(core_z)
+
+
+@dataclass
+class CoMovement:
+    """Rolling window of per-minute core-class returns; correlation read at each tick."""
+
+    window: int
+    rows: deque[tuple[float | None, ...]] = field(default_factory=deque)
+
+    def add(self, row: tuple[float | None, ...]) -> None:
+        self.rows.append(row)
+        while len(self.rows) > self.window:
+            self.rows.popleft()
+
+    def average_correlation(self, min_obs: int = 20) -> float | None:
+        if not self.rows:
+            return None
+        k = len(self.rows[0])
+        corrs: list[float] = []
+        for i in range(k):
+            for j in range(i + 1, k):
+                pairs = [(r[i], r[j]) for r in self.rows if r[i] is not None and r[j] is not None]
+                if len(pairs) < min_obs:
+                    continue
+                c = correlation([p[0] for p in pairs], [p[1] for p in pairs])  # type: ignore[misc]
+                if c is not None:
+                    corrs.append(c)
+        return sum(corrs) / len(corrs) if corrs else None
+
+
+def comovement_stress(
+    avg_corr: float | None, core_z: dict[str, float | None], cfg: BreadthSettings
+) -> float:
+    """Positive co-movement counts as stress only while at least two core classes are falling
+    (everything rising together is not a liquidity shock)."""
+    if avg_corr is None:
+        return 0.0
+    falling = sum(1 for z in core_z.values() if z is not None and z < 0)
+    return clip01(avg_corr) * clip01(falling / 2.0)

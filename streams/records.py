@@ -1,0 +1,547 @@
+"""The records that travel on shockwatch's topics: defined once, imported by everyone.
+
+Each record is a frozen, slotted dataclass whose field names carry units (``ts_ms``,
+``price_usd``, ``notional_usd``). ``from_dict`` validates on the way in and raises a typed
+``RecordError`` naming the field and the rule it broke; ``encode``/``decode`` are the wire codec
+(compact JSON via orjson, one record per Kafka message).
+
+Why not ``faust.Record``: validation with named, typed errors is the contract here (every reject
+goes to a dead-letter topic with its reason), and faust's model machinery costs several times
+more per event than these plain classes on the hot path (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Self, TypeVar
+
+import orjson
+
+SCHEMA_VERSION = 1
+# Nothing shockwatch watches predates 2000-01-01; an older ts_ms is a unit error (seconds?).
+MIN_TS_MS = 946_684_800_000
+DEFAULT_MAX_FUTURE_MS = 5 * 60 * 1000
+
+E = TypeVar("E", bound=StrEnum)
+R = TypeVar("R")
+
+
+class AssetClass(StrEnum):
+    EQUITY_INDEX = "equity_index"
+    AI_EQUITY = "ai_equity"
+    GOLD = "gold"
+    CRYPTO = "crypto"
+    VOLATILITY = "volatility"
+
+
+class Side(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+
+class Unit(StrEnum):
+    PCT = "pct"
+    USD_BN = "usd_bn"
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertState(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Regime(StrEnum):
+    PLUMBING = "plumbing"
+    REPRICING = "repricing"
+    MIXED = "mixed"
+    CALM = "calm"
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: every reject names its field and its rule (the rule is the DLQ "reason" and a metric
+# label, so the set is closed).
+
+
+class RecordError(ValueError):
+    reason: ClassVar[str] = "invalid_record"
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class MalformedRecord(RecordError):
+    reason = "malformed"
+
+
+class MissingField(RecordError):
+    reason = "missing_field"
+
+
+class WrongType(RecordError):
+    reason = "wrong_type"
+
+
+class InvalidValue(RecordError):
+    reason = "invalid_value"
+
+
+class FarFuture(InvalidValue):
+    reason = "far_future"
+
+
+class UnknownKind(RecordError):
+    reason = "unknown_kind"
+
+
+class LateEvent(RecordError):
+    """Raised by the detector, not the codec: an event behind the evaluated watermark."""
+
+    reason = "late_event"
+
+
+REJECT_REASONS: tuple[str, ...] = (
+    MalformedRecord.reason,
+    MissingField.reason,
+    WrongType.reason,
+    InvalidValue.reason,
+    FarFuture.reason,
+    UnknownKind.reason,
+    LateEvent.reason,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Field readers: small, strict, and each names the field it read.
+
+
+def _get(d: Mapping[str, Any], name: str) -> Any:
+    try:
+        value = d[name]
+    except KeyError:
+        raise MissingField(name, "is required") from None
+    if value is None:
+        raise MissingField(name, "is required (got null)")
+    return value
+
+
+def _int(d: Mapping[str, Any], name: str) -> int:
+    value = _get(d, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WrongType(name, f"must be an integer, got {type(value).__name__}")
+    return value
+
+
+def _float(d: Mapping[str, Any], name: str, *, positive: bool = False) -> float:
+    value = _get(d, name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WrongType(name, f"must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise InvalidValue(name, f"must be finite, got {value}")
+    if positive and value <= 0:
+        raise InvalidValue(name, f"must be > 0, got {value}")
+    if value < 0:
+        raise InvalidValue(name, f"must not be negative, got {value}")
+    return value
+
+
+def _opt_float(d: Mapping[str, Any], name: str) -> float | None:
+    if d.get(name) is None:
+        return None
+    return _float(d, name)
+
+
+def _str(d: Mapping[str, Any], name: str) -> str:
+    value = _get(d, name)
+    if not isinstance(value, str):
+        raise WrongType(name, f"must be a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidValue(name, "must not be empty")
+    return value
+
+
+def _bool(d: Mapping[str, Any], name: str) -> bool:
+    value = _get(d, name)
+    if not isinstance(value, bool):
+        raise WrongType(name, f"must be true or false, got {type(value).__name__}")
+    return value
+
+
+def _enum(d: Mapping[str, Any], name: str, enum: type[E]) -> E:
+    value = _str(d, name)
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise InvalidValue(name, f"unknown value {value!r} (allowed: {allowed})") from None
+
+
+def _ts(d: Mapping[str, Any], now_ms: int | None, max_future_ms: int) -> int:
+    ts = _int(d, "ts_ms")
+    if ts < MIN_TS_MS:
+        raise InvalidValue("ts_ms", f"{ts} is before 2000-01-01 (seconds instead of ms?)")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    if ts > now + max_future_ms:
+        raise FarFuture("ts_ms", f"{ts} is {(ts - now) / 1000:.0f} s in the future")
+    return ts
+
+
+def _header(d: Mapping[str, Any], now_ms: int | None, max_future_ms: int) -> tuple[int, str]:
+    version = _int(d, "schema_version")
+    if version != SCHEMA_VERSION:
+        raise InvalidValue("schema_version", f"unsupported version {version}")
+    return _ts(d, now_ms, max_future_ms), _str(d, "source")
+
+
+def _date(d: Mapping[str, Any], name: str) -> str:
+    value = _str(d, name)
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise InvalidValue(name, f"must be a YYYY-MM-DD date, got {value!r}") from None
+    if len(value) != 10:
+        raise InvalidValue(name, f"must be a YYYY-MM-DD date, got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+class _Codec:
+    """Mix-in: compact JSON encoding of a slotted dataclass, ``None`` optionals left out."""
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTick(_Codec):
+    ts_ms: int
+    source: str
+    symbol: str
+    asset_class: AssetClass
+    price_usd: float
+    interval_s: int | None = None
+    open_usd: float | None = None
+    high_usd: float | None = None
+    low_usd: float | None = None
+    volume: float | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def key(self) -> str:
+        return self.symbol
+
+    @classmethod
+    def from_dict(
+        cls,
+        d: Mapping[str, Any],
+        now_ms: int | None = None,
+        max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+    ) -> Self:
+        ts, source = _header(d, now_ms, max_future_ms)
+        interval = d.get("interval_s")
+        if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int)):
+            raise WrongType("interval_s", f"must be an integer, got {type(interval).__name__}")
+        if interval is not None and interval <= 0:
+            raise InvalidValue("interval_s", f"must be > 0, got {interval}")
+        return cls(
+            ts_ms=ts,
+            source=source,
+            symbol=_str(d, "symbol"),
+            asset_class=_enum(d, "asset_class", AssetClass),
+            price_usd=_float(d, "price_usd", positive=True),
+            interval_s=interval,
+            open_usd=_opt_float(d, "open_usd"),
+            high_usd=_opt_float(d, "high_usd"),
+            low_usd=_opt_float(d, "low_usd"),
+            volume=_opt_float(d, "volume"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Liquidation(_Codec):
+    ts_ms: int
+    source: str
+    exchange: str
+    symbol: str
+    base: str
+    side_liquidated: Side
+    qty_base: float
+    price_usd: float
+    notional_usd: float
+    event_id: str
+    lower_bound: bool = False
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def key(self) -> str:
+        return f"{self.exchange}:{self.symbol}"
+
+    @classmethod
+    def from_dict(
+        cls,
+        d: Mapping[str, Any],
+        now_ms: int | None = None,
+        max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+    ) -> Self:
+        ts, source = _header(d, now_ms, max_future_ms)
+        return cls(
+            ts_ms=ts,
+            source=source,
+            exchange=_str(d, "exchange"),
+            symbol=_str(d, "symbol"),
+            base=_str(d, "base"),
+            side_liquidated=_enum(d, "side_liquidated", Side),
+            qty_base=_float(d, "qty_base", positive=True),
+            price_usd=_float(d, "price_usd", positive=True),
+            notional_usd=_float(d, "notional_usd", positive=True),
+            event_id=_str(d, "event_id"),
+            lower_bound=_bool(d, "lower_bound"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FundingObservation(_Codec):
+    """One published value of a daily/weekly funding series. ``ts_ms`` is the publication time
+    (when the value became knowable), so an as-of join by event time never looks ahead."""
+
+    ts_ms: int
+    source: str
+    series: str
+    observation_date: str
+    value: float
+    unit: Unit
+    revision: int = 0
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def key(self) -> str:
+        # Compaction keeps the latest revision per series *and date*, never losing history.
+        return f"{self.series}:{self.observation_date}"
+
+    @classmethod
+    def from_dict(
+        cls,
+        d: Mapping[str, Any],
+        now_ms: int | None = None,
+        max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+    ) -> Self:
+        ts, source = _header(d, now_ms, max_future_ms)
+        revision = d.get("revision", 0)
+        if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+            raise WrongType("revision", "must be a non-negative integer")
+        return cls(
+            ts_ms=ts,
+            source=source,
+            series=_str(d, "series"),
+            observation_date=_date(d, "observation_date"),
+            value=_float(d, "value"),
+            unit=_enum(d, "unit", Unit),
+            revision=revision,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(_Codec):
+    """In-band watermark: "nothing older than ts_ms will follow on this partition".
+
+    Producers send one to every partition of their topic when idle and at the end of a scenario,
+    so the detector can close event-time ticks deterministically without looking at the clock.
+    """
+
+    ts_ms: int
+    source: str
+    kind: str = "heartbeat"
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(
+        cls,
+        d: Mapping[str, Any],
+        now_ms: int | None = None,
+        max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+    ) -> Self:
+        ts, source = _header(d, now_ms, max_future_ms)
+        return cls(ts_ms=ts, source=source)
+
+
+@dataclass(frozen=True, slots=True)
+class ShockSignal(_Codec):
+    """One evaluation tick: the scored state of the world at ``ts_ms`` (event time)."""
+
+    ts_ms: int
+    scope: str
+    score: float
+    regime: Regime
+    components: dict[str, float]
+    breadth: float
+    comovement: float | None
+    classes: dict[str, dict[str, Any]]
+    assets: dict[str, dict[str, Any]]
+    liquidations: dict[str, Any]
+    funding: dict[str, Any]
+    alert_state: str
+    alert_id: str | None = None
+    source: str = "shockwatch"
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def key(self) -> str:
+        return self.scope
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], **_: Any) -> Self:
+        return cls(
+            ts_ms=_int(d, "ts_ms"),
+            scope=_str(d, "scope"),
+            score=float(_get(d, "score")),
+            regime=_enum(d, "regime", Regime),
+            components=dict(_get(d, "components")),
+            breadth=float(_get(d, "breadth")),
+            comovement=d.get("comovement"),
+            classes=dict(_get(d, "classes")),
+            assets=dict(_get(d, "assets")),
+            liquidations=dict(_get(d, "liquidations")),
+            funding=dict(_get(d, "funding")),
+            alert_state=_str(d, "alert_state"),
+            alert_id=d.get("alert_id"),
+            source=d.get("source", "shockwatch"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent(_Codec):
+    """A state transition of one alert episode: ``firing`` (per severity) or ``resolved``."""
+
+    ts_ms: int
+    alert_id: str
+    state: AlertState
+    severity: Severity
+    regime: Regime
+    score: float
+    started_ts_ms: int
+    headline: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    scope: str = "global"
+    source: str = "shockwatch"
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def key(self) -> str:
+        return self.alert_id
+
+    @property
+    def delivery_key(self) -> str:
+        """What Slack de-duplicates on: one message per alert id, state and severity."""
+        return f"{self.alert_id}:{self.state}:{self.severity}"
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], **_: Any) -> Self:
+        return cls(
+            ts_ms=_int(d, "ts_ms"),
+            alert_id=_str(d, "alert_id"),
+            state=_enum(d, "state", AlertState),
+            severity=_enum(d, "severity", Severity),
+            regime=_enum(d, "regime", Regime),
+            score=_float(d, "score"),
+            started_ts_ms=_int(d, "started_ts_ms"),
+            headline=_str(d, "headline"),
+            evidence=dict(d.get("evidence") or {}),
+            scope=d.get("scope", "global"),
+            source=d.get("source", "shockwatch"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter(_Codec):
+    """A rejected message, kept whole (base64) with why and where it came from."""
+
+    ts_ms: int
+    source: str
+    source_topic: str
+    reason: str
+    error: str
+    error_field: str | None
+    value_b64: str
+    key_b64: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], **_: Any) -> Self:
+        return cls(
+            ts_ms=_int(d, "ts_ms"),
+            source=_str(d, "source"),
+            source_topic=_str(d, "source_topic"),
+            reason=_str(d, "reason"),
+            error=_str(d, "error"),
+            error_field=d.get("error_field"),
+            value_b64=_get(d, "value_b64"),
+            key_b64=d.get("key_b64"),
+            partition=d.get("partition"),
+            offset=d.get("offset"),
+        )
+
+
+InputRecord = PriceTick | Liquidation | FundingObservation
+RECORD_TYPES: dict[str, type[Any]] = {
+    "price": PriceTick,
+    "liquidation": Liquidation,
+    "funding": FundingObservation,
+    "signal": ShockSignal,
+    "alert": AlertEvent,
+    "dead_letter": DeadLetter,
+}
+
+
+def loads(raw: bytes | str) -> dict[str, Any]:
+    """Parse one message's bytes into a JSON object, or raise ``MalformedRecord``."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRecord("$", f"not valid JSON ({exc.msg} at byte {exc.pos})") from None
+    if not isinstance(obj, dict):
+        raise MalformedRecord("$", f"must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def decode(
+    record_type: type[R],
+    raw: bytes | str,
+    now_ms: int | None = None,
+    max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+) -> R | Heartbeat:
+    """Decode and validate one message of an input topic: a record or an in-band heartbeat."""
+    obj = loads(raw)
+    kind = obj.get("kind")
+    if kind is not None:
+        if kind == "heartbeat":
+            return Heartbeat.from_dict(obj, now_ms, max_future_ms)
+        raise UnknownKind("kind", f"unknown control record kind {kind!r}")
+    return record_type.from_dict(obj, now_ms, max_future_ms)  # type: ignore[attr-defined]
