@@ -73,7 +73,8 @@ class LocalBroker:
     def __init__(self, settings: Settings, state_dir: Path | None = None) -> None:
         self.settings = settings
         self.root = (state_dir or settings.state_dir) / "kafka"
-        self.lib = self.root / "lib"
+        # Jars are shared by every broker of this checkout (tests run their own data dirs).
+        self.lib = settings.state_dir / "kafka" / "lib"
         self.data = self.root / "data"
         self.logs = self.root / "logs"
         self.config = self.root / "server.properties"

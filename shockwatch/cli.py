@@ -26,6 +26,18 @@ topics_app = typer.Typer(help="The topic contracts: create and inspect them.")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
 
+
+def _register_subapps() -> None:
+    from alerts.cli import alerts_app
+    from producers.cli import funding_app, produce_app
+
+    app.add_typer(alerts_app, name="alerts")
+    app.add_typer(produce_app, name="produce")
+    app.add_typer(funding_app, name="funding")
+
+
+_register_subapps()
+
 console = Console(stderr=True)
 out = Console()
 log = logging.getLogger("shockwatch")
@@ -194,7 +206,11 @@ def load(
         ):
             task = bar.add_task(f"loading {scenario.name}", total=total)
             results = load_scenario(
-                scenario, pub, TopicNames(prefix), lambda n: bar.advance(task, n)
+                scenario,
+                pub,
+                TopicNames(prefix),
+                lambda n: bar.advance(task, n),
+                end_pad_ms=settings.detection.alerts.allowed_lateness_s * 1000,
             )
     except (ScenarioError, KafkaUnavailable) as exc:
         raise fail(str(exc)) from None
@@ -238,6 +254,133 @@ def consume(
     finally:
         consumer.close()
     console.print(f"{n} record(s) from {topic}")
+
+
+# -- worker and scenarios -------------------------------------------------------------------
+
+
+def _metrics(host: str, port: int) -> object | None:
+    """The Prometheus exporter served by the worker (None when alerts.metrics is absent)."""
+    try:
+        from alerts.exporter import serve
+        from alerts.metrics import Metrics
+    except ImportError:  # pragma: no cover - the alerts package is part of the project
+        log.warning("alerts.metrics not available: the worker exports no metrics")
+        return None
+    metrics = Metrics()
+    serve(metrics, host, port)
+    log.info("metrics on http://%s:%d/metrics", host, port)
+    return metrics
+
+
+@app.command("worker")
+def worker(
+    app_id: Annotated[str | None, typer.Option(help="faust app id (consumer group).")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
+    metrics: Annotated[bool, typer.Option(help="Serve Prometheus metrics.")] = True,
+    metrics_port: Annotated[int | None, typer.Option(help="Metrics port.")] = None,
+) -> None:
+    """Run the detection worker (faust) until SIGINT/SIGTERM."""
+    from shockwatch.kafka import KafkaUnavailable, create_topics
+    from streams.app import create_app, run_worker
+
+    settings = settings_from_env()
+    try:
+        create_topics(settings, prefix)
+    except KafkaUnavailable as exc:
+        raise fail(str(exc)) from None
+    sink = (
+        _metrics(settings.metrics_host, metrics_port or settings.metrics_port) if metrics else None
+    )
+    faust_app = create_app(settings, app_id=app_id, prefix=prefix, metrics=sink)  # type: ignore[arg-type]
+    run_worker(faust_app)
+
+
+scenario_app = typer.Typer(help="Run bundled or recorded scenarios through the real worker.")
+app.add_typer(scenario_app, name="scenario")
+
+
+def _run(scenario_dir: Path, quiet: bool) -> tuple[object, object]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from shockwatch.kafka import KafkaUnavailable
+    from shockwatch.runner import RunError, run_scenario
+    from shockwatch.scenario import ScenarioError, read_scenario
+
+    settings = settings_from_env()
+    try:
+        scenario = read_scenario(scenario_dir)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} min"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=quiet,
+        ) as bar:
+            task = bar.add_task(f"{scenario.name}: event-time minutes", total=None)
+            result = run_scenario(
+                settings,
+                scenario,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (ScenarioError, KafkaUnavailable, RunError) as exc:
+        raise fail(str(exc)) from None
+    return scenario, result
+
+
+def _fmt_opt(x: float | None) -> str:
+    return "unknown" if x is None else f"{x:.2f}"
+
+
+def _print_alerts(result: object, as_json: bool) -> None:
+    from shockwatch.runner import RunResult
+
+    assert isinstance(result, RunResult)
+    for alert in result.alerts:
+        if as_json:
+            sys.stdout.write(alert.encode().decode() + "\n")
+        else:
+            state = f"{alert.state.upper():8}"
+            out.print(f"[bold]{state}[/] {alert.severity:8} {alert.alert_id}  {alert.headline}")
+    firing = [a for a in result.alerts if a.state == "firing"]
+    worst = max((a.severity for a in firing), key=lambda s: s == "critical", default="none")
+    console.print(
+        f"{result.scenario}: {len(result.alerts)} alert event(s), highest severity {worst}, "
+        f"{result.signals} signals, max score {result.max_score:.1f}, "
+        f"max funding stress {_fmt_opt(result.max_funding_stress)}, "
+        f"{result.elapsed_s:.1f} s (topics prefix {result.prefix})"
+    )
+
+
+@scenario_app.command("run")
+def scenario_run(
+    scenario_dir: Annotated[Path, typer.Argument(help="Scenario folder.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per alert event.")
+    ] = False,
+) -> None:
+    """Load a scenario under a fresh prefix, run the real worker over it, print its alerts."""
+    _, result = _run(scenario_dir, quiet=as_json)
+    _print_alerts(result, as_json)
+
+
+@scenario_app.command("check")
+def scenario_check(
+    scenario_dir: Annotated[Path, typer.Argument(help="Scenario folder.")],
+) -> None:
+    """Run a scenario and compare with the [expect] of its scenario.toml (exit 1 on mismatch)."""
+    from shockwatch.runner import check_expectations
+
+    scenario, result = _run(scenario_dir, quiet=False)
+    _print_alerts(result, as_json=False)
+    problems = check_expectations(result, scenario)  # type: ignore[arg-type]
+    if problems:
+        for p in problems:
+            console.print(f"[red]MISMATCH[/] {p}")
+        raise typer.Exit(1)
+    console.print("[green]OK[/] outcome matches scenario.toml")
 
 
 def main() -> None:

@@ -1,8 +1,7 @@
 """A synchronous, idempotent Kafka publisher for tools (scenario loading, backfills).
 
-``acks=all`` with idempotence on, bounded buffering (``max_buffer_bytes``), and every send's
-future checked at ``flush``: a record the broker did not accept raises, it is never dropped
-silently. Rejected input goes to ``<topic>.dlq`` through ``dead_letter``.
+``acks=all`` with idempotence on, in-flight futures checked every 50,000 sends and at
+``flush``: a record the broker did not accept raises, it is never dropped silently. Rejected input goes to ``<topic>.dlq`` through ``dead_letter``.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ class Publisher:
                 enable_idempotence=True,
                 linger_ms=20,
                 batch_size=256 * 1024,
-                buffer_memory=64 * 1024 * 1024,
                 max_block_ms=60_000,
                 retries=2**31 - 1,
                 **overrides,
@@ -73,8 +71,12 @@ class Publisher:
         """Send a watermark to every partition of ``topic``: nothing older follows."""
         value = Heartbeat(ts_ms=ts_ms, source=source).encode()
         for partition in sorted(self._producer.partitions_for(topic) or {0}):
+            # Keyed, because compacted topics (funding.daily) reject null keys.
+            key = f"heartbeat:{partition}".encode()
             self._futures.append(
-                self._producer.send(topic, value=value, partition=partition, timestamp_ms=ts_ms)
+                self._producer.send(
+                    topic, value=value, key=key, partition=partition, timestamp_ms=ts_ms
+                )
             )
 
     def _check(self) -> None:

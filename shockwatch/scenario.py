@@ -164,11 +164,13 @@ def load_scenario(
     names: TopicNames,
     progress: Callable[[int], None] | None = None,
     heartbeat: bool = True,
+    end_pad_ms: int = 0,
 ) -> dict[str, FeedResult]:
     """Produce every valid line to its topic (Kafka timestamp = ``ts_ms``); rejects to the DLQ.
 
-    Ends each input topic with a heartbeat at the scenario's end on every partition, so the
-    detector knows the day is over without waiting on the clock.
+    Ends each input topic with a heartbeat at the scenario's end (plus ``end_pad_ms``, the
+    detector's allowed lateness) on every partition, so the detector knows the day is over
+    without waiting on the clock.
     """
     results: dict[str, FeedResult] = {}
     for feed in FEEDS:
@@ -185,7 +187,9 @@ def load_scenario(
             if progress is not None:
                 progress(1)
         if heartbeat:
-            publisher.heartbeat(topic, scenario.end_ms, source=f"scenario:{scenario.name}")
+            publisher.heartbeat(
+                topic, scenario.end_ms + end_pad_ms, source=f"scenario:{scenario.name}"
+            )
     publisher.flush()
     return results
 

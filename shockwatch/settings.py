@@ -131,7 +131,7 @@ class AlertSettings(BaseModel):
     cooldown_s: int = 1800
     eval_interval_s: int = 60
     # Events older than the last evaluated tick minus this are late (DLQ'd, counted).
-    allowed_lateness_s: int = 120
+    allowed_lateness_s: int = 2
 
 
 class DetectionSettings(BaseModel):

@@ -42,6 +42,7 @@ def run_offline(scenario: Scenario, cfg: DetectionSettings) -> tuple[list[TickOu
         if n % 256 == 0:
             outputs.extend(det.advance())
     for feed in FEEDS:
-        det.ingest(Heartbeat(ts_ms=scenario.end_ms, source="offline"), feed)
+        pad = cfg.alerts.allowed_lateness_s * 1000
+        det.ingest(Heartbeat(ts_ms=scenario.end_ms + pad, source="offline"), feed)
     outputs.extend(det.advance())
     return outputs, late

@@ -1,0 +1,271 @@
+"""Run the real faust worker over a scenario and collect what it emits.
+
+``run_scenario`` loads a scenario under a fresh topic prefix and app id, starts the worker as a
+subprocess (``shockwatch worker``), reads ``shock.signals``/``shock.alerts`` until the tick at the
+scenario's end has been emitted, and stops the worker. ``WorkerProcess`` is reused by tests that
+kill and restart the worker mid-scenario.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shockwatch.kafka import bootstrap, create_topics, kafka_python_config
+from shockwatch.publish import Publisher
+from shockwatch.scenario import FeedResult, Scenario, load_scenario
+from shockwatch.settings import Settings
+from streams.records import AlertEvent
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+MIN_MS = 60_000
+STALL_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+
+
+class RunError(RuntimeError):
+    pass
+
+
+def end_pad_ms(settings: Settings) -> int:
+    """The end-of-scenario heartbeat goes this far past the end, so the last tick can close."""
+    return settings.detection.alerts.allowed_lateness_s * 1000
+
+
+class WorkerProcess:
+    """``shockwatch worker`` as a child process with its own app id and topic prefix."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        prefix: str,
+        app_id: str,
+        log_path: Path,
+        metrics_port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.settings, self.prefix, self.app_id = settings, prefix, app_id
+        self.log_path = log_path
+        self.metrics_port = metrics_port
+        self.extra_env = extra_env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "SHOCKWATCH_KAFKA_BOOTSTRAP": bootstrap(self.settings),
+            "SHOCKWATCH_TOPIC_PREFIX": self.prefix,
+            "SHOCKWATCH_APP_ID": self.app_id,
+            "SHOCKWATCH_STATE_DIR": str(self.settings.state_dir),
+            "SHOCKWATCH_INPUT_PARTITIONS": str(self.settings.input_partitions),
+            **self.extra_env,
+        }
+        cmd = [sys.executable, "-m", "shockwatch.cli", "worker"]
+        if self.metrics_port is None:
+            cmd.append("--no-metrics")
+        else:
+            cmd += ["--metrics-port", str(self.metrics_port)]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final checkpoint (fault tests)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no worker log)"
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    prefix: str
+    app_id: str
+    loaded: dict[str, FeedResult]
+    alerts: list[AlertEvent] = field(default_factory=list)
+    signals: int = 0
+    last_tick_ms: int | None = None
+    max_score: float = 0.0
+    max_funding_stress: float | None = None
+    elapsed_s: float = 0.0
+    signal_log: list[dict[str, Any]] = field(default_factory=list)
+
+
+def last_tick_ms(scenario: Scenario) -> int:
+    return (scenario.end_ms // MIN_MS) * MIN_MS
+
+
+class OutputReader:
+    """Reads the run's signals and alerts from the beginning; de-duplicates alert transitions
+    (a restarted worker may re-emit a transition it had sent before its last checkpoint)."""
+
+    def __init__(self, settings: Settings, names: TopicNames, keep_signals: bool = False) -> None:
+        from kafka import KafkaConsumer
+
+        self.names = names
+        self.keep_signals = keep_signals
+        self.consumer = KafkaConsumer(
+            names.signals,
+            names.alerts,
+            **kafka_python_config(settings),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        self.seen: set[str] = set()
+        self.alerts: list[AlertEvent] = []
+        self.signals = 0
+        self.last_tick: int | None = None
+        self.max_score = 0.0
+        self.max_funding: float | None = None
+        self.signal_log: list[dict[str, Any]] = []
+
+    def poll(self, timeout_ms: int = 500) -> int:
+        n = 0
+        for records in self.consumer.poll(timeout_ms=timeout_ms).values():
+            for msg in records:
+                n += 1
+                obj = orjson.loads(msg.value)
+                if msg.topic == self.names.alerts:
+                    alert = AlertEvent.from_dict(obj)
+                    if alert.delivery_key not in self.seen:
+                        self.seen.add(alert.delivery_key)
+                        self.alerts.append(alert)
+                else:
+                    self._signal(obj)
+        return n
+
+    def _signal(self, obj: dict[str, Any]) -> None:
+        self.signals += 1
+        ts = obj["ts_ms"]
+        self.last_tick = ts if self.last_tick is None else max(self.last_tick, ts)
+        self.max_score = max(self.max_score, obj["score"])
+        fs = obj["funding"].get("stress")
+        if fs is not None:
+            self.max_funding = fs if self.max_funding is None else max(self.max_funding, fs)
+        if self.keep_signals:
+            self.signal_log.append(obj)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def run_scenario(
+    settings: Settings,
+    scenario: Scenario,
+    *,
+    prefix: str | None = None,
+    app_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_signal_count: Callable[[int, WorkerProcess], None] | None = None,
+    keep_signals: bool = False,
+    metrics_port: int | None = None,
+) -> RunResult:
+    """Load ``scenario`` under a fresh prefix, run the worker over it, return its alerts."""
+    run = uuid.uuid4().hex[:8]
+    prefix = prefix or f"scn-{run}."
+    app_id = app_id or f"shockwatch-scn-{run}"
+    names = TopicNames(prefix)
+    started = time.monotonic()
+    create_topics(settings, prefix)
+    with Publisher(settings, client_id="shockwatch-scenario") as pub:
+        loaded = load_scenario(scenario, pub, names, end_pad_ms=end_pad_ms(settings))
+    worker = WorkerProcess(
+        settings, prefix, app_id, settings.state_dir / "runs" / f"{run}.worker.log", metrics_port
+    )
+    reader = OutputReader(settings, names, keep_signals)
+    target = last_tick_ms(scenario)
+    total = max(1, (target - scenario.start_ms) // MIN_MS)
+    worker.start()
+    try:
+        last_progress = time.monotonic()
+        while reader.last_tick is None or reader.last_tick < target:
+            if reader.poll():
+                last_progress = time.monotonic()
+                if progress and reader.last_tick is not None:
+                    progress(min(total, (reader.last_tick - scenario.start_ms) // MIN_MS), total)
+                if on_signal_count is not None:
+                    on_signal_count(reader.signals, worker)
+            if not worker.alive() and not reader.poll(timeout_ms=2000):
+                raise RunError(f"the worker exited early; its log:\n{worker.log_tail()}")
+            if time.monotonic() - last_progress > STALL_TIMEOUT_S:
+                raise RunError(
+                    f"no output for {STALL_TIMEOUT_S:.0f} s (last tick {reader.last_tick}, "
+                    f"waiting for {target}); worker log:\n{worker.log_tail()}"
+                )
+    finally:
+        worker.stop()
+        reader.close()
+    return RunResult(
+        scenario=scenario.name, prefix=prefix, app_id=app_id, loaded=loaded,
+        alerts=reader.alerts, signals=reader.signals, last_tick_ms=reader.last_tick,
+        max_score=reader.max_score, max_funding_stress=reader.max_funding,
+        elapsed_s=time.monotonic() - started, signal_log=reader.signal_log,
+    )  # fmt: skip
+
+
+SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}
+
+
+def check_expectations(result: RunResult, scenario: Scenario) -> list[str]:
+    """Compare a run with ``[expect]`` of scenario.toml; returns the mismatches (empty = ok)."""
+    from shockwatch.scenario import parse_time_ms
+
+    expect = scenario.expect
+    problems: list[str] = []
+    firing = [a for a in result.alerts if a.state == "firing"]
+    got = max((SEVERITY_RANK[a.severity] for a in firing), default=0)
+    want_name = str(expect.get("max_severity", "none"))
+    want = SEVERITY_RANK[want_name]
+    allow_lower = bool(expect.get("allow_lower", False))
+    got_name = next(k for k, v in SEVERITY_RANK.items() if v == got)
+    if got > want or (got < want and not allow_lower):
+        problems.append(f"max severity {got_name}, expected {want_name}")
+    top = [a for a in firing if SEVERITY_RANK[a.severity] == want]
+    if top and expect.get("regimes"):
+        regimes = set(expect["regimes"])
+        if top[0].regime not in regimes:
+            problems.append(f"regime {top[0].regime}, expected one of {sorted(regimes)}")
+    if top and "first_fire_after" in expect:
+        after = parse_time_ms(expect["first_fire_after"])
+        before = parse_time_ms(expect.get("first_fire_before", "2100-01-01T00:00:00Z"))
+        if not after <= top[0].ts_ms <= before:
+            problems.append(f"first {want_name} alert at {top[0].ts_ms} outside the window")
+    fexp = expect.get("funding_stress")
+    if fexp == "high" and (result.max_funding_stress or 0.0) < 0.5:
+        problems.append(f"funding stress peaked at {result.max_funding_stress}, expected high")
+    if fexp == "low" and (result.max_funding_stress or 0.0) >= 0.5:
+        problems.append(f"funding stress peaked at {result.max_funding_stress}, expected low")
+    return problems

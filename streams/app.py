@@ -1,0 +1,295 @@
+"""The faust app: one factory, so the worker, replay and tests build the same topology.
+
+Topology: one agent reads the three input topics as raw bytes in batches (``take_events``),
+decodes and validates each message with ``streams.records`` (rejects -> ``<topic>.dlq`` with the
+reason), files it into the ``Detector`` and sends what the ticks produce: a ``ShockSignal`` per
+event-time minute to ``shock.signals`` and each alert transition to ``shock.alerts``.
+
+State: detection is global (every asset and venue at once), which does not fit faust's
+co-partitioned Tables; the detector's whole state is checkpointed instead to the compacted
+``shock.state`` topic (its changelog) together with the input offsets it covers. Offsets are
+committed only after a checkpoint was acknowledged, so after a crash the worker restores the
+checkpoint, re-reads from the committed offsets, and skips what the checkpoint already holds:
+each event is applied exactly once and the same alerts fire (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import faust
+import orjson
+
+from shockwatch.kafka import aiokafka_config, faust_config
+from shockwatch.settings import Settings
+from streams.detection.detector import Detector, TickOutput
+from streams.dlq import dead_letter
+from streams.records import (
+    DeadLetter,
+    FundingObservation,
+    Heartbeat,
+    Liquidation,
+    PriceTick,
+    RecordError,
+    decode,
+)
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+FEED_TYPES: dict[str, type[Any]] = {
+    "prices": PriceTick,
+    "liquidations": Liquidation,
+    "funding": FundingObservation,
+}
+BATCH_MAX = 5000
+BATCH_WITHIN_S = 0.05
+CHECKPOINT_EVERY_S = 1.0
+
+
+class MetricsSink(Protocol):
+    """What the worker reports to (``alerts.metrics.Metrics``)."""
+
+    def observe_events(
+        self, feed: str, processed: int, last_ts_ms: int | None, lags_s: Iterable[float]
+    ) -> None: ...
+    def observe_rejected(self, feed: str, reason: str, n: int = 1) -> None: ...
+    def observe_liquidations(self, agg: dict[tuple[str, str, str], tuple[int, float]]) -> None: ...
+    def observe_signal(self, signal: Any) -> None: ...
+    def observe_alert(self, alert: Any) -> None: ...
+
+
+@dataclass
+class BatchResult:
+    outputs: list[TickOutput] = field(default_factory=list)
+    dead: list[tuple[str, bytes | None, DeadLetter]] = field(default_factory=list)
+    processed: int = 0
+    skipped: int = 0
+
+
+class DetectorRuntime:
+    """The detector plus what the agent needs around it: decoding, DLQ letters, metrics,
+    and the (compressed) checkpoint codec. Plain Python: tests drive it without faust."""
+
+    def __init__(self, settings: Settings, names: TopicNames, metrics: MetricsSink | None = None):
+        self.settings = settings
+        self.names = names
+        self.metrics = metrics
+        self.detector = Detector(settings.detection)
+        self.feed_of = {names.prices: "prices", names.liquidations: "liquidations",
+                        names.funding: "funding"}  # fmt: skip
+        self.max_future_ms = settings.max_future_s * 1000
+        self.dirty = False
+
+    def assign(self, tps: Iterable[tuple[str, int]]) -> None:
+        self.detector.set_partitions(f"{t}:{p}" for t, p in tps if t in self.feed_of)
+
+    def process(self, messages: Iterable[tuple[str, int, int, bytes | None, bytes]]) -> BatchResult:
+        """(topic, partition, offset, key, value) per message -> outputs and dead letters."""
+        det = self.detector
+        now_ms = int(time.time() * 1000)
+        res = BatchResult()
+        per_feed: dict[str, list[int]] = {}
+        liq_agg: dict[tuple[str, str, str], list[float]] = {}
+        for topic, partition, offset, key, value in messages:
+            tp = f"{topic}:{partition}"
+            if det.already_applied(tp, offset):
+                res.skipped += 1
+                continue
+            feed = self.feed_of[topic]
+            try:
+                record = decode(FEED_TYPES[feed], value, now_ms, self.max_future_ms)
+                det.ingest(record, tp, offset)
+            except RecordError as exc:
+                det.offsets[tp] = offset + 1
+                letter = dead_letter(
+                    source_topic=topic, value=value or b"", error=exc, key=key,
+                    source="shockwatch:worker", partition=partition, offset=offset, ts_ms=now_ms,
+                )  # fmt: skip
+                res.dead.append((self.names.dlq(topic), key, letter))
+                if self.metrics:
+                    self.metrics.observe_rejected(feed, exc.reason)
+                continue
+            res.processed += 1
+            if not isinstance(record, Heartbeat):
+                per_feed.setdefault(feed, []).append(record.ts_ms)
+            if isinstance(record, Liquidation):
+                agg = liq_agg.setdefault(
+                    (record.exchange, record.base, record.side_liquidated.value), [0, 0.0]
+                )
+                agg[0] += 1
+                agg[1] += record.notional_usd
+        res.outputs = det.advance()
+        self.dirty = self.dirty or bool(res.processed or res.dead or res.skipped)
+        if self.metrics:
+            for feed, stamps in per_feed.items():
+                lags = [(now_ms - ts) / 1000 for ts in stamps[:: max(1, len(stamps) // 64)]]
+                self.metrics.observe_events(feed, len(stamps), max(stamps), lags)
+            if liq_agg:
+                self.metrics.observe_liquidations(
+                    {k: (int(v[0]), v[1]) for k, v in liq_agg.items()}
+                )
+            for out in res.outputs:
+                self.metrics.observe_signal(out.signal)
+                for alert in out.alerts:
+                    self.metrics.observe_alert(alert)
+        return res
+
+    # -- checkpoint codec --------------------------------------------------------------------
+    def encode_checkpoint(self) -> bytes:
+        return zlib.compress(orjson.dumps(self.detector.snapshot()), 3)
+
+    def restore_checkpoint(self, blob: bytes) -> None:
+        snap = orjson.loads(zlib.decompress(blob))
+        self.detector = Detector.restore(self.settings.detection, snap)
+        log.info(
+            "restored detector checkpoint: %d ticks, next tick %s, %d partitions",
+            self.detector.ticks, self.detector.next_tick_ms, len(self.detector.offsets),
+        )  # fmt: skip
+
+
+async def read_checkpoint(settings: Settings, names: TopicNames, scope: str) -> bytes | None:
+    """The newest checkpoint for ``scope`` on the state topic (read backwards from the end)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(**aiokafka_config(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(names.state, 0)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        start = max(0, end - 50)
+        if end == 0:
+            return None
+        consumer.seek(tp, start)
+        latest: bytes | None = None
+        while True:
+            batch = await consumer.getmany(tp, timeout_ms=2000)
+            msgs = batch.get(tp, [])
+            for msg in msgs:
+                if msg.key == scope.encode():
+                    latest = msg.value
+            if not msgs or msgs[-1].offset >= end - 1:
+                return latest
+    finally:
+        await consumer.stop()
+
+
+class Topology:
+    """The agent's moving parts: topics, runtime, and the send/checkpoint sequence."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        names: TopicNames,
+        runtime: DetectorRuntime,
+        on_output: Callable[[TickOutput], None] | None,
+    ) -> None:
+        self.app, self.settings, self.names, self.runtime = app, settings, names, runtime
+        self.on_output = on_output
+        raw = {"value_serializer": "raw", "key_serializer": "raw"}
+        self.inputs = app.topic(*names.inputs, **raw)
+        self.signals = app.topic(names.signals, **raw)
+        self.alerts = app.topic(names.alerts, **raw)
+        self.state = app.topic(names.state, **raw)
+        self.scope_key = settings.detection.scope.encode()
+        # Held while a batch's outputs are being sent, so a checkpoint never lands between a
+        # tick's state change and the delivery of what that tick emitted.
+        self.lock = asyncio.Lock()
+        self.last_checkpoint = time.monotonic()
+
+    async def restore(self) -> None:
+        blob = await read_checkpoint(self.settings, self.names, self.runtime.detector.scope)
+        if blob is not None:
+            self.runtime.restore_checkpoint(blob)
+
+    async def checkpoint(self) -> None:
+        # Outputs first, then the checkpoint, then the offsets: a crash anywhere in between
+        # re-does work (deduplicated downstream by alert id), it never skips any.
+        await self.app.producer.flush()
+        fut = await self.state.send(key=self.scope_key, value=self.runtime.encode_checkpoint())
+        await fut
+        await self.app.consumer.commit()
+        self.runtime.dirty = False
+        self.last_checkpoint = time.monotonic()
+
+    async def handle(self, events: list[Any]) -> None:
+        runtime = self.runtime
+        runtime.assign((tp.topic, tp.partition) for tp in self.app.consumer.assignment())
+        result = runtime.process(
+            (e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value)
+            for e in events
+        )
+        for dlq_topic, key, letter in result.dead:
+            await self.app.send(dlq_topic, key=key, value=letter.encode())
+        for out in result.outputs:
+            await self.signals.send(key=out.signal.scope.encode(), value=out.signal.encode())
+            for alert in out.alerts:
+                log.warning("ALERT %s: %s", alert.state, alert.headline)
+                await self.alerts.send(key=alert.alert_id.encode(), value=alert.encode())
+            if self.on_output is not None:
+                self.on_output(out)
+        due = time.monotonic() - self.last_checkpoint >= CHECKPOINT_EVERY_S
+        if runtime.dirty and (due or result.outputs):
+            await self.checkpoint()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    app_id: str | None = None,
+    prefix: str | None = None,
+    metrics: MetricsSink | None = None,
+    on_output: Callable[[TickOutput], None] | None = None,
+) -> faust.App:
+    """Build the worker's faust app for ``settings`` (own app id / topic prefix if given)."""
+    names = TopicNames(settings.topic_prefix if prefix is None else prefix)
+    app = faust.App(
+        app_id or settings.app_id,
+        **faust_config(settings),
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.input_partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # Offsets are committed by the agent right after a checkpoint is acknowledged.
+        broker_commit_every=10**9,
+        broker_commit_interval=10**6,
+        stream_buffer_maxsize=20_000,
+    )
+    topo = Topology(app, settings, names, DetectorRuntime(settings, names, metrics), on_output)
+    app.shockwatch = topo  # type: ignore[attr-defined]
+
+    @app.agent(topo.inputs, name="detect")
+    async def detect(stream: faust.StreamT) -> None:
+        await topo.restore()
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            async with topo.lock:
+                await topo.handle(list(events))
+
+    @app.timer(interval=CHECKPOINT_EVERY_S)
+    async def idle_checkpoint() -> None:
+        # A quiet stream still gets its last batch checkpointed and committed.
+        if topo.runtime.dirty and not topo.lock.locked():
+            async with topo.lock:
+                await topo.checkpoint()
+
+    return app
+
+
+def run_worker(app: faust.App, loglevel: str = "WARNING") -> None:
+    """Run the app as a faust worker in this process until SIGINT/SIGTERM."""
+    from faust.worker import Worker
+
+    worker = Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()

@@ -1,0 +1,70 @@
+"""The real Apache Kafka broker for the test session.
+
+Started once per session in its own state folder on free loopback ports (jars are the
+checkout's, fetched from Maven Central by `make` or on first use), stopped at the end even on
+failure. ``SHOCKWATCH_TEST_BOOTSTRAP`` points the tests at an already running cluster instead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from shockwatch.broker import LocalBroker
+from shockwatch.kafka import create_topics
+from shockwatch.settings import Settings
+
+BROKER_START_TIMEOUT_S = 90
+CONSUME_TIMEOUT_S = 60
+
+
+class TestBroker:
+    def __init__(self, broker: LocalBroker | None, bootstrap: str) -> None:
+        self.broker = broker
+        self.bootstrap = bootstrap
+
+    def settings(self, **overrides: object) -> Settings:
+        return Settings(kafka_bootstrap=self.bootstrap, **overrides)  # type: ignore[arg-type]
+
+    def restart(self) -> None:
+        """Stop and start the same broker (same data, same ports)."""
+        assert self.broker is not None, "cannot restart an external cluster"
+        info = self.broker.info()
+        assert info is not None
+        self.broker.down()
+        self.broker.up(port=info["port"], controller_port=info["controller_port"])
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBroker]:
+    external = os.environ.get("SHOCKWATCH_TEST_BOOTSTRAP")
+    if external:
+        yield TestBroker(None, external)
+        return
+    state: Path = tmp_path_factory.mktemp("kafka-state")
+    broker = LocalBroker(Settings(), state_dir=state)
+    started = time.monotonic()
+    info = broker.up()
+    took = time.monotonic() - started
+    print(f"\n[kafka] test broker at {info['bootstrap']} ready in {took:.1f} s")
+    try:
+        yield TestBroker(broker, info["bootstrap"])
+    finally:
+        broker.down()
+
+
+@pytest.fixture
+def kafka_settings(kafka: TestBroker, prefix: str) -> Settings:
+    """Settings for the test broker with this test's own topic prefix, topics created."""
+    settings = kafka.settings(topic_prefix=prefix, input_partitions=3)
+    create_topics(settings)
+    return settings
+
+
+@pytest.fixture
+def settings_factory(kafka: TestBroker) -> Callable[..., Settings]:
+    return kafka.settings
