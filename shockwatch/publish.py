@@ -1,7 +1,8 @@
 """A synchronous, idempotent Kafka publisher for tools (scenario loading, backfills).
 
-``acks=all`` with idempotence on, in-flight futures checked every 50,000 sends and at
-``flush``: a record the broker did not accept raises, it is never dropped silently. Rejected input goes to ``<topic>.dlq`` through ``dead_letter``.
+``acks=all`` with idempotence on; in-flight futures are checked every 50,000 sends and at
+``flush``, so a record the broker did not accept raises: it is never dropped silently.
+Rejected input goes to ``<topic>.dlq`` through ``dead_letter``.
 """
 
 from __future__ import annotations

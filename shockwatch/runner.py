@@ -229,11 +229,18 @@ def run_scenario(
         worker.stop()
         reader.close()
     return RunResult(
-        scenario=scenario.name, prefix=prefix, app_id=app_id, loaded=loaded,
-        alerts=reader.alerts, signals=reader.signals, last_tick_ms=reader.last_tick,
-        max_score=reader.max_score, max_funding_stress=reader.max_funding,
-        elapsed_s=time.monotonic() - started, signal_log=reader.signal_log,
-    )  # fmt: skip
+        scenario=scenario.name,
+        prefix=prefix,
+        app_id=app_id,
+        loaded=loaded,
+        alerts=reader.alerts,
+        signals=reader.signals,
+        last_tick_ms=reader.last_tick,
+        max_score=reader.max_score,
+        max_funding_stress=reader.max_funding,
+        elapsed_s=time.monotonic() - started,
+        signal_log=reader.signal_log,
+    )
 
 
 SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}

@@ -82,8 +82,11 @@ class DetectorRuntime:
         self.names = names
         self.metrics = metrics
         self.detector = Detector(settings.detection)
-        self.feed_of = {names.prices: "prices", names.liquidations: "liquidations",
-                        names.funding: "funding"}  # fmt: skip
+        self.feed_of = {
+            names.prices: "prices",
+            names.liquidations: "liquidations",
+            names.funding: "funding",
+        }
         self.max_future_ms = settings.max_future_s * 1000
         self.dirty = False
 
@@ -109,9 +112,15 @@ class DetectorRuntime:
             except RecordError as exc:
                 det.offsets[tp] = offset + 1
                 letter = dead_letter(
-                    source_topic=topic, value=value or b"", error=exc, key=key,
-                    source="shockwatch:worker", partition=partition, offset=offset, ts_ms=now_ms,
-                )  # fmt: skip
+                    source_topic=topic,
+                    value=value or b"",
+                    error=exc,
+                    key=key,
+                    source="shockwatch:worker",
+                    partition=partition,
+                    offset=offset,
+                    ts_ms=now_ms,
+                )
                 res.dead.append((self.names.dlq(topic), key, letter))
                 if self.metrics:
                     self.metrics.observe_rejected(feed, exc.reason)
@@ -150,8 +159,10 @@ class DetectorRuntime:
         self.detector = Detector.restore(self.settings.detection, snap)
         log.info(
             "restored detector checkpoint: %d ticks, next tick %s, %d partitions",
-            self.detector.ticks, self.detector.next_tick_ms, len(self.detector.offsets),
-        )  # fmt: skip
+            self.detector.ticks,
+            self.detector.next_tick_ms,
+            len(self.detector.offsets),
+        )
 
 
 async def read_checkpoint(settings: Settings, names: TopicNames, scope: str) -> bytes | None:
@@ -241,18 +252,10 @@ class Topology:
             await self.checkpoint()
 
 
-def create_app(
-    settings: Settings,
-    *,
-    app_id: str | None = None,
-    prefix: str | None = None,
-    metrics: MetricsSink | None = None,
-    on_output: Callable[[TickOutput], None] | None = None,
-) -> faust.App:
-    """Build the worker's faust app for ``settings`` (own app id / topic prefix if given)."""
-    names = TopicNames(settings.topic_prefix if prefix is None else prefix)
-    app = faust.App(
-        app_id or settings.app_id,
+def base_app(settings: Settings, app_id: str) -> faust.App:
+    """A faust app configured for shockwatch's broker, serializers and commit policy."""
+    return faust.App(
+        app_id,
         **faust_config(settings),
         value_serializer="raw",
         key_serializer="raw",
@@ -267,6 +270,19 @@ def create_app(
         broker_commit_interval=10**6,
         stream_buffer_maxsize=20_000,
     )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    app_id: str | None = None,
+    prefix: str | None = None,
+    metrics: MetricsSink | None = None,
+    on_output: Callable[[TickOutput], None] | None = None,
+) -> faust.App:
+    """Build the worker's faust app for ``settings`` (own app id / topic prefix if given)."""
+    names = TopicNames(settings.topic_prefix if prefix is None else prefix)
+    app = base_app(settings, app_id or settings.app_id)
     topo = Topology(app, settings, names, DetectorRuntime(settings, names, metrics), on_output)
     app.shockwatch = topo  # type: ignore[attr-defined]
 

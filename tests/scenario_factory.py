@@ -12,9 +12,14 @@ from shockwatch.scenario import parse_time_ms
 
 MIN_MS = 60_000
 CLASSES = {
-    "SPX": "equity_index", "NDX": "equity_index", "NVDA": "ai_equity", "PLTR": "ai_equity",
-    "XAU": "gold", "BTC": "crypto", "ETH": "crypto",
-}  # fmt: skip
+    "SPX": "equity_index",
+    "NDX": "equity_index",
+    "NVDA": "ai_equity",
+    "PLTR": "ai_equity",
+    "XAU": "gold",
+    "BTC": "crypto",
+    "ETH": "crypto",
+}
 
 
 def write_scenario(
@@ -41,29 +46,50 @@ def write_scenario(
         for sym, pct in moves_pct.items():
             p0 = 100.0
             price = p0 * math.exp(math.log1p(pct / 100.0) * m / minutes)
-            prices.append({"schema_version": 1, "ts_ms": ts, "source": "test", "symbol": sym,
-                           "asset_class": CLASSES[sym], "price_usd": round(price, 6),
-                           "interval_s": 60})  # fmt: skip
+            prices.append(
+                {
+                    "schema_version": 1,
+                    "ts_ms": ts,
+                    "source": "test",
+                    "symbol": sym,
+                    "asset_class": CLASSES[sym],
+                    "price_usd": round(price, 6),
+                    "interval_s": 60,
+                }
+            )
         usd = liq_usd_per_min
         if liq_wave and liq_wave[0] <= m < liq_wave[1]:
             usd += liq_wave[2]
         if usd > 0:
             for i, venue in enumerate(("binanceusdm", "bybit", "okx")):
                 share = usd / 3
-                liqs.append({"schema_version": 1, "ts_ms": ts - 30_000 + i, "source": f"ccxt:{venue}",
-                             "exchange": venue, "symbol": "BTC/USDT:USDT", "base": "BTC",
-                             "side_liquidated": "long", "qty_base": share / 100_000,
-                             "price_usd": 100_000.0, "notional_usd": share,
-                             "event_id": f"{venue}:{ts}:{i}",
-                             "lower_bound": venue == "binanceusdm"})  # fmt: skip
+                liqs.append(
+                    {
+                        "schema_version": 1,
+                        "ts_ms": ts - 30_000 + i,
+                        "source": f"ccxt:{venue}",
+                        "exchange": venue,
+                        "symbol": "BTC/USDT:USDT",
+                        "base": "BTC",
+                        "side_liquidated": "long",
+                        "qty_base": share / 100_000,
+                        "price_usd": 100_000.0,
+                        "notional_usd": share,
+                        "event_id": f"{venue}:{ts}:{i}",
+                        "lower_bound": venue == "binanceusdm",
+                    }
+                )
     _write(folder / "prices.jsonl", prices)
     _write(folder / "liquidations.jsonl", liqs)
     _write(folder / "funding.jsonl", sorted(funding or [], key=lambda r: r["ts_ms"]))
     lines = [
-        f'name = "{name}"', 'description = "hand-made test scenario"',
+        f'name = "{name}"',
+        'description = "hand-made test scenario"',
         f'start = "{start}"',
-        f'end = "{_iso(end_ms)}"', "synthesized = true", "",
-    ]  # fmt: skip
+        f'end = "{_iso(end_ms)}"',
+        "synthesized = true",
+        "",
+    ]
     if expect:
         lines.append("[expect]")
         for k, v in expect.items():
@@ -83,19 +109,27 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def funding_row(series: str, date: str, value: float, published: str, unit: str = "pct") -> dict:
-    return {"schema_version": 1, "ts_ms": parse_time_ms(published), "source": "test",
-            "series": series, "observation_date": date, "value": value, "unit": unit,
-            "revision": 0}  # fmt: skip
+    return {
+        "schema_version": 1,
+        "ts_ms": parse_time_ms(published),
+        "source": "test",
+        "series": series,
+        "observation_date": date,
+        "value": value,
+        "unit": unit,
+        "revision": 0,
+    }
 
 
 def stressed_funding(day: str = "2025-11-03", published: str = "2025-11-04T00:00:00Z") -> list:
     rows = [
-        funding_row("SOFR", day, 4.22, published), funding_row("IORB", day, 3.90, published),
+        funding_row("SOFR", day, 4.22, published),
+        funding_row("IORB", day, 3.90, published),
         funding_row("TARGET_LOWER", day, 3.75, published),
         funding_row("TARGET_UPPER", day, 4.00, published),
         funding_row("SRF_TAKEUP", day, 50.35, published, "usd_bn"),
         funding_row("ON_RRP_AMOUNT", day, 20.0, published, "usd_bn"),
         funding_row("RESERVES", day, 2850.0, published, "usd_bn"),
         funding_row("TGA", day, 1000.0, published, "usd_bn"),
-    ]  # fmt: skip
+    ]
     return rows

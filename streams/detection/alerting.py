@@ -60,8 +60,14 @@ def step(
 ) -> list[tuple[str, str]]:
     """Advance one tick; returns the transitions as (state, severity) pairs, in order."""
     want = desired_level(score, breadth, cfg)
-    m.warning_since = (m.warning_since or ts_ms) if LEVELS[want] >= 1 else None
-    m.critical_since = (m.critical_since or ts_ms) if want == "critical" else None
+    if LEVELS[want] < 1:
+        m.warning_since = None
+    elif m.warning_since is None:
+        m.warning_since = ts_ms
+    if want != "critical":
+        m.critical_since = None
+    elif m.critical_since is None:
+        m.critical_since = ts_ms
     out: list[tuple[str, str]] = []
     ready = [
         level
@@ -79,14 +85,16 @@ def step(
         )
         if not cooling:
             if m.alert_id is None:
-                m.started_ts_ms = m.warning_since
-                m.alert_id = alert_id(scope, m.warning_since or ts_ms)
+                started = ts_ms if m.warning_since is None else m.warning_since
+                m.started_ts_ms = started
+                m.alert_id = alert_id(scope, started)
             m.level = level
             m.below_since = None
             out.append(("firing", level))
     if m.alert_id is not None and not out:
         if score < cfg.resolve_score:
-            m.below_since = m.below_since or ts_ms
+            if m.below_since is None:
+                m.below_since = ts_ms
             if ts_ms - m.below_since >= cfg.resolve_for_s * 1000:
                 out.append(("resolved", m.level))
                 m.level, m.alert_id, m.started_ts_ms = "ok", None, None

@@ -92,7 +92,7 @@ class Detector:
             bucket = self.pending_prices.setdefault(minute, {})
             prev = bucket.get(record.symbol)
             if prev is None or ts >= prev[0]:
-                bucket[record.symbol] = [ts, record.price_usd, record.asset_class.value]
+                bucket[record.symbol] = [ts, record.price_usd, str(record.asset_class)]
         elif isinstance(record, Liquidation):
             self.pending_liq.setdefault(minute, liq.MinuteLiq()).add(
                 record.exchange,
@@ -240,6 +240,7 @@ class Detector:
             "pending_prices": {str(m): b for m, b in self.pending_prices.items()},
             "pending_liq": {str(m): b.to_list() for m, b in self.pending_liq.items()},
             "partition_ts": self.partition_ts,
+            "partitions": sorted(self.partitions) if self.partitions is not None else None,
             "offsets": self.offsets,
             "next_tick_ms": self.next_tick_ms,
             "ticks": self.ticks,
@@ -259,6 +260,8 @@ class Detector:
         d.pending_prices = {int(m): b for m, b in snap["pending_prices"].items()}
         d.pending_liq = {int(m): liq.MinuteLiq.from_list(b) for m, b in snap["pending_liq"].items()}
         d.partition_ts = dict(snap["partition_ts"])
+        if snap.get("partitions") is not None:
+            d.partitions = set(snap["partitions"])
         d.offsets = dict(snap["offsets"])
         d.next_tick_ms = snap["next_tick_ms"]
         d.ticks = snap["ticks"]

@@ -1,0 +1,91 @@
+# shockwatch: the front door. Every target sets up what it needs (venv, jars, tools, broker).
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SW := $(BIN)/shockwatch
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+SCENARIO ?= data/scenarios/2025-11-04-everything-sells
+
+.PHONY: help setup venv tools jars kafka-up kafka-down kafka-status topics demo run test \
+        test-unit test-faults lint fmt bench replay report scenarios clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP) ## create the virtualenv and install shockwatch with its dev tools
+
+tools: ## install Debian's prometheus/promtool/amtool when missing
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || ! command -v prometheus >/dev/null; then \
+	  echo "installing prometheus + alertmanager (Debian packages)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	fi
+	@# Debian starts the services on install; shockwatch runs its own on free ports.
+	@-systemctl stop prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true
+	@-pkill -x prometheus-node-exporter >/dev/null 2>&1 || true
+
+setup: venv tools ## everything a fresh machine needs (venv, pip, Prometheus tools, Kafka jars)
+	$(BIN)/python -c "from shockwatch.broker import LocalBroker; from shockwatch.settings import Settings; LocalBroker(Settings()).fetch_jars()"
+
+jars: venv ## fetch Apache Kafka from Maven Central into .state/kafka/lib
+	$(BIN)/python -c "from shockwatch.broker import LocalBroker; from shockwatch.settings import Settings; LocalBroker(Settings()).fetch_jars()"
+
+kafka-up: venv ## start the local Kafka broker (idempotent)
+	$(SW) kafka up
+
+kafka-down: venv ## stop the local Kafka broker (data is kept)
+	$(SW) kafka down
+
+kafka-status: venv ## is the local broker up?
+	$(SW) kafka status
+
+topics: kafka-up ## create the topics of the contract
+	$(SW) topics create
+
+demo: setup ## the whole job on the bundled 2025-11-04 scenario, ending with the alert and a report
+	$(BIN)/python -m shockwatch.demo
+
+run: venv kafka-up ## live: all producers + worker + notifier against the configured broker
+	$(BIN)/python -m shockwatch.live
+
+test: setup ## lint + unit + integration + end-to-end tests (starts its own broker)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not faults" tests
+	$(BIN)/python -m pytest -q -m faults tests || [ $$? -eq 5 ]
+
+test-unit: venv ## the fast unit tests only
+	$(BIN)/python -m pytest -q tests/unit
+
+test-faults: setup ## kill -9, broker restart, Slack outage, socket drops
+	$(BIN)/python -m pytest -q -m faults tests || [ $$? -eq 5 ]
+
+lint: venv ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: venv ## format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup ## throughput, latency, replay speed, RSS (starts its own broker)
+	$(BIN)/python -m shockwatch.bench
+
+replay: venv ## replay a time range: make replay FROM=... TO=... [SPEED=max]
+	$(SW) replay --from "$(FROM)" --to "$(TO)" --speed "$(or $(SPEED),max)" --report
+
+report: venv ## post-mortem report of a replay run: make report RUN=<run-id>
+	$(SW) report --run-id "$(RUN)"
+
+scenarios: venv ## regenerate the synthesized bundled scenarios (deterministic)
+	$(BIN)/python scripts/synthesize_scenarios.py --out data/scenarios
+
+clean: ## stop the broker and remove local state (topics, offsets, reports)
+	-$(SW) kafka down
+	rm -rf .state reports
