@@ -82,7 +82,9 @@ def test_every_record_type_over_kafka_python(kafka_settings: Settings) -> None:
     producer.close()
     for topic, cls, raw in cases:
         (msg,) = consume_all(kafka_settings, topic, 1)
-        assert decode(cls, msg.value, now_ms=1_762_300_000_000) == cls.from_dict(raw, now_ms=1_762_300_000_000)
+        assert decode(cls, msg.value, now_ms=1_762_300_000_000) == cls.from_dict(
+            raw, now_ms=1_762_300_000_000
+        )
         assert msg.timestamp == raw["ts_ms"]
 
 
