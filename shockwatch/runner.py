@@ -192,32 +192,66 @@ def run_scenario(
     on_signal_count: Callable[[int, WorkerProcess], None] | None = None,
     keep_signals: bool = False,
     metrics_port: int | None = None,
+    speed: float | None = None,
+    feeds: tuple[str, ...] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
-    """Load ``scenario`` under a fresh prefix, run the worker over it, return its alerts."""
-    run = uuid.uuid4().hex[:8]
+    """Load ``scenario`` under a fresh prefix while the worker runs over it; return its output.
+
+    The worker starts first and the scenario is produced from a background thread (paced by
+    ``speed``, or as fast as possible), as events would arrive live.
+    """
+    import threading
+
+    from shockwatch.scenario import FEEDS
+
+    run = run_id or uuid.uuid4().hex[:8]
     prefix = prefix or f"scn-{run}."
     app_id = app_id or f"shockwatch-scn-{run}"
     names = TopicNames(prefix)
     started = time.monotonic()
     create_topics(settings, prefix)
-    with Publisher(settings, client_id="shockwatch-scenario") as pub:
-        loaded = load_scenario(scenario, pub, names, end_pad_ms=end_pad_ms(settings))
     worker = WorkerProcess(
         settings, prefix, app_id, settings.state_dir / "runs" / f"{run}.worker.log", metrics_port
     )
+    loaded: dict[str, FeedResult] = {}
+    failure: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            with Publisher(settings, client_id="shockwatch-scenario") as pub:
+                loaded.update(
+                    load_scenario(
+                        scenario,
+                        pub,
+                        names,
+                        end_pad_ms=end_pad_ms(settings),
+                        speed=speed,
+                        feeds=feeds or tuple(FEEDS),
+                    )
+                )
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    loader = threading.Thread(target=load, name="scenario-loader", daemon=True)
     reader = OutputReader(settings, names, keep_signals)
     target = last_tick_ms(scenario)
     total = max(1, (target - scenario.start_ms) // MIN_MS)
     worker.start()
+    loader.start()
     try:
         last_progress = time.monotonic()
         while reader.last_tick is None or reader.last_tick < target:
+            if failure:
+                raise RunError(f"loading the scenario failed: {failure[0]}") from failure[0]
             if reader.poll():
                 last_progress = time.monotonic()
                 if progress and reader.last_tick is not None:
                     progress(min(total, (reader.last_tick - scenario.start_ms) // MIN_MS), total)
                 if on_signal_count is not None:
                     on_signal_count(reader.signals, worker)
+            elif loader.is_alive():
+                last_progress = time.monotonic()  # paced loading: no output yet is normal
             if not worker.alive() and not reader.poll(timeout_ms=2000):
                 raise RunError(f"the worker exited early; its log:\n{worker.log_tail()}")
             if time.monotonic() - last_progress > STALL_TIMEOUT_S:
@@ -225,6 +259,7 @@ def run_scenario(
                     f"no output for {STALL_TIMEOUT_S:.0f} s (last tick {reader.last_tick}, "
                     f"waiting for {target}); worker log:\n{worker.log_tail()}"
                 )
+        loader.join()
     finally:
         worker.stop()
         reader.close()
@@ -241,6 +276,42 @@ def run_scenario(
         elapsed_s=time.monotonic() - started,
         signal_log=reader.signal_log,
     )
+
+
+def save_run(result: RunResult, scenario: Scenario, out_dir: Path, run_id: str) -> Path:
+    """Write a run folder for post-mortems: run.json, signals.jsonl, alerts.jsonl.
+
+    ``run.json`` names the scenario folder holding the inputs (a replay exports its range as a
+    scenario folder, so every run has one).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_ts: dict[int, dict[str, Any]] = {s["ts_ms"]: s for s in result.signal_log}
+    with open(out_dir / "signals.jsonl", "wb") as f:
+        for ts in sorted(by_ts):
+            f.write(orjson.dumps(by_ts[ts]) + b"\n")
+    with open(out_dir / "alerts.jsonl", "wb") as f:
+        for alert in result.alerts:
+            f.write(alert.encode() + b"\n")
+    meta = {
+        "run_id": run_id,
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "inputs": str(scenario.path.resolve()),
+        "start_ms": scenario.start_ms,
+        "end_ms": scenario.end_ms,
+        "prefix": result.prefix,
+        "app_id": result.app_id,
+        "created_ms": int(time.time() * 1000),
+        "loaded": {
+            k: {"valid": v.valid, "rejected": v.rejected, "reasons": v.reasons}
+            for k, v in result.loaded.items()
+        },
+        "signals": len(by_ts),
+        "alerts": len(result.alerts),
+        "elapsed_s": round(result.elapsed_s, 3),
+    }
+    (out_dir / "run.json").write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
+    return out_dir
 
 
 SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}

@@ -158,6 +158,24 @@ def parse_feed(
         yield lineno, Parsed(record, raw, record.key), raw
 
 
+def merged_lines(
+    scenario: Scenario, feeds: tuple[str, ...] = tuple(FEEDS), now_ms: int | None = None
+) -> Iterator[tuple[str, Parsed | RecordError, bytes]]:
+    """Every line of the chosen feeds, merged in event-time order across feeds (file order for
+    lines that do not parse, which keep their place)."""
+    import heapq
+
+    def keyed(feed: str) -> Iterator[tuple[int, int, str, Parsed | RecordError, bytes]]:
+        last = 0
+        for i, (_, parsed, raw) in enumerate(parse_feed(scenario, feed, now_ms)):
+            if isinstance(parsed, Parsed):
+                last = parsed.record.ts_ms
+            yield last, i, feed, parsed, raw
+
+    for _, _, feed, parsed, raw in heapq.merge(*(keyed(f) for f in feeds)):
+        yield feed, parsed, raw
+
+
 def load_scenario(
     scenario: Scenario,
     publisher: Any,
@@ -165,31 +183,45 @@ def load_scenario(
     progress: Callable[[int], None] | None = None,
     heartbeat: bool = True,
     end_pad_ms: int = 0,
+    speed: float | None = None,
+    feeds: tuple[str, ...] = tuple(FEEDS),
 ) -> dict[str, FeedResult]:
     """Produce every valid line to its topic (Kafka timestamp = ``ts_ms``); rejects to the DLQ.
 
-    Ends each input topic with a heartbeat at the scenario's end (plus ``end_pad_ms``, the
-    detector's allowed lateness) on every partition, so the detector knows the day is over
-    without waiting on the clock.
+    Lines go out in event-time order across feeds; with ``speed`` (e.g. 60.0 = 60x real time)
+    they are paced so event time advances that many times faster than the clock. Each input
+    topic ends with a heartbeat at the scenario's end (plus ``end_pad_ms``, the detector's
+    allowed lateness) on every partition, so the detector knows the day is over without
+    waiting on the clock.
     """
-    results: dict[str, FeedResult] = {}
-    for feed in FEEDS:
-        topic = scenario.topic_for(feed, names)
-        result = results[feed] = FeedResult(feed, topic)
-        for _lineno, parsed, raw in parse_feed(scenario, feed):
-            if isinstance(parsed, RecordError):
-                result.rejected += 1
-                result.reasons[parsed.reason] = result.reasons.get(parsed.reason, 0) + 1
-                publisher.send_dead_letter(topic, raw, parsed, source=f"scenario:{scenario.name}")
-            else:
-                result.valid += 1
-                publisher.send(topic, parsed.raw, parsed.key, parsed.record.ts_ms)
-            if progress is not None:
-                progress(1)
-        if heartbeat:
-            publisher.heartbeat(
-                topic, scenario.end_ms + end_pad_ms, source=f"scenario:{scenario.name}"
-            )
+    import time
+
+    results = {f: FeedResult(f, scenario.topic_for(f, names)) for f in feeds}
+    source = f"scenario:{scenario.name}"
+    wall0: float | None = None
+    event0 = 0
+    for feed, parsed, raw in merged_lines(scenario, feeds):
+        result = results[feed]
+        if isinstance(parsed, RecordError):
+            result.rejected += 1
+            result.reasons[parsed.reason] = result.reasons.get(parsed.reason, 0) + 1
+            publisher.send_dead_letter(result.topic, raw, parsed, source=source)
+        else:
+            ts = parsed.record.ts_ms
+            if speed and ts >= scenario.start_ms:
+                if wall0 is None:
+                    wall0, event0 = time.monotonic(), ts
+                ahead = (ts - event0) / 1000 / speed - (time.monotonic() - wall0)
+                if ahead > 0.005:
+                    publisher.flush()
+                    time.sleep(ahead)
+            result.valid += 1
+            publisher.send(result.topic, parsed.raw, parsed.key, ts)
+        if progress is not None:
+            progress(1)
+    if heartbeat:
+        for result in results.values():
+            publisher.heartbeat(result.topic, scenario.end_ms + end_pad_ms, source=source)
     publisher.flush()
     return results
 

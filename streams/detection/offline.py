@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from shockwatch.scenario import FEEDS, Parsed, Scenario, parse_feed
+from shockwatch.scenario import FEEDS, Parsed, Scenario, merged_lines
 from shockwatch.settings import DetectionSettings
 from streams.detection.detector import Detector, TickOutput
 from streams.records import Heartbeat, RecordError
@@ -17,15 +17,9 @@ from streams.records import Heartbeat, RecordError
 
 def merged_records(scenario: Scenario) -> Iterator[tuple[str, Any]]:
     """(feed, record) of every valid line, merged by event time across feeds."""
-    import heapq
-
-    def feed_iter(feed: str) -> Iterator[tuple[int, int, str, Any]]:
-        for i, (_, parsed, _) in enumerate(parse_feed(scenario, feed, now_ms=scenario.end_ms)):
-            if isinstance(parsed, Parsed):
-                yield parsed.record.ts_ms, i, feed, parsed.record
-
-    for _, _, feed, record in heapq.merge(*(feed_iter(f) for f in FEEDS)):
-        yield feed, record
+    for feed, parsed, _ in merged_lines(scenario, now_ms=scenario.end_ms):
+        if isinstance(parsed, Parsed):
+            yield feed, parsed.record
 
 
 def run_offline(scenario: Scenario, cfg: DetectionSettings) -> tuple[list[TickOutput], int]:
