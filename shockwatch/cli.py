@@ -300,7 +300,7 @@ scenario_app = typer.Typer(help="Run bundled or recorded scenarios through the r
 app.add_typer(scenario_app, name="scenario")
 
 
-def _run(scenario_dir: Path, quiet: bool) -> tuple[object, object]:
+def _run(scenario_dir: Path, quiet: bool, keep_signals: bool = False) -> tuple[object, object]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from shockwatch.kafka import KafkaUnavailable
@@ -324,6 +324,7 @@ def _run(scenario_dir: Path, quiet: bool) -> tuple[object, object]:
                 settings,
                 scenario,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                keep_signals=keep_signals,
             )
     except (ScenarioError, KafkaUnavailable, RunError) as exc:
         raise fail(str(exc)) from None
@@ -381,6 +382,123 @@ def scenario_check(
             console.print(f"[red]MISMATCH[/] {p}")
         raise typer.Exit(1)
     console.print("[green]OK[/] outcome matches scenario.toml")
+
+
+# -- replay and reports -----------------------------------------------------------------------
+
+
+@app.command("replay")
+def replay_cmd(
+    from_: Annotated[
+        str, typer.Option("--from", help="Start: ISO-8601 with zone, a date, '2h ago'.")
+    ],
+    to: Annotated[str, typer.Option("--to", help="End (inclusive), same forms as --from.")],
+    speed: Annotated[str, typer.Option(help="max, or a multiple of real time: 1x, 60x.")] = "max",
+    topics: Annotated[
+        str, typer.Option(help="Input feeds to replay: prices,liquidations,funding.")
+    ] = "prices,liquidations,funding",
+    run_id: Annotated[
+        str | None, typer.Option(help="Name of the run (default: time + id).")
+    ] = None,
+    source_prefix: Annotated[
+        str | None, typer.Option(help="Topic prefix of the topics to replay.")
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Write the HTML/Markdown report after.")] = False,
+    notify: Annotated[
+        bool, typer.Option(help="Also send the replay's alerts to the configured Slack.")
+    ] = False,
+) -> None:
+    """Replay a time range of the input topics into an isolated run (own app id and topics).
+
+    Never touches the live consumer group, and never the live Slack channel unless --notify.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from shockwatch.kafka import KafkaUnavailable
+    from shockwatch.replay import ReplayError, parse_speed, parse_when, replay
+    from shockwatch.runner import RunError
+    from shockwatch.scenario import FEEDS
+
+    settings = settings_from_env()
+    feeds = tuple(t.strip() for t in topics.split(",") if t.strip())
+    unknown = [f for f in feeds if f not in FEEDS]
+    if unknown:
+        raise fail(f"unknown --topics {unknown}: choose from {', '.join(FEEDS)}")
+    try:
+        t1, t2, pace = parse_when(from_), parse_when(to), parse_speed(speed)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.speed} /s"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
+            export = bar.add_task("export (messages)", total=None)
+            ticks = bar.add_task("detect (minutes)", total=None)
+            result = replay(
+                settings,
+                t1,
+                t2,
+                speed=pace,
+                feeds=feeds,
+                run_id=run_id,
+                source_prefix=source_prefix,
+                export_progress=lambda d, t: bar.update(export, completed=d, total=t),
+                run_progress=lambda d, t: bar.update(ticks, completed=d, total=t),
+            )
+    except (ReplayError, KafkaUnavailable, RunError) as exc:
+        raise fail(str(exc)) from None
+    _print_alerts(result.run, as_json=False)
+    counts = ", ".join(f"{k} {v}" for k, v in result.export.counts.items())
+    out.print(
+        f"replayed {result.events} events ({counts}) in {result.run.elapsed_s:.1f} s: "
+        f"{result.events_per_s:,.0f} events/s, {result.realtime_multiple:,.0f}x real time"
+    )
+    out.print(f"run folder: {result.run_dir}")
+    if notify:
+        _notify_replay(settings, result.run.prefix)
+    if report:
+        _write_report(result.run_dir)
+
+
+def _notify_replay(settings: Settings, prefix: str) -> None:
+    try:
+        from alerts.notifier import notify_once
+    except ImportError:
+        raise fail("the Slack notifier is not available in this build") from None
+    sent = notify_once(settings, prefix=prefix)
+    out.print(f"sent {sent} Slack message(s) for the replay's alerts")
+
+
+def _write_report(run_dir: Path) -> None:
+    from shockwatch.report import build_report
+
+    paths = build_report(run_dir)
+    out.print(f"report: {paths.html}\nsummary: {paths.markdown}")
+
+
+@app.command("report")
+def report_cmd(
+    run_id: Annotated[str | None, typer.Option(help="Run id under the reports folder.")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="Or the run folder itself.")] = None,
+) -> None:
+    """Write the post-mortem report (self-contained HTML + Markdown) of a replay or scenario run."""
+    settings = settings_from_env()
+    folder = run_dir or (settings.reports_dir / run_id if run_id else None)
+    if folder is None:
+        raise fail("give --run-id (see the reports folder) or --run-dir")
+    if not (folder / "run.json").exists():
+        raise fail(f"{folder} is not a run folder (no run.json)")
+    _write_report(folder)
 
 
 def main() -> None:

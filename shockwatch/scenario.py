@@ -220,8 +220,10 @@ def load_scenario(
         if progress is not None:
             progress(1)
     if heartbeat:
-        for result in results.values():
-            publisher.heartbeat(result.topic, scenario.end_ms + end_pad_ms, source=source)
+        # Every input topic, loaded or not: the detector's watermark waits on all of them.
+        for feed in FEEDS:
+            topic = scenario.topic_for(feed, names)
+            publisher.heartbeat(topic, scenario.end_ms + end_pad_ms, source=source)
     publisher.flush()
     return results
 

@@ -157,6 +157,7 @@ class Settings(BaseSettings):
     )
 
     state_dir: Path = PROJECT_ROOT / ".state"
+    reports_dir: Path = PROJECT_ROOT / "reports"
 
     # Kafka: leave bootstrap empty to use the local broker started by `shockwatch kafka up`.
     kafka_bootstrap: str = ""
