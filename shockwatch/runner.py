@@ -195,6 +195,7 @@ def run_scenario(
     speed: float | None = None,
     feeds: tuple[str, ...] | None = None,
     run_id: str | None = None,
+    before_stop: Callable[[WorkerProcess], None] | None = None,
 ) -> RunResult:
     """Load ``scenario`` under a fresh prefix while the worker runs over it; return its output.
 
@@ -260,6 +261,8 @@ def run_scenario(
                     f"waiting for {target}); worker log:\n{worker.log_tail()}"
                 )
         loader.join()
+        if before_stop is not None:
+            before_stop(worker)
     finally:
         worker.stop()
         reader.close()

@@ -1,0 +1,213 @@
+"""`make demo`: the whole job on the bundled 2025-11-04 scenario, start to finish.
+
+1. the local Kafka broker (started here unless one runs already) and the topics;
+2. a local Slack stand-in that prints each message (or the real webhook in
+   SHOCKWATCH_SLACK_WEBHOOK_URL), and the notifier consuming ``shock.alerts``;
+3. the scenario produced into fresh topics while the detection worker runs over it, serving
+   its Prometheus metrics (scraped once into the report folder);
+4. a replay of the whole day from those topics into an isolated run, and its report;
+5. a summary: the alert(s), where the metrics were, the report's path. Everything started here
+   is stopped again (the broker too, if this run started it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+
+from shockwatch.broker import LocalBroker, free_port
+from shockwatch.kafka import create_topics
+from shockwatch.log import setup_logging
+from shockwatch.replay import replay
+from shockwatch.runner import WorkerProcess, run_scenario
+from shockwatch.scenario import read_scenario
+from shockwatch.settings import PROJECT_ROOT, Settings, load_settings
+
+SCENARIO = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
+NOTIFY_TIMEOUT_S = 60.0
+console = Console()
+log = logging.getLogger("shockwatch.demo")
+
+
+def step(text: str) -> None:
+    console.print(f"\n[bold cyan]▶ {text}[/]")
+
+
+def scrape(port: int, dest: Path) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        body = resp.read()
+    dest.write_bytes(body)
+    return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+
+
+class Notifier:
+    """``shockwatch alerts notify`` for the demo's topics, pointed at a webhook."""
+
+    def __init__(self, settings: Settings, prefix: str, webhook: str, log_path: Path) -> None:
+        env = {
+            **os.environ,
+            "SHOCKWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "SHOCKWATCH_TOPIC_PREFIX": prefix,
+            "SHOCKWATCH_APP_ID": f"shockwatch-{prefix.rstrip('.')}",
+            "SHOCKWATCH_SLACK_WEBHOOK_URL": webhook,
+            "SHOCKWATCH_STATE_DIR": str(settings.state_dir / "demo" / prefix.rstrip(".")),
+            "SHOCKWATCH_METRICS_PORT": str(free_port()),
+        }
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_path
+        with open(log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "shockwatch.cli", "alerts", "notify"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def main() -> int:
+    setup_logging("WARNING")
+    base = load_settings()
+    scenario = read_scenario(SCENARIO)
+    run = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:4]
+    prefix = f"demo-{run}."
+    console.print(
+        Panel.fit(
+            f"[bold]shockwatch demo[/]: {scenario.name}\n{scenario.description}",
+            border_style="cyan",
+        )
+    )
+
+    step("Kafka: the local single-node KRaft broker (Apache Kafka from Maven Central)")
+    broker = LocalBroker(base)
+    started_broker = False
+    if base.kafka_bootstrap:
+        settings = base
+        console.print(f"using the configured cluster {base.kafka_bootstrap}")
+    else:
+        info = broker.up()
+        started_broker = not info["already_running"]
+        settings = load_settings(kafka_bootstrap=info["bootstrap"])
+        how = "already running" if info["already_running"] else f"ready in {info['ready_s']:.1f} s"
+        console.print(f"broker at {info['bootstrap']} ({how})")
+    create_topics(settings, prefix)
+    console.print(f"topics created under the prefix [bold]{prefix}[/]")
+
+    standin = None
+    notifier = None
+    reports = settings.reports_dir / f"demo-{run}"
+    reports.mkdir(parents=True, exist_ok=True)
+    try:
+        step("Slack: notifier on shock.alerts")
+        webhook = (
+            settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url else None
+        )
+        if webhook is None:
+            from alerts.standin import start_slack_stand_in
+
+            standin, webhook = start_slack_stand_in(port=0, verbose=True)
+            console.print("no SHOCKWATCH_SLACK_WEBHOOK_URL: a local Slack stand-in prints messages")
+        else:
+            console.print("sending to the configured Slack webhook (URL not shown: a secret)")
+        notifier = Notifier(settings, prefix, webhook, reports / "notifier.log")
+
+        step(f"Load {scenario.name} into Kafka while the detection worker runs over it")
+        metrics_port = free_port()
+        metrics_file = reports / "metrics.prom"
+        scraped: list[int] = []
+
+        def before_stop(worker: WorkerProcess) -> None:
+            scraped.append(scrape(metrics_port, metrics_file))
+
+        with console.status("worker: detecting over the day's events ..."):
+            result = run_scenario(
+                settings,
+                scenario,
+                prefix=prefix,
+                app_id=f"shockwatch-{prefix.rstrip('.')}",
+                metrics_port=metrics_port,
+                before_stop=before_stop,
+                run_id=f"demo-{run}",
+            )
+        loaded = sum(r.valid for r in result.loaded.values())
+        console.print(
+            f"{loaded} events processed into {result.signals} signals in {result.elapsed_s:.1f} s"
+        )
+        console.print(
+            f"metrics were served at http://127.0.0.1:{metrics_port}/metrics "
+            f"({scraped[0] if scraped else 0} samples; snapshot: {metrics_file})"
+        )
+
+        step("Wait for the notifier to deliver each alert once")
+        expected = len(result.alerts)
+        deadline = time.monotonic() + NOTIFY_TIMEOUT_S
+        while standin is not None and len(standin.messages) < expected:
+            if time.monotonic() > deadline or notifier.proc.poll() is not None:
+                console.print(
+                    f"[red]notifier delivered {len(standin.messages)}/{expected}[/]; "
+                    f"see {notifier.log_path}"
+                )
+                break
+            time.sleep(0.2)
+        if standin is not None:
+            console.print(f"Slack stand-in accepted {len(standin.messages)} message(s)")
+
+        step("Replay the whole day from Kafka into an isolated run, then the post-mortem report")
+        with console.status("replaying ..."):
+            rep = replay(
+                settings,
+                scenario.start_ms,
+                scenario.end_ms,
+                source_prefix=prefix,
+                run_id=f"demo-{run}-replay",
+            )
+        from shockwatch.report import build_report
+
+        paths = build_report(rep.run_dir)
+        same = [a.encode() for a in rep.run.alerts] == [a.encode() for a in result.alerts]
+        console.print(
+            f"replayed {rep.events} events in {rep.run.elapsed_s:.1f} s "
+            f"({rep.events_per_s:,.0f} events/s, {rep.realtime_multiple:,.0f}x real time); "
+            f"same alerts as the live run: {'yes' if same else 'NO'}"
+        )
+    finally:
+        if notifier is not None:
+            notifier.stop()
+        if standin is not None:
+            standin.stop()
+        if started_broker:
+            broker.down()
+
+    step("Result")
+    for alert in result.alerts:
+        colour = "red" if alert.severity == "critical" else "yellow"
+        console.print(
+            f"[bold {colour}]{alert.state.upper()} {alert.severity}[/] "
+            f"{alert.alert_id}\n  {alert.headline}"
+        )
+    critical = [a for a in result.alerts if a.severity == "critical" and a.state == "firing"]
+    console.print(f"\nreport:  {paths.html}\nsummary: {paths.markdown}")
+    console.print(f"metrics: {metrics_file} (scraped from http://127.0.0.1:{metrics_port}/metrics)")
+    stopped = "stopped (this demo started it)" if started_broker else "left running as found"
+    console.print(f"Kafka broker {stopped}; nothing else is left running.")
+    return 0 if critical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
