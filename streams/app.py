@@ -89,6 +89,7 @@ class DetectorRuntime:
         }
         self.max_future_ms = settings.max_future_s * 1000
         self.dirty = False
+        self.seen_total = 0  # messages handled (processed, rejected or skipped): for benchmarks
 
     def assign(self, tps: Iterable[tuple[str, int]]) -> None:
         self.detector.set_partitions(f"{t}:{p}" for t, p in tps if t in self.feed_of)
@@ -135,6 +136,7 @@ class DetectorRuntime:
                 agg[0] += 1
                 agg[1] += record.notional_usd
         res.outputs = det.advance()
+        self.seen_total += res.processed + len(res.dead) + res.skipped
         self.dirty = self.dirty or bool(res.processed or res.dead or res.skipped)
         if self.metrics:
             for feed, stamps in per_feed.items():
