@@ -171,8 +171,8 @@ class LocalBroker:
             f"{self.lib}/*",
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_id,
+            # --cluster-id=: a random id may start with '-', which "-t ID" reads as an option
+            f"--cluster-id={cluster_id}",
             "-c",
             str(self.config),
         ]

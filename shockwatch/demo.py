@@ -60,13 +60,20 @@ class Notifier:
             "SHOCKWATCH_APP_ID": f"shockwatch-{prefix.rstrip('.')}",
             "SHOCKWATCH_SLACK_WEBHOOK_URL": webhook,
             "SHOCKWATCH_STATE_DIR": str(settings.state_dir / "demo" / prefix.rstrip(".")),
-            "SHOCKWATCH_METRICS_PORT": str(free_port()),
         }
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
         with open(log_path, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shockwatch.cli", "alerts", "notify"],
+                [
+                    sys.executable,
+                    "-m",
+                    "shockwatch.cli",
+                    "alerts",
+                    "notify",
+                    "--metrics-port",
+                    str(free_port()),
+                ],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -13,7 +13,7 @@ from typing import Any
 from shockwatch.kafka import KafkaUnavailable, kafka_python_config
 from shockwatch.settings import Settings
 from streams.dlq import dead_letter
-from streams.records import Heartbeat, RecordError
+from streams.records import Heartbeat, RecordError, encode_frame
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,10 @@ class Publisher:
         self.sent += 1
         if len(self._futures) >= 50_000:
             self._check()
+
+    def send_frame(self, topic: str, values: list[bytes], key: str, ts_ms: int) -> None:
+        """Several records of one key in one message (a JSON array); timestamp = the newest."""
+        self.send(topic, encode_frame(values) if len(values) > 1 else values[0], key, ts_ms)
 
     def send_dead_letter(
         self,

@@ -23,6 +23,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from shockwatch.kafka import kafka_python_config, partitions_for
 from shockwatch.runner import RunResult, run_scenario, save_run
@@ -77,16 +80,36 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def split_message(value: bytes, fallback_ts: int) -> list[tuple[int, bytes]]:
+    """(ts, raw record) for every record in a message (a frame holds several); heartbeats are
+    dropped (the export adds its own). Unparseable messages are kept whole (the replay's load
+    dead-letters them again, with the reason)."""
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return [(fallback_ts, value)]
+    framed = isinstance(obj, list)
+    out: list[tuple[int, bytes]] = []
+    for item in obj if framed else [obj]:
+        if isinstance(item, dict) and item.get("kind") == "heartbeat":
+            continue
+        ts = item.get("ts_ms") if isinstance(item, dict) else None
+        ts = ts if isinstance(ts, int) and not isinstance(ts, bool) else fallback_ts
+        out.append((ts, orjson.dumps(item) if framed else value))
+    return out
+
+
 def _read_partition(
-    consumer: object, tp: object, start: int, stop: int, t2: int, t1: int | None
+    consumer: Any, tp: Any, start: int, stop: int, t2: int, t1: int | None
 ) -> list[tuple[int, bytes]]:
-    """(ts, raw) of one partition's messages in [start, stop) with t1 <= ts <= t2."""
-    consumer.assign([tp])  # type: ignore[attr-defined]
-    consumer.seek(tp, start)  # type: ignore[attr-defined]
+    """(ts, raw) of the records in one partition's messages [start, stop) with t1 <= ts <= t2,
+    sorted by event time (frames of one minute may interleave keys)."""
+    consumer.assign([tp])
+    consumer.seek(tp, start)
     out: list[tuple[int, bytes]] = []
     position = start
     while position < stop:
-        batch = consumer.poll(timeout_ms=2000, max_records=5000)  # type: ignore[attr-defined]
+        batch = consumer.poll(timeout_ms=2000, max_records=5000)
         msgs = batch.get(tp, [])
         if not msgs:
             break
@@ -94,12 +117,10 @@ def _read_partition(
             position = msg.offset + 1
             if msg.offset >= stop:
                 break
-            value = msg.value or b""
-            if b'"kind":"heartbeat"' in value:
-                continue  # control records: the export adds its own end-of-range heartbeat
-            if msg.timestamp > t2 or (t1 is not None and msg.timestamp < t1):
-                continue
-            out.append((msg.timestamp, value))
+            for ts, raw in split_message(msg.value or b"", msg.timestamp):
+                if ts <= t2 and (t1 is None or ts >= t1):
+                    out.append((ts, raw))
+    out.sort(key=lambda r: r[0])
     return out
 
 
@@ -159,9 +180,9 @@ def export_range(
                 found = consumer.offsets_for_times({tp: t1 for tp in tps})
                 starts = {tp: (found[tp].offset if found[tp] else ends[tp]) for tp in tps}
             for tp in tps:
-                # The first offset stamped after T2 ends the range (partitions are in event-time
-                # order; a straggler stamped <= T2 behind it would be a late event anyway).
-                stop = after_t2[tp].offset if after_t2[tp] else ends[tp]
+                # The first message stamped after T2 may be a frame that still holds records
+                # <= T2 (a frame is stamped with its newest record): read it too, then filter.
+                stop = min(after_t2[tp].offset + 1, ends[tp]) if after_t2[tp] else ends[tp]
                 plan.append((feed, tp, starts[tp], max(stop, starts[tp])))
         total = sum(stop - start for *_, start, stop in plan)
         done = 0

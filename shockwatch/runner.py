@@ -228,6 +228,7 @@ def run_scenario(
                         names,
                         end_pad_ms=end_pad_ms(settings),
                         speed=speed,
+                        frame_max=settings.frame_max_events,
                         feeds=feeds or tuple(FEEDS),
                     )
                 )

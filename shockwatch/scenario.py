@@ -176,6 +176,41 @@ def merged_lines(
         yield feed, parsed, raw
 
 
+class _Framer:
+    """Groups records per (topic, key) within one event-time minute into frames.
+
+    All open frames are sent when event time enters a new minute, so on every partition the
+    frames of minute m precede those of minute m+1 (the detector's watermark relies on that),
+    and a frame's Kafka timestamp (its newest record) never runs ahead of a later frame's
+    records by more than the minute being filled."""
+
+    def __init__(self, publisher: Any, frame_max: int) -> None:
+        self.publisher = publisher
+        self.frame_max = frame_max
+        self.open: dict[tuple[str, str], list[Any]] = {}  # (topic, key) -> [ts, [raw...]]
+        self.minute: int | None = None
+
+    def add(self, topic: str, key: str, ts_ms: int, raw: bytes) -> None:
+        if self.frame_max <= 1:
+            self.publisher.send(topic, raw, key, ts_ms)
+            return
+        minute = ts_ms // 60_000
+        if self.minute is not None and minute != self.minute:
+            self.flush()
+        self.minute = minute
+        frame = self.open.setdefault((topic, key), [ts_ms, []])
+        frame[0] = max(frame[0], ts_ms)
+        frame[1].append(raw)
+        if len(frame[1]) >= self.frame_max:
+            self.publisher.send_frame(topic, frame[1], key, frame[0])
+            del self.open[(topic, key)]
+
+    def flush(self) -> None:
+        for (topic, key), (ts_ms, raws) in self.open.items():
+            self.publisher.send_frame(topic, raws, key, ts_ms)
+        self.open.clear()
+
+
 def load_scenario(
     scenario: Scenario,
     publisher: Any,
@@ -185,19 +220,22 @@ def load_scenario(
     end_pad_ms: int = 0,
     speed: float | None = None,
     feeds: tuple[str, ...] = tuple(FEEDS),
+    frame_max: int = 1,
 ) -> dict[str, FeedResult]:
     """Produce every valid line to its topic (Kafka timestamp = ``ts_ms``); rejects to the DLQ.
 
     Lines go out in event-time order across feeds; with ``speed`` (e.g. 60.0 = 60x real time)
-    they are paced so event time advances that many times faster than the clock. Each input
-    topic ends with a heartbeat at the scenario's end (plus ``end_pad_ms``, the detector's
-    allowed lateness) on every partition, so the detector knows the day is over without
-    waiting on the clock.
+    they are paced so event time advances that many times faster than the clock. With
+    ``frame_max`` > 1, records of one key and minute travel as frames of up to that many
+    (message timestamp = the frame's newest record). Each input topic ends with a heartbeat at
+    the scenario's end (plus ``end_pad_ms``, the detector's allowed lateness) on every
+    partition, so the detector knows the day is over without waiting on the clock.
     """
     import time
 
     results = {f: FeedResult(f, scenario.topic_for(f, names)) for f in feeds}
     source = f"scenario:{scenario.name}"
+    framer = _Framer(publisher, frame_max)
     wall0: float | None = None
     event0 = 0
     for feed, parsed, raw in merged_lines(scenario, feeds):
@@ -213,12 +251,14 @@ def load_scenario(
                     wall0, event0 = time.monotonic(), ts
                 ahead = (ts - event0) / 1000 / speed - (time.monotonic() - wall0)
                 if ahead > 0.005:
+                    framer.flush()
                     publisher.flush()
                     time.sleep(ahead)
             result.valid += 1
-            publisher.send(result.topic, parsed.raw, parsed.key, ts)
+            framer.add(result.topic, parsed.key, ts, parsed.raw)
         if progress is not None:
             progress(1)
+    framer.flush()
     if heartbeat:
         # Every input topic, loaded or not: the detector's watermark waits on all of them.
         for feed in FEEDS:

@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     retention_days: int = 35
     app_id: str = "shockwatch"
     max_future_s: int = 300
+    # Records per Kafka message when tools (scenario runs, replay, bench) frame a source that
+    # naturally batches; 1 = one record per message. See docs/architecture.md.
+    frame_max_events: int = 500
 
     detection: DetectionSettings = DetectionSettings()
 

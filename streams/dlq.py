@@ -18,6 +18,7 @@ def dead_letter(
     partition: int | None = None,
     offset: int | None = None,
     ts_ms: int | None = None,
+    frame_index: int | None = None,
 ) -> DeadLetter:
     return DeadLetter(
         ts_ms=int(time.time() * 1000) if ts_ms is None else ts_ms,
@@ -30,4 +31,5 @@ def dead_letter(
         key_b64=base64.b64encode(key).decode() if key is not None else None,
         partition=partition,
         offset=offset,
+        frame_index=frame_index,
     )

@@ -491,11 +491,14 @@ class DeadLetter(_Codec):
     key_b64: str | None = None
     partition: int | None = None
     offset: int | None = None
+    # Position in a framed message (a JSON array of records); value_b64 is then that item alone.
+    frame_index: int | None = None
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], **_: Any) -> Self:
         return cls(
+            frame_index=d.get("frame_index"),
             ts_ms=_int(d, "ts_ms"),
             source=_str(d, "source"),
             source_topic=_str(d, "source_topic"),
@@ -522,13 +525,34 @@ RECORD_TYPES: dict[str, type[Any]] = {
 
 def loads(raw: bytes | str) -> dict[str, Any]:
     """Parse one message's bytes into a JSON object, or raise ``MalformedRecord``."""
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedRecord("$", f"not valid JSON ({exc.msg} at byte {exc.pos})") from None
+    obj = _parse(raw)
     if not isinstance(obj, dict):
         raise MalformedRecord("$", f"must be a JSON object, got {type(obj).__name__}")
     return obj
+
+
+def _parse(raw: bytes | str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRecord("$", f"not valid JSON ({exc.msg} at byte {exc.pos})") from None
+
+
+def from_obj(
+    record_type: type[R],
+    obj: Any,
+    now_ms: int | None = None,
+    max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+) -> R | Heartbeat:
+    """Validate one parsed JSON value: a record of ``record_type`` or an in-band heartbeat."""
+    if not isinstance(obj, dict):
+        raise MalformedRecord("$", f"must be a JSON object, got {type(obj).__name__}")
+    kind = obj.get("kind")
+    if kind is not None:
+        if kind == "heartbeat":
+            return Heartbeat.from_dict(obj, now_ms, max_future_ms)
+        raise UnknownKind("kind", f"unknown control record kind {kind!r}")
+    return record_type.from_dict(obj, now_ms, max_future_ms)  # type: ignore[attr-defined, no-any-return]
 
 
 def decode(
@@ -537,11 +561,42 @@ def decode(
     now_ms: int | None = None,
     max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
 ) -> R | Heartbeat:
-    """Decode and validate one message of an input topic: a record or an in-band heartbeat."""
-    obj = loads(raw)
-    kind = obj.get("kind")
-    if kind is not None:
-        if kind == "heartbeat":
-            return Heartbeat.from_dict(obj, now_ms, max_future_ms)
-        raise UnknownKind("kind", f"unknown control record kind {kind!r}")
-    return record_type.from_dict(obj, now_ms, max_future_ms)  # type: ignore[attr-defined]
+    """Decode and validate one record message of an input topic (a record or a heartbeat)."""
+    return from_obj(record_type, loads(raw), now_ms, max_future_ms)
+
+
+def is_frame(raw: bytes | None) -> bool:
+    return bool(raw) and raw[:1] == b"["  # type: ignore[index]
+
+
+def encode_frame(events: list[bytes]) -> bytes:
+    """Frame several encoded records of one key into one message: a JSON array."""
+    return b"[" + b",".join(events) + b"]"
+
+
+def decode_frame(
+    record_type: type[R],
+    raw: bytes,
+    now_ms: int | None = None,
+    max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+) -> list[tuple[Any, R | Heartbeat | RecordError]]:
+    """Every item of a message, validated one by one: a plain record message is a frame of one.
+
+    A frame (a JSON array of records sharing one key, one minute of event time) is how a source
+    that naturally batches — a websocket push, a set of bars, a scenario load — sends several
+    events in one Kafka message; each item is still validated, and rejected, on its own.
+    Returns (parsed item, record or the error) pairs; a message that is not JSON at all is one
+    item whose error is ``MalformedRecord``.
+    """
+    try:
+        obj = _parse(raw)
+    except MalformedRecord as exc:
+        return [(None, exc)]
+    items = obj if isinstance(obj, list) else [obj]
+    out: list[tuple[Any, R | Heartbeat | RecordError]] = []
+    for item in items:
+        try:
+            out.append((item, from_obj(record_type, item, now_ms, max_future_ms)))
+        except RecordError as exc:
+            out.append((item, exc))
+    return out

@@ -11,7 +11,7 @@ import pytest
 
 from shockwatch.settings import PROJECT_ROOT, Settings
 
-pytest_plugins = ["tests.fixtures_kafka"]
+pytest_plugins = ["tests.fixtures_kafka", "tests.fixtures_alerts"]
 
 SCENARIOS = PROJECT_ROOT / "data" / "scenarios"
 

@@ -180,6 +180,8 @@ class Detector:
             ai_z=classes.get("ai_equity", {}).get("z_day"),
             cfg=cfg.score,
         )
+        # A resolve clears the machine: keep the episode's id and start for its event.
+        episode = (self.machine.alert_id, self.machine.started_ts_ms)
         transitions = step(self.machine, tick_ms, score, width, self.scope, cfg.alerts)
         state = (
             self.machine.level
@@ -207,13 +209,15 @@ class Detector:
             alert_state=state,
             alert_id=self.machine.alert_id,
         )
-        alerts = [self._alert_event(signal, st, sev) for st, sev in transitions]
+        alerts = [self._alert_event(signal, st, sev, episode) for st, sev in transitions]
         return TickOutput(signal, alerts)
 
-    def _alert_event(self, signal: ShockSignal, state: str, severity: str) -> AlertEvent:
+    def _alert_event(
+        self, signal: ShockSignal, state: str, severity: str, episode: tuple[str | None, int | None]
+    ) -> AlertEvent:
         m = self.machine
-        aid = m.alert_id or _last_id(signal)
-        started = m.started_ts_ms or signal.ts_ms
+        aid = m.alert_id or episode[0] or _last_id(signal)
+        started = m.started_ts_ms or episode[1] or signal.ts_ms
         return AlertEvent(
             ts_ms=signal.ts_ms,
             alert_id=aid,
@@ -315,6 +319,7 @@ def evidence(signal: ShockSignal) -> dict[str, Any]:
                 "ret_day_pct": round(v["ret_day_pct"], 2),
                 "z_day": round(v["z_day"], 2),
                 "price_usd": v["price_usd"],
+                "asset_class": v["asset_class"],
             }
             for s, v in signal.assets.items()
         },

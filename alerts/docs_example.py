@@ -1,0 +1,40 @@
+"""Write docs/slack-message-example.json: the Block Kit message of the 2025-11-04 critical alert.
+
+The alert is the one the real detector raises over the bundled scenario
+(data/scenarios/2025-11-04-everything-sells); links use the default settings.
+
+    .venv/bin/python -m alerts.docs_example
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from alerts.slack import MessageLinks, build_message
+from shockwatch.scenario import read_scenario
+from shockwatch.settings import PROJECT_ROOT, Settings
+from streams.detection.offline import run_offline
+
+SCENARIO = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
+OUTPUT = PROJECT_ROOT / "docs" / "slack-message-example.json"
+
+
+def example() -> dict[str, object]:
+    settings = Settings()
+    outputs, _ = run_offline(read_scenario(SCENARIO), settings.detection)
+    for out in outputs:
+        for alert in out.alerts:
+            if alert.state == "firing" and alert.severity == "critical":
+                return build_message(alert, MessageLinks.from_settings(settings))
+    raise SystemExit("the 2025-11-04 scenario raised no critical alert")
+
+
+def main() -> int:
+    OUTPUT.write_text(json.dumps(example(), indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {OUTPUT}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
