@@ -29,7 +29,7 @@ from shockwatch.kafka import create_topics
 from shockwatch.log import setup_logging
 from shockwatch.replay import replay
 from shockwatch.runner import WorkerProcess, run_scenario
-from shockwatch.scenario import read_scenario
+from shockwatch.scenario import first_event_ms, read_scenario
 from shockwatch.settings import PROJECT_ROOT, Settings, load_settings
 
 SCENARIO = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
@@ -177,9 +177,10 @@ def main() -> int:
 
         step("Replay the whole day from Kafka into an isolated run, then the post-mortem report")
         with console.status("replaying ..."):
+            # from the first event loaded (the files hold warm-up hours before the day starts)
             rep = replay(
                 settings,
-                scenario.start_ms,
+                first_event_ms(scenario),
                 scenario.end_ms,
                 source_prefix=prefix,
                 run_id=f"demo-{run}-replay",

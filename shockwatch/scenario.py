@@ -268,6 +268,17 @@ def load_scenario(
     return results
 
 
+def first_event_ms(scenario: Scenario, feeds: tuple[str, ...] = ("prices", "liquidations")) -> int:
+    """The earliest event time in the given feeds (files may hold warm-up data before start)."""
+    first = scenario.start_ms
+    for feed in feeds:
+        for _, parsed, _ in parse_feed(scenario, feed, now_ms=scenario.end_ms):
+            if isinstance(parsed, Parsed):
+                first = min(first, parsed.record.ts_ms)
+                break  # files are in event-time order
+    return first
+
+
 def count_lines(scenario: Scenario) -> int:
     total = 0
     for feed in FEEDS:
