@@ -2,7 +2,278 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
 import typer
+
+from producers.liquidations.venues import Venue
 
 produce_app = typer.Typer(help="Live feeds into Kafka: liquidations, prices, funding.")
 funding_app = typer.Typer(help="Funding data (FRED, New York Fed, Treasury): backfill and poll.")
+
+log = logging.getLogger("shockwatch.producers")
+T = TypeVar("T")
+
+DryRun = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Print normalised records (one JSON per line), send nothing."),
+]
+Fixtures = Annotated[
+    Path | None,
+    typer.Option(
+        "--fixtures",
+        help="Replay recorded provider responses from DIR (e.g. tests/fixtures/providers) "
+        "through the real clients, served on local ports.",
+        exists=True,
+        file_okay=False,
+    ),
+]
+MetricsPort = Annotated[
+    int, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port (0: off).")
+]
+CreateTopics = Annotated[bool, typer.Option(help="Create the topic contract first (idempotent).")]
+
+
+def _settings() -> Any:
+    from shockwatch.cli import settings_from_env
+
+    return settings_from_env()
+
+
+def _fail(message: str) -> typer.Exit:
+    from shockwatch.cli import fail
+
+    return fail(message)
+
+
+def _run(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` for a clean, flushing shutdown."""
+
+    async def runner() -> T:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        return await main(stop)
+
+    return asyncio.run(runner())
+
+
+def _prepare(dry_run: bool, create: bool, metrics_port: int) -> tuple[Any, Any]:
+    from producers.config import load_producer_settings
+    from shockwatch.kafka import KafkaUnavailable, create_topics
+
+    settings = _settings()
+    ps = load_producer_settings()
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.metrics_host)
+    if not dry_run and create:
+        try:
+            create_topics(settings)
+        except KafkaUnavailable as exc:
+            raise _fail(str(exc)) from None
+    return settings, ps
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    from shockwatch.kafka import KafkaUnavailable
+
+    try:
+        return fn()
+    except KafkaUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+
+def _report(title: str, stats: Any) -> None:
+    """The run's counts as one JSON line on stderr (stdout is for --dry-run records)."""
+    from dataclasses import asdict, is_dataclass
+
+    def plain(obj: Any) -> Any:
+        if is_dataclass(obj) and not isinstance(obj, type):
+            return asdict(obj)
+        raise TypeError(type(obj).__name__)
+
+    sys.stderr.write(f"{title}: {json.dumps(stats, sort_keys=True, default=plain)}\n")
+
+
+@produce_app.command("liquidations")
+def produce_liquidations(
+    venue: Annotated[
+        list[Venue] | None,
+        typer.Option("--venue", help="Venue(s) to follow (repeat); default: all configured."),
+    ] = None,
+    dry_run: DryRun = False,
+    fixtures: Fixtures = None,
+    duration_s: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    idle_exit_s: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop once every venue was silent this long (default 2 with --fixtures)."
+        ),
+    ] = None,
+    silence_s: Annotated[
+        float | None,
+        typer.Option(help="Reconnect a venue silent this long (default: per venue, 120-900)."),
+    ] = None,
+    metrics_port: MetricsPort = 0,
+    create_topics: CreateTopics = True,
+) -> None:
+    """Forced liquidations from Binance USD-M, Bybit and OKX (ccxt.pro) into Kafka."""
+    from producers.liquidations.producer import RunLimits
+    from producers.run import produce_liquidations as run
+
+    settings, ps = _prepare(dry_run, create_topics, metrics_port)
+    if fixtures is not None and idle_exit_s is None:
+        idle_exit_s = 2.0
+    limits = RunLimits(duration_s=duration_s, idle_exit_s=idle_exit_s)
+    stats = _guard(
+        lambda: _run(
+            lambda stop: run(
+                settings,
+                ps,
+                venues=venue,
+                dry_run=dry_run,
+                fixtures=fixtures,
+                limits=limits,
+                silence_s=silence_s,
+                stop=stop,
+            )
+        )
+    )
+    _report("liquidations", stats)
+
+
+@produce_app.command("prices")
+def produce_prices(
+    dry_run: DryRun = False,
+    fixtures: Fixtures = None,
+    once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
+    metrics_port: MetricsPort = 0,
+    create_topics: CreateTopics = True,
+) -> None:
+    """Minute bars: yfinance (^GSPC ^IXIC NVDA PLTR GC=F ^VIX) in US hours, ccxt BTC/ETH always."""
+    from producers.run import produce_prices as run
+
+    settings, ps = _prepare(dry_run, create_topics, metrics_port)
+    stats = _guard(
+        lambda: _run(
+            lambda stop: run(settings, ps, dry_run=dry_run, fixtures=fixtures, once=once, stop=stop)
+        )
+    )
+    _report("prices", stats)
+
+
+@produce_app.command("funding")
+def produce_funding(
+    dry_run: DryRun = False,
+    fixtures: Fixtures = None,
+    once: Annotated[bool, typer.Option("--once", help="Poll every source once and exit.")] = False,
+    metrics_port: MetricsPort = 0,
+    create_topics: CreateTopics = True,
+) -> None:
+    """FRED, New York Fed and Treasury series, polled after each publication time."""
+    from producers.run import produce_funding as run
+
+    settings, ps = _prepare(dry_run, create_topics, metrics_port)
+    stats = _guard(
+        lambda: _run(
+            lambda stop: run(settings, ps, dry_run=dry_run, fixtures=fixtures, once=once, stop=stop)
+        )
+    )
+    _report("funding", stats)
+
+
+@produce_app.command("all")
+def produce_all(
+    fixtures: Annotated[
+        Path,
+        typer.Option(
+            "--fixtures",
+            help="Recorded provider responses to replay (e.g. tests/fixtures/providers).",
+            exists=True,
+            file_okay=False,
+        ),
+    ],
+    dry_run: DryRun = False,
+    funding_since: Annotated[
+        str, typer.Option(help="Funding backfill from this date, YYYY-MM-DD.")
+    ] = "2025-10-01",
+    create_topics: CreateTopics = True,
+) -> None:
+    """All three feeds over recorded fixtures (the demo): liquidations and prices replayed,
+    funding backfilled with publication times."""
+    from producers.run import publish_fixtures
+
+    since = _parse_date(funding_since)
+    settings, ps = _prepare(dry_run, create_topics, 0)
+    stats = _guard(
+        lambda: _run(
+            lambda stop: publish_fixtures(
+                settings, fixtures, ps=ps, funding_since=since, dry_run=dry_run
+            )
+        )
+    )
+    _report("all", stats)
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a YYYY-MM-DD date") from None
+
+
+@funding_app.command("backfill")
+def funding_backfill(
+    since: Annotated[str, typer.Option("--since", help="First observation date, YYYY-MM-DD.")],
+    dry_run: DryRun = False,
+    fixtures: Fixtures = None,
+    create_topics: CreateTopics = True,
+) -> None:
+    """Publish history from SINCE with estimated publication times (dates sent before: skipped;
+    changed values: sent as revisions)."""
+    from producers.run import produce_funding as run
+
+    first = _parse_date(since)
+    settings, ps = _prepare(dry_run, create_topics, 0)
+    stats = _guard(
+        lambda: _run(
+            lambda stop: run(
+                settings, ps, dry_run=dry_run, fixtures=fixtures, backfill_since=first, stop=stop
+            )
+        )
+    )
+    _report("funding backfill", stats)
+
+
+@funding_app.command("status")
+def funding_status() -> None:
+    """What has been published per series: dates, latest value and revision (the state file)."""
+    from producers.funding.state import FundingState
+    from producers.run import state_path
+
+    path = state_path(_settings(), "funding")
+    state = FundingState(path)
+    if not state.sent:
+        typer.echo(f"nothing published yet ({path})")
+        return
+    for series, dates in sorted(state.sent.items()):
+        last = max(dates)
+        s = dates[last]
+        revised = sum(1 for x in dates.values() if x.revision)
+        typer.echo(
+            f"{series:14} {len(dates):4d} dates, latest {last} = {s.value:g} "
+            f"(rev {s.revision}, {s.source}), {revised} revised"
+        )

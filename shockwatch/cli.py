@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -293,7 +294,7 @@ def worker(
         _metrics(settings.metrics_host, metrics_port or settings.metrics_port) if metrics else None
     )
     faust_app = create_app(settings, app_id=app_id, prefix=prefix, metrics=sink)  # type: ignore[arg-type]
-    run_worker(faust_app)
+    run_worker(faust_app, loglevel=os.environ.get("SHOCKWATCH_WORKER_LOGLEVEL", "WARNING"))
 
 
 scenario_app = typer.Typer(help="Run bundled or recorded scenarios through the real worker.")

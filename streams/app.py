@@ -285,12 +285,16 @@ class Topology:
 
 def base_app(settings: Settings, app_id: str) -> faust.App:
     """A faust app configured for shockwatch's broker, serializers and commit policy."""
+    datadir = settings.state_dir / "faust" / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
         **faust_config(settings),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
+        # faust writes a data folder per app (default: ./<app_id>-data); keep it in our state.
+        datadir=str(datadir),
         web_enabled=False,
         topic_partitions=settings.input_partitions,
         topic_disable_leader=True,

@@ -91,7 +91,8 @@ class Detector:
         if isinstance(record, PriceTick):
             bucket = self.pending_prices.setdefault(minute, {})
             prev = bucket.get(record.symbol)
-            if prev is None or ts >= prev[0]:
+            # the newest tick of the minute wins; equal times tie-break on price, not arrival
+            if prev is None or (ts, record.price_usd) > (prev[0], prev[1]):
                 bucket[record.symbol] = [ts, record.price_usd, str(record.asset_class)]
         elif isinstance(record, Liquidation):
             self.pending_liq.setdefault(minute, liq.MinuteLiq()).add(

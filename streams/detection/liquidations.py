@@ -15,26 +15,34 @@ from shockwatch.settings import LiquidationSettings
 from streams.detection.mathutil import clip01
 
 
+def cents(usd: float) -> int:
+    return round(usd * 100)
+
+
 @dataclass
 class MinuteLiq:
-    """One minute of forced orders, aggregated."""
+    """One minute of forced orders, aggregated in whole cents.
 
-    notional_usd: float = 0.0
-    long_usd: float = 0.0
+    Integer sums are exact whatever the order events arrive in across partitions, so the same
+    input gives bit-identical signals (float sums would differ in the last digits)."""
+
+    notional_usd: int = 0  # cents
+    long_usd: int = 0  # cents
     count: int = 0
-    lower_bound_usd: float = 0.0
-    by_venue: dict[str, list[float]] = field(default_factory=dict)  # venue -> [usd, long_usd, n]
+    lower_bound_usd: int = 0  # cents
+    by_venue: dict[str, list[int]] = field(default_factory=dict)  # venue -> [cents, long, n]
 
     def add(self, exchange: str, notional: float, is_long: bool, lower_bound: bool) -> None:
-        self.notional_usd += notional
+        c = cents(notional)
+        self.notional_usd += c
         self.count += 1
         if is_long:
-            self.long_usd += notional
+            self.long_usd += c
         if lower_bound:
-            self.lower_bound_usd += notional
-        v = self.by_venue.setdefault(exchange, [0.0, 0.0, 0.0])
-        v[0] += notional
-        v[1] += notional if is_long else 0.0
+            self.lower_bound_usd += c
+        v = self.by_venue.setdefault(exchange, [0, 0, 0])
+        v[0] += c
+        v[1] += c if is_long else 0
         v[2] += 1
 
     def to_list(self) -> list[Any]:
@@ -51,11 +59,11 @@ class LiqWindow:
 
     cfg: LiquidationSettings
     recent: deque[tuple[int, MinuteLiq]] = field(default_factory=deque)
-    older: deque[tuple[int, float]] = field(default_factory=deque)
-    recent_usd: float = 0.0
-    older_usd: float = 0.0
+    older: deque[tuple[int, int]] = field(default_factory=deque)
+    recent_usd: int = 0  # cents
+    older_usd: int = 0  # cents
     first_minute: int | None = None
-    total_usd: float = 0.0
+    total_usd: int = 0  # cents
     total_count: int = 0
 
     def close_minute(self, minute: int, bucket: MinuteLiq) -> None:
@@ -108,25 +116,30 @@ class LiqWindow:
 def pressure(win: LiqWindow, now_minute: int) -> dict[str, Any]:
     """The liquidation panel at a tick: window notional, surge vs baseline, long share, venues."""
     cfg = win.cfg
-    window_usd = max(win.recent_usd, 0.0)
-    long_usd = sum(b.long_usd for _, b in win.recent)
-    lower_usd = sum(b.lower_bound_usd for _, b in win.recent)
-    venues: dict[str, dict[str, float]] = {}
+    window_usd = win.recent_usd / 100
+    long_usd = sum(b.long_usd for _, b in win.recent) / 100
+    lower_usd = sum(b.lower_bound_usd for _, b in win.recent) / 100
+    sums: dict[str, list[int]] = {}
     for _, b in win.recent:
-        for venue, (usd, lusd, n) in b.by_venue.items():
-            v = venues.setdefault(venue, {"notional_usd": 0.0, "long_usd": 0.0, "count": 0.0})
-            v["notional_usd"] += usd
-            v["long_usd"] += lusd
-            v["count"] += n
-    for v in venues.values():
-        v["long_share"] = v["long_usd"] / v["notional_usd"] if v["notional_usd"] else 0.0
+        for venue, (c, lc, n) in b.by_venue.items():
+            v = sums.setdefault(venue, [0, 0, 0])
+            v[0], v[1], v[2] = v[0] + c, v[1] + lc, v[2] + n
+    venues = {
+        venue: {
+            "notional_usd": c / 100,
+            "long_usd": lc / 100,
+            "count": float(n),
+            "long_share": lc / c if c else 0.0,
+        }
+        for venue, (c, lc, n) in sorted(sums.items())
+    }
     # Baseline: the mean hourly notional over the history held before the window, floored.
     base_minutes = (
         0
         if win.first_minute is None
         else min(cfg.baseline_min, max(0, now_minute - cfg.window_min + 1 - win.first_minute))
     )
-    hourly = win.older_usd / (base_minutes / 60.0) if base_minutes >= 60 else 0.0
+    hourly = win.older_usd / 100 / (base_minutes / 60.0) if base_minutes >= 60 else 0.0
     baseline = max(hourly, cfg.baseline_floor_usd)
     surge = window_usd / baseline
     return {
@@ -140,7 +153,7 @@ def pressure(win: LiqWindow, now_minute: int) -> dict[str, Any]:
         # Share of the window from snapshot feeds (Binance): the true figure is at least this.
         "lower_bound_share": lower_usd / window_usd if window_usd else 0.0,
         "is_lower_bound": lower_usd > 0,
-        "day_total_usd": win.total_usd,
+        "day_total_usd": win.total_usd / 100,
     }
 
 

@@ -160,7 +160,7 @@ def test_window_slides_and_checkpoint_round_trips() -> None:
         b = liq.MinuteLiq()
         b.add("okx", 1.0 * (m + 1), m % 2 == 0, False)
         w.close_minute(m, b)
-    assert w.recent_usd == pytest.approx(sum(range(141, 201)))
+    assert w.recent_usd / 100 == pytest.approx(sum(range(141, 201)))  # kept in cents
     again = liq.LiqWindow.from_dict(L, w.to_dict())
     assert liq.pressure(again, 199) == liq.pressure(w, 199)
 

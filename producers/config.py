@@ -1,0 +1,107 @@
+"""Producer settings: one frozen object, read from ``SHOCKWATCH_PRODUCERS__*`` when built.
+
+Kafka itself (bootstrap, SASL/SSL, topic prefix, state dir) comes from the shared
+``shockwatch.settings.Settings``; this object holds only what the feeds need: heartbeat and
+buffering knobs, which venues and symbols to follow, and the provider endpoints (overridable,
+e.g. for a mirror, a proxy or the local fixture server that ``--fixtures`` starts).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Endpoint(StrEnum):
+    """Every provider address the producers talk to, in one closed set."""
+
+    BINANCE_WS = "binance_ws"
+    BYBIT_WS = "bybit_ws"
+    OKX_WS = "okx_ws"
+    BINANCE_REST = "binance_rest"
+    YAHOO = "yahoo"
+    FRED = "fred"
+    NYFED = "nyfed"
+    TREASURY = "treasury"
+
+
+# ``None`` = the client library's own default (ccxt knows the venues' URLs).
+DEFAULT_ENDPOINTS: dict[Endpoint, str | None] = {
+    Endpoint.BINANCE_WS: None,
+    Endpoint.BYBIT_WS: None,
+    Endpoint.OKX_WS: None,
+    Endpoint.BINANCE_REST: None,
+    Endpoint.YAHOO: "https://query2.finance.yahoo.com",
+    Endpoint.FRED: "https://fred.stlouisfed.org",
+    Endpoint.NYFED: "https://markets.newyorkfed.org",
+    Endpoint.TREASURY: "https://api.fiscaldata.treasury.gov",
+}
+
+
+class ProducerSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SHOCKWATCH_PRODUCERS__",
+        frozen=True,
+        extra="ignore",
+    )
+
+    # -- the Kafka sink --------------------------------------------------------------------
+    # Idle time after which every partition of the topic gets a heartbeat (watermark).
+    heartbeat_s: float = 5.0
+    # Records queued in memory before ``send`` waits (backpressure instead of growth).
+    queue_max: int = 20_000
+    # Records taken off the queue per send round (one or more Kafka batches per partition).
+    send_round_max: int = 5_000
+    linger_ms: int = 20
+    max_batch_bytes: int = 512 * 1024
+    # Broker unreachable at start for this long = a clear error and a non-zero exit.
+    start_timeout_s: float = 15.0
+    # A batch not acknowledged within this is failed by the client and re-sent by the sink.
+    request_timeout_ms: int = 30_000
+    # On shutdown, wait this long for queued records to be acknowledged.
+    close_timeout_s: float = 60.0
+
+    # -- liquidations ----------------------------------------------------------------------
+    venues: tuple[str, ...] = ("binanceusdm", "bybit", "okx")
+    # Bybit has no all-market liquidation topic: one ``allLiquidation.<symbol>`` per symbol.
+    bybit_symbols: tuple[str, ...] = (
+        "BTC/USDT:USDT",
+        "ETH/USDT:USDT",
+        "SOL/USDT:USDT",
+        "XRP/USDT:USDT",
+        "DOGE/USDT:USDT",
+    )
+    # Per-venue silence threshold override (seconds); defaults live in the venue table.
+    silence_s: dict[str, float] = {}
+    dedup_capacity: int = 200_000
+    dedup_ttl_s: float = 3_600.0
+    # Normalised records waiting for the sink before the venue is disconnected (backpressure).
+    max_pending: int = 50_000
+    # Heartbeat watermark = newest event time seen + idle time - this lag (events of several
+    # venues interleave on one partition, each a little late).
+    liquidation_lag_ms: int = 2_000
+
+    # -- prices ----------------------------------------------------------------------------
+    yahoo_tickers: tuple[str, ...] = ("^GSPC", "^IXIC", "NVDA", "PLTR", "GC=F", "^VIX")
+    crypto_symbols: tuple[str, ...] = ("BTC/USDT:USDT", "ETH/USDT:USDT")
+    price_poll_s: float = 60.0
+    # Polled minute bars arrive up to a poll interval after their end: heartbeat behind that.
+    price_lag_ms: int = 90_000
+    # A rate-limited provider is left alone at least this long.
+    rate_limit_min_s: float = 30.0
+
+    # -- funding ---------------------------------------------------------------------------
+    funding_lookback_days: int = 14
+
+    # -- HTTP ------------------------------------------------------------------------------
+    http_timeout_s: float = 30.0
+    http_attempts: int = 4
+    endpoints: dict[Endpoint, str] = {}
+
+    def endpoint(self, name: Endpoint) -> str | None:
+        return self.endpoints.get(name) or DEFAULT_ENDPOINTS[name]
+
+
+def load_producer_settings(**overrides: object) -> ProducerSettings:
+    return ProducerSettings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,215 @@
+"""Parsers of the three funding sources' documents into ``Observation``s (pure functions).
+
+Each returns a ``Parsed``: the observations, counted skips (``missing``: a value the provider
+marks as not available, e.g. FRED's ``.``), and rejects (malformed provider data, for the DLQ).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import orjson
+
+from producers.funding.series import FRED_IDS, UNITS, FundingSource, publication_ms
+from streams.records import InvalidValue, MalformedRecord, MissingField, RecordError, Unit
+
+TGA_CLOSING = "Treasury General Account (TGA) Closing Balance"
+DATE_COLUMNS = ("observation_date", "DATE")  # FRED's header, current and older
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    series: str
+    observation_date: str
+    value: float
+    unit: Unit
+    source: FundingSource
+    published_ms: int
+
+
+@dataclass
+class Parsed:
+    observations: list[Observation] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    rejects: list[tuple[bytes, RecordError]] = field(default_factory=list)
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    def extend(self, other: Parsed) -> None:
+        self.observations.extend(other.observations)
+        for reason, n in other.skipped.items():
+            self.skip(reason, n)
+        self.rejects.extend(other.rejects)
+
+
+def _iso_date(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise MissingField(name, "is required")
+    try:
+        d = date.fromisoformat(value[:10])
+    except ValueError:
+        raise InvalidValue(name, f"not a date: {value!r}") from None
+    return d.isoformat()
+
+
+def _value(raw: Any, name: str) -> float | None:
+    """A number, ``None`` for "not available" markers, else ``InvalidValue``."""
+    if raw is None or (isinstance(raw, str) and raw.strip() in ("", ".", "null", "NA")):
+        return None
+    try:
+        x = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidValue(name, f"not a number: {raw!r}") from None
+    if not math.isfinite(x) or x < 0:
+        raise InvalidValue(name, f"must be finite and >= 0, got {raw!r}")
+    return x
+
+
+def _obs(source: FundingSource, series: str, d: str, value: float) -> Observation:
+    return Observation(
+        series=series,
+        observation_date=d,
+        value=round(value, 6),
+        unit=UNITS[series],
+        source=source,
+        published_ms=publication_ms(source, series, date.fromisoformat(d)),
+    )
+
+
+def parse_fred_csv(text: str, fred_id: str, since: str | None = None) -> Parsed:
+    spec = FRED_IDS[fred_id]
+    out = Parsed()
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header or len(header) < 2 or header[0] not in DATE_COLUMNS:
+        out.rejects.append(
+            (text[:500].encode(), MalformedRecord("header", f"not a FRED CSV: {header!r}"))
+        )
+        return out
+    for row in reader:
+        if not row:
+            continue
+        raw = ",".join(row).encode()
+        try:
+            if len(row) < 2:
+                raise MalformedRecord("row", f"expected 2 columns, got {len(row)}")
+            d = _iso_date(row[0], "observation_date")
+            value = _value(row[1], fred_id)
+        except RecordError as exc:
+            out.rejects.append((raw, exc))
+            continue
+        if since is not None and d < since:
+            continue
+        if value is None:
+            out.skip("missing")
+            continue
+        out.observations.append(_obs(FundingSource.FRED, spec.series, d, value * spec.factor))
+    return out
+
+
+def parse_nyfed_sofr(doc: Mapping[str, Any], since: str | None = None) -> Parsed:
+    out = Parsed()
+    rates = doc.get("refRates") if isinstance(doc, Mapping) else None
+    if not isinstance(rates, list):
+        out.rejects.append((orjson.dumps(doc)[:2000], MalformedRecord("refRates", "missing")))
+        return out
+    for item in rates:
+        if not isinstance(item, Mapping) or str(item.get("type", "SOFR")).upper() != "SOFR":
+            continue
+        try:
+            d = _iso_date(item.get("effectiveDate"), "effectiveDate")
+            value = _value(item.get("percentRate"), "percentRate")
+        except RecordError as exc:
+            out.rejects.append((orjson.dumps(item), exc))
+            continue
+        if since is not None and d < since:
+            continue
+        if value is None:
+            out.skip("missing")
+            continue
+        out.observations.append(_obs(FundingSource.NYFED, "SOFR", d, value))
+    return out
+
+
+def parse_nyfed_repo(
+    doc: Mapping[str, Any], window: int | None = None, since: str | None = None
+) -> Parsed:
+    """SRF take-up per day = the accepted amounts of that day's repo operations, in $bn.
+
+    ``window`` is the N of a ``last/N`` request: when the answer is full, its oldest day may be
+    cut in half, so that day is left out (it was, or will be, complete in another answer).
+    """
+    out = Parsed()
+    ops = ((doc.get("repo") or {}) if isinstance(doc, Mapping) else {}).get("operations")
+    if not isinstance(ops, list):
+        out.rejects.append(
+            (orjson.dumps(doc)[:2000], MalformedRecord("repo.operations", "missing"))
+        )
+        return out
+    totals: dict[str, float] = {}
+    for op in ops:
+        if not isinstance(op, Mapping):
+            continue
+        if str(op.get("operationType", "")).lower() != "repo":
+            continue
+        if str(op.get("auctionStatus", "Results")).lower() != "results":
+            out.skip("not_results")
+            continue
+        try:
+            d = _iso_date(op.get("operationDate"), "operationDate")
+            value = _value(op.get("totalAmtAccepted"), "totalAmtAccepted")
+        except RecordError as exc:
+            out.rejects.append((orjson.dumps(op), exc))
+            continue
+        if value is None:
+            out.skip("missing")
+            continue
+        totals[d] = totals.get(d, 0.0) + value
+    days = sorted(totals)
+    if window is not None and len(ops) >= window and days:
+        out.skip("partial_day")
+        days = days[1:]
+    for d in days:
+        if since is None or d >= since:
+            out.observations.append(_obs(FundingSource.NYFED, "SRF_TAKEUP", d, totals[d] / 1e9))
+    return out
+
+
+def parse_dts(doc: Mapping[str, Any], since: str | None = None) -> Parsed:
+    """TGA closing balance per record date ($mn -> $bn). Since 2022 the DTS reports it in
+    ``open_today_bal`` of the "Closing Balance" row and ``close_today_bal`` is "null"."""
+    out = Parsed()
+    rows = doc.get("data") if isinstance(doc, Mapping) else None
+    if not isinstance(rows, list):
+        out.rejects.append((orjson.dumps(doc)[:2000], MalformedRecord("data", "missing")))
+        return out
+    seen: set[str] = set()
+    for row in rows:
+        if not isinstance(row, Mapping) or row.get("account_type") != TGA_CLOSING:
+            continue
+        try:
+            d = _iso_date(row.get("record_date"), "record_date")
+            value = _value(row.get("close_today_bal"), "close_today_bal")
+            if value is None:
+                value = _value(row.get("open_today_bal"), "open_today_bal")
+        except RecordError as exc:
+            out.rejects.append((orjson.dumps(row), exc))
+            continue
+        if since is not None and d < since:
+            continue
+        if value is None:
+            out.skip("missing")
+            continue
+        if d in seen:
+            out.skip("duplicate_row")
+            continue
+        seen.add(d)
+        out.observations.append(_obs(FundingSource.TREASURY, "TGA", d, value / 1000.0))
+    return out

@@ -1,0 +1,1 @@
+"""Minute bars from yfinance and ccxt as ``PriceTick`` records."""

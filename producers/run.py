@@ -1,0 +1,260 @@
+"""The three producers wired end to end (sink, fixtures, state): what the CLI and tests call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from producers.config import ProducerSettings
+from producers.fixtures import FixtureServer
+from producers.funding.producer import FundingProducer, FundingStats
+from producers.liquidations.feed import FeedStats
+from producers.liquidations.producer import RunLimits, build_feeds, run_feeds
+from producers.liquidations.venues import Venue
+from producers.metrics import ProducerMetrics, default_metrics
+from producers.prices.producer import PriceProducer, PriceStats
+from producers.sink import DryRunSink, KafkaSink, Sink
+from shockwatch.settings import Settings
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+def state_path(settings: Settings, name: str) -> Path:
+    return settings.state_dir / "producers" / f"{name}_state.json"
+
+
+@contextlib.asynccontextmanager
+async def fixture_endpoints(
+    ps: ProducerSettings, fixtures: Path | None
+) -> AsyncIterator[ProducerSettings]:
+    """With ``fixtures``: serve them locally and point every endpoint there."""
+    if fixtures is None:
+        yield ps
+        return
+    server = FixtureServer(fixtures)
+    await server.start()
+    try:
+        yield ps.model_copy(update={"endpoints": {**ps.endpoints, **server.endpoints()}})
+    finally:
+        await server.stop()
+
+
+def make_sink(
+    settings: Settings,
+    ps: ProducerSettings,
+    *,
+    dry_run: bool,
+    client_id: str,
+    source: str,
+    topic: str,
+    lag_ms: int,
+    replay: bool,
+    metrics: ProducerMetrics,
+    out: TextIO | None = None,
+    heartbeats: bool = True,
+) -> Sink:
+    if dry_run:
+        return DryRunSink(out)
+    return KafkaSink(
+        settings,
+        ps,
+        client_id=client_id,
+        source=source,
+        heartbeat_topics=(topic,) if heartbeats else (),
+        clock_lag_ms=lag_ms,
+        wall_clock_start=not replay,
+        metrics=metrics,
+    )
+
+
+async def _close(sink: Sink) -> None:
+    if isinstance(sink, KafkaSink):
+        await sink.close(final_heartbeat=True)
+    else:
+        await sink.close()
+
+
+async def produce_liquidations(
+    settings: Settings,
+    ps: ProducerSettings,
+    *,
+    venues: list[Venue] | None = None,
+    dry_run: bool = False,
+    fixtures: Path | None = None,
+    limits: RunLimits = RunLimits(),
+    silence_s: float | None = None,
+    reconnect_base_s: float = 1.0,
+    metrics: ProducerMetrics | None = None,
+    stop: asyncio.Event | None = None,
+    out: TextIO | None = None,
+    endpoints_ready: bool = False,
+) -> dict[str, FeedStats]:
+    """Run the venue feeds into Kafka (or stdout) until ``stop`` or a limit."""
+    metrics = metrics or default_metrics()
+    topic = TopicNames(settings.topic_prefix).liquidations
+    venues = venues or [Venue(v) for v in ps.venues]
+    async with fixture_endpoints(ps, None if endpoints_ready else fixtures) as ps2:
+        sink = make_sink(
+            settings,
+            ps2,
+            dry_run=dry_run,
+            client_id="shockwatch-liquidations",
+            source="producer:liquidations",
+            topic=topic,
+            lag_ms=ps2.liquidation_lag_ms,
+            replay=fixtures is not None,
+            metrics=metrics,
+            out=out,
+        )
+        await sink.start()
+        try:
+            feeds = build_feeds(
+                venues,
+                sink=sink,
+                topic=topic,
+                ps=ps2,
+                metrics=metrics,
+                fixtures=fixtures,
+                silence_s=silence_s,
+                reconnect_base_s=reconnect_base_s,
+            )
+            return await run_feeds(feeds, stop, limits)
+        finally:
+            await _close(sink)
+
+
+async def produce_prices(
+    settings: Settings,
+    ps: ProducerSettings,
+    *,
+    dry_run: bool = False,
+    fixtures: Path | None = None,
+    once: bool = False,
+    metrics: ProducerMetrics | None = None,
+    stop: asyncio.Event | None = None,
+    out: TextIO | None = None,
+) -> PriceStats:
+    metrics = metrics or default_metrics()
+    topic = TopicNames(settings.topic_prefix).prices
+    async with fixture_endpoints(ps, fixtures) as ps2:
+        sink = make_sink(
+            settings,
+            ps2,
+            dry_run=dry_run,
+            client_id="shockwatch-prices",
+            source="producer:prices",
+            topic=topic,
+            lag_ms=ps2.price_lag_ms,
+            replay=fixtures is not None,
+            metrics=metrics,
+            out=out,
+        )
+        await sink.start()
+        try:
+            producer = PriceProducer(
+                sink=sink,
+                topic=topic,
+                ps=ps2,
+                metrics=metrics,
+                state_path=None if dry_run else state_path(settings, "prices"),
+                fixtures=fixtures,
+            )
+            return await producer.run(stop or asyncio.Event(), once=once or fixtures is not None)
+        finally:
+            await _close(sink)
+
+
+async def produce_funding(
+    settings: Settings,
+    ps: ProducerSettings,
+    *,
+    dry_run: bool = False,
+    fixtures: Path | None = None,
+    once: bool = False,
+    backfill_since: date | None = None,
+    metrics: ProducerMetrics | None = None,
+    stop: asyncio.Event | None = None,
+    out: TextIO | None = None,
+) -> FundingStats:
+    """Poll on the schedule (or ``once``), or backfill from ``backfill_since``."""
+    metrics = metrics or default_metrics()
+    topic = TopicNames(settings.topic_prefix).funding
+    async with fixture_endpoints(ps, fixtures) as ps2:
+        # Backfills are history: no heartbeats at the wall clock ahead of them.
+        sink = make_sink(
+            settings,
+            ps2,
+            dry_run=dry_run,
+            client_id="shockwatch-funding",
+            source="producer:funding",
+            topic=topic,
+            lag_ms=0,
+            replay=fixtures is not None or backfill_since is not None,
+            metrics=metrics,
+            out=out,
+            heartbeats=backfill_since is None,
+        )
+        await sink.start()
+        producer = FundingProducer(
+            sink=sink,
+            topic=topic,
+            ps=ps2,
+            metrics=metrics,
+            state_path=state_path(settings, "funding"),
+        )
+        try:
+            if backfill_since is not None:
+                await producer.backfill(backfill_since, commit=not dry_run)
+            elif once or fixtures is not None:
+                await producer.run_once(commit=not dry_run)
+            else:
+                await producer.run(stop or asyncio.Event(), commit=not dry_run)
+            return producer.stats
+        finally:
+            await producer.close()
+            await _close(sink)
+
+
+async def publish_fixtures(
+    settings: Settings,
+    fixtures: Path,
+    *,
+    ps: ProducerSettings | None = None,
+    funding_since: date = date(2025, 10, 1),
+    dry_run: bool = False,
+    metrics: ProducerMetrics | None = None,
+    out: TextIO | None = None,
+) -> dict[str, object]:
+    """All three producers over the recorded fixtures, as for the demo and end-to-end tests:
+    liquidations and prices replayed, funding backfilled (estimated publication times, so the
+    detector's as-of join sees each value from the day it was public)."""
+    ps = ps or ProducerSettings()
+    metrics = metrics or default_metrics()
+    liquidations, prices, funding = await asyncio.gather(
+        produce_liquidations(
+            settings,
+            ps,
+            dry_run=dry_run,
+            fixtures=fixtures,
+            limits=RunLimits(duration_s=120, idle_exit_s=2.0),
+            metrics=metrics,
+            out=out,
+        ),
+        produce_prices(settings, ps, dry_run=dry_run, fixtures=fixtures, metrics=metrics, out=out),
+        produce_funding(
+            settings,
+            ps,
+            dry_run=dry_run,
+            fixtures=fixtures,
+            backfill_since=funding_since,
+            metrics=metrics,
+            out=out,
+        ),
+    )
+    return {"liquidations": liquidations, "prices": prices, "funding": funding}
