@@ -85,7 +85,6 @@ def test_mid_range_replay_is_exact_and_deterministic(live: Settings, tmp_path: P
 
 def committed(settings: Settings, group: str) -> dict:
     from kafka import KafkaAdminClient
-
     from kafka.errors import KafkaError
 
     admin = KafkaAdminClient(**kafka_python_config(settings))
