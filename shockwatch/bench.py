@@ -286,7 +286,10 @@ def run(quick: bool) -> list[dict[str, Any]]:
         steps: list[Callable[[Bench], None]] = [
             step_core,
             step_throughput,
+            step_latency,
+            step_slack,
             step_producer,
+            step_scenario_replay,
             step_replay,
         ]
         for fn in steps:
@@ -333,7 +336,7 @@ def step_producer(b: Bench) -> None:
         console.print("  producers.bench not available: skipped")
         return
     settings, _ = b.fresh("prod")
-    r = bench_liquidation_path(settings, n=50_000 if b.quick else 200_000)
+    r = bench_liquidation_path(n=50_000 if b.quick else 200_000, settings=settings)
     eps = float(r["events_per_s"])
     b.add("liquidation normaliser + producer", eps, "events/s", ">= 20,000", eps >= 20_000)
 
@@ -359,6 +362,249 @@ def step_replay(b: Bench) -> None:
     b.add("replay: events", r.events, "events")
     b.add("replay speed", r.events_per_s, "events/s", seconds=r.run.elapsed_s)
     b.add("replay speed / real time", mult, "x", ">= 1,000x", mult >= 1000)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    k = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
+    return ordered[k]
+
+
+def worker_peak_rss_mb(pid: int) -> float:
+    """VmHWM of a running process: its peak resident set so far."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def step_latency(b: Bench) -> None:  # noqa: C901 - one measured scenario, start to end
+    """tick -> signal/alert latency at a sustained 5,000 events/s (real worker process)"""
+    import threading
+
+    from shockwatch.runner import OutputReader, WorkerProcess
+
+    settings, names = b.fresh("lat")
+    rate, seconds = 5000, 20 if b.quick else 60
+    # Event time runs at 60x the clock, so every wall second closes one event-time minute; the
+    # data is a selloff across every class with a liquidation wave, so alerts fire too.
+    t0_wall, t0_event = time.time(), DAY0_MS + 14 * 3600_000
+    closing: dict[int, float] = {}  # tick ms -> wall time its closing event was sent
+    lateness = settings.detection.alerts.allowed_lateness_s * 1000
+    worker = WorkerProcess(
+        settings,
+        names.prefix,
+        f"bench-lat-{uuid.uuid4().hex[:6]}",
+        settings.state_dir / "bench-lat.log",
+    )
+    worker.start()
+    time.sleep(3)  # let it join its group
+
+    def produce() -> None:
+        from kafka import KafkaProducer
+
+        from shockwatch.kafka import kafka_python_config
+
+        prod = KafkaProducer(**kafka_python_config(settings), acks="all", linger_ms=2)
+        sent, level, next_tick = 0, dict.fromkeys(SYMBOLS, 100.0), t0_event + MIN_MS
+        while sent < rate * seconds:
+            wall = time.time()
+            ts = t0_event + int((wall - t0_wall) * 60_000)
+            while ts >= next_tick + lateness:
+                closing.setdefault(next_tick, wall)
+                next_tick += MIN_MS
+            minute = (ts - t0_event) // MIN_MS
+            if sent % 50 == 0:
+                for sym, cls in SYMBOLS.items():
+                    level[sym] *= math.exp(-0.0004)
+                    prod.send(
+                        names.prices,
+                        key=sym.encode(),
+                        timestamp_ms=ts,
+                        value=orjson.dumps(
+                            {
+                                "schema_version": 1,
+                                "ts_ms": ts,
+                                "source": "bench",
+                                "symbol": sym,
+                                "asset_class": cls,
+                                "price_usd": level[sym],
+                            }
+                        ),
+                    )
+            usd = 20_000.0 if minute > 10 else 2_000.0
+            prod.send(
+                names.liquidations,
+                key=b"bybit:BTC/USDT:USDT",
+                timestamp_ms=ts,
+                value=orjson.dumps(
+                    {
+                        "schema_version": 1,
+                        "ts_ms": ts,
+                        "source": "bench",
+                        "exchange": "bybit",
+                        "symbol": "BTC/USDT:USDT",
+                        "base": "BTC",
+                        "side_liquidated": "long",
+                        "qty_base": usd / 1e5,
+                        "price_usd": 1e5,
+                        "notional_usd": usd,
+                        "event_id": f"b{sent}",
+                        "lower_bound": False,
+                    }
+                ),
+            )
+            sent += 1
+            ahead = t0_wall + sent / rate - time.time()
+            if ahead > 0:
+                time.sleep(ahead)
+        prod.flush()
+        prod.close()
+
+    from shockwatch.publish import Publisher
+
+    with Publisher(settings) as pub:  # heartbeat funding so its partition joins the watermark
+        pub.heartbeat(names.funding, t0_event + 10 * 24 * 3600_000, "bench")
+    thread = threading.Thread(target=produce, daemon=True)
+    reader = OutputReader(settings, names)
+    lat_signal: list[float] = []
+    lat_alert: list[float] = []
+    thread.start()
+    try:
+        deadline = time.monotonic() + seconds + 30
+        seen_ticks: set[int] = set()
+        while time.monotonic() < deadline and (thread.is_alive() or len(seen_ticks) < 5):
+            for records in reader.consumer.poll(timeout_ms=100).values():
+                now = time.time()
+                for msg in records:
+                    obj = orjson.loads(msg.value)
+                    tick = obj["ts_ms"]
+                    if tick not in closing:
+                        continue
+                    if msg.topic == names.signals and tick not in seen_ticks:
+                        seen_ticks.add(tick)
+                        lat_signal.append(now - closing[tick])
+                    elif msg.topic == names.alerts:
+                        lat_alert.append(now - closing[tick])
+            if not thread.is_alive() and len(seen_ticks) >= len(closing) - 1:
+                break
+        rss = worker_peak_rss_mb(worker.proc.pid) if worker.proc else math.nan
+    finally:
+        reader.close()
+        worker.stop()
+    p50, p99 = percentile(lat_signal, 0.5) * 1000, percentile(lat_signal, 0.99) * 1000
+    b.add("sustained input rate", rate, "events/s", seconds=seconds)
+    b.add("closing event -> signal latency p50", p50, "ms", ticks=len(lat_signal))
+    b.add("closing event -> signal latency p99", p99, "ms", "< 250 ms", p99 < 250)
+    if lat_alert:
+        worst = max(lat_alert) * 1000
+        b.add(
+            "closing event -> alert latency (max)",
+            worst,
+            "ms",
+            "< 250 ms",
+            worst < 250,
+            alerts=len(lat_alert),
+        )
+    b.add("worker peak RSS at 5,000 events/s", rss, "MB")
+
+
+def step_slack(b: Bench) -> None:
+    """alert -> Slack POST latency (notifier process -> local webhook stand-in)"""
+    import subprocess
+
+    from alerts.standin import start_slack_stand_in
+    from shockwatch.broker import free_port
+    from streams.records import AlertEvent
+
+    settings, names = b.fresh("slack")
+    standin, url = start_slack_stand_in(port=0)
+    env = {
+        **os.environ,
+        "SHOCKWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "SHOCKWATCH_TOPIC_PREFIX": names.prefix,
+        "SHOCKWATCH_SLACK_WEBHOOK_URL": url,
+        "SHOCKWATCH_APP_ID": f"bench-slack-{uuid.uuid4().hex[:6]}",
+        "SHOCKWATCH_STATE_DIR": str(settings.state_dir / "bench-slack"),
+        "SHOCKWATCH_SLACK_MAX_PER_MINUTE": "100000",
+    }
+    log = open(settings.state_dir / "bench-notifier.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shockwatch.cli",
+            "alerts",
+            "notify",
+            "--metrics-port",
+            str(free_port()),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    n = 20 if b.quick else 100
+    sent_at: dict[str, float] = {}
+    try:
+        time.sleep(4)
+        with Publisher(settings) as pub:
+            for i in range(n):
+                alert = AlertEvent(
+                    ts_ms=DAY0_MS + i * MIN_MS,
+                    alert_id=f"sw-bench-{i}",
+                    state="firing",
+                    severity="critical",
+                    regime="plumbing",  # type: ignore[arg-type]
+                    score=80.0,
+                    started_ts_ms=DAY0_MS,
+                    headline=f"bench alert {i}",
+                    evidence={},
+                )
+                sent_at[alert.alert_id] = time.time()
+                pub.send(names.alerts, alert.encode(), alert.alert_id, alert.ts_ms)
+                pub.flush()
+                time.sleep(0.05)
+        got = standin.wait_for(n, timeout_s=120)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        standin.stop()
+        log.close()
+    lat = []
+    for msg in got:
+        text = orjson.dumps(msg.payload).decode()
+        for aid, t in sent_at.items():
+            if f'"{aid}' in text or f'{aid}"' in text or aid in text:
+                lat.append(msg.received_s - t)
+                break
+    p99 = percentile(lat, 0.99) * 1000
+    b.add("alert -> Slack POST latency p50", percentile(lat, 0.5) * 1000, "ms", alerts=len(lat))
+    b.add("alert -> Slack POST latency p99", p99, "ms", "< 1,000 ms", p99 < 1000)
+
+
+def step_scenario_replay(b: Bench) -> None:
+    """replay of the bundled 2025-11-04 scenario from Kafka"""
+    from shockwatch.replay import replay
+    from shockwatch.scenario import first_event_ms, load_scenario, read_scenario
+    from shockwatch.settings import PROJECT_ROOT
+
+    settings, names = b.fresh("scn")
+    scenario = read_scenario(PROJECT_ROOT / "data/scenarios/2025-11-04-everything-sells")
+    with Publisher(settings) as pub:
+        load_scenario(scenario, pub, names, frame_max=settings.frame_max_events)
+    r = replay(
+        settings,
+        first_event_ms(scenario),
+        scenario.end_ms,
+        source_prefix=names.prefix,
+        run_id=f"bench-scn-{uuid.uuid4().hex[:6]}",
+        out_root=settings.state_dir / "r",
+    )
+    b.add("2025-11-04 replay", r.events_per_s, "events/s", events=r.events, seconds=r.run.elapsed_s)
+    mult = r.realtime_multiple
+    b.add("2025-11-04 replay / real time", mult, "x", ">= 1,000x", mult >= 1000)
 
 
 def main() -> int:

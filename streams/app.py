@@ -52,6 +52,7 @@ FEED_TYPES: dict[str, type[Any]] = {
 BATCH_MAX = 5000
 BATCH_WITHIN_S = 0.05
 CHECKPOINT_EVERY_S = 1.0
+IDLE_REPAIR_S = 2.0
 
 
 class MetricsSink(Protocol):
@@ -246,6 +247,7 @@ class Topology:
         # tick's state change and the delivery of what that tick emitted.
         self.lock = asyncio.Lock()
         self.last_checkpoint = time.monotonic()
+        self.last_batch = time.monotonic()
 
     async def restore(self) -> None:
         blob = await read_checkpoint(self.settings, self.names, self.runtime.detector.scope)
@@ -262,7 +264,25 @@ class Topology:
         self.runtime.dirty = False
         self.last_checkpoint = time.monotonic()
 
+    def repair_flow(self) -> list[Any]:
+        """Re-activate partitions faust parked as "buffer full" once the agent is idle.
+
+        faust stops fetching a partition when its stream queue is under pressure and relies on
+        a pressure-drop callback to resume it; under load that callback can be missed and the
+        partition stays parked forever (seen here as a worker stalling mid-replay; cf. faust
+        issues #53/#88). An agent idle for IDLE_REPAIR_S has an empty queue, so resuming every
+        parked partition then is safe."""
+        consumer = self.app.consumer
+        parked = list(getattr(consumer, "_buffered_partitions", ()) or ())
+        if not parked or time.monotonic() - self.last_batch < IDLE_REPAIR_S:
+            return []
+        for tp in parked:
+            consumer.on_buffer_drop(tp)
+        log.warning("resumed %d partition(s) faust had parked as buffer-full", len(parked))
+        return parked
+
     async def handle(self, events: list[Any]) -> None:
+        self.last_batch = time.monotonic()
         runtime = self.runtime
         runtime.assign((tp.topic, tp.partition) for tp in self.app.consumer.assignment())
         result = runtime.process(
@@ -303,7 +323,9 @@ def base_app(settings: Settings, app_id: str) -> faust.App:
         # Offsets are committed by the agent right after a checkpoint is acknowledged.
         broker_commit_every=10**9,
         broker_commit_interval=10**6,
-        stream_buffer_maxsize=20_000,
+        # Large enough that a scenario or a day's replay never puts the stream under "pressure"
+        # (see Topology.repair_flow for what faust does then); messages are frames of <= 500.
+        stream_buffer_maxsize=200_000,
     )
 
 
@@ -330,6 +352,7 @@ def create_app(
 
     @app.timer(interval=CHECKPOINT_EVERY_S)
     async def idle_checkpoint() -> None:
+        topo.repair_flow()
         # A quiet stream still gets its last batch checkpointed and committed.
         if topo.runtime.dirty and not topo.lock.locked():
             async with topo.lock:

@@ -39,7 +39,8 @@ EXPECTED = {"binanceusdm": (151, 2), "bybit": (100, 0), "okx": (133, 1)}
 
 def read_topic(settings: Settings, topic: str, min_count: int = 0) -> list[Any]:
     """The messages of ``topic`` from the beginning (all partitions), as kafka-python records:
-    at least ``min_count`` (or until ``READ_TIMEOUT_S``); with ``min_count=0``, until idle."""
+    at least ``min_count`` data records — heartbeats do not count — (or until
+    ``READ_TIMEOUT_S``); with ``min_count=0``, until idle."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
@@ -57,7 +58,8 @@ def read_topic(settings: Settings, topic: str, min_count: int = 0) -> list[Any]:
         while time.monotonic() < deadline:
             batch = list(consumer)  # until idle for consumer_timeout_ms
             out.extend(batch)
-            if len(out) >= min_count and (min_count or not batch):
+            data = sum(1 for m in out if b'"kind":"heartbeat"' not in (m.value or b""))
+            if data >= min_count and (min_count or not batch):
                 break
         return out
     finally:
