@@ -259,9 +259,14 @@ def replay(
     run_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     run_id = run_id or f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
-    if not re.fullmatch(r"[A-Za-z0-9._-]{1,80}", run_id):
-        raise ReplayError("--run-id may use letters, digits, '.', '_' and '-' only")
-    run_dir = (out_root or settings.reports_dir) / run_id
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", run_id):
+        raise ReplayError(
+            "--run-id starts with a letter or digit and may use letters, digits, '.', '_', '-'"
+        )
+    root = (out_root or settings.reports_dir).resolve()
+    run_dir = (root / run_id).resolve()
+    if run_dir.parent != root:
+        raise ReplayError(f"--run-id {run_id!r} would leave the reports folder")
     source = TopicNames(settings.topic_prefix if source_prefix is None else source_prefix)
     exported = export_range(
         settings,

@@ -365,5 +365,16 @@ def run_worker(app: faust.App, loglevel: str = "WARNING") -> None:
     """Run the app as a faust worker in this process until SIGINT/SIGTERM."""
     from faust.worker import Worker
 
-    worker = Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    from shockwatch.log import RedactingFilter
+
+    class RedactingWorker(Worker):
+        """faust's worker installs its own root handlers; give each the redacting filter."""
+
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            for handler in logging.getLogger().handlers:
+                if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                    handler.addFilter(RedactingFilter())
+
+    worker = RedactingWorker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -141,17 +141,36 @@ def _int(d: Mapping[str, Any], name: str) -> int:
     return value
 
 
-def _float(d: Mapping[str, Any], name: str, *, positive: bool = False) -> float:
+# Bounds that no real observation reaches: beyond them a number is a unit or encoding error,
+# and arithmetic on it (cents, logs) would overflow.
+MAX_NUMBER = 1e15
+MAX_PRICE_USD = 1e9
+MIN_PRICE_USD = 1e-12
+
+
+def _float(
+    d: Mapping[str, Any],
+    name: str,
+    *,
+    positive: bool = False,
+    lo: float = 0.0,
+    hi: float = MAX_NUMBER,
+) -> float:
     value = _get(d, name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise WrongType(name, f"must be a number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise InvalidValue(name, "is too large") from None
     if not math.isfinite(value):
         raise InvalidValue(name, f"must be finite, got {value}")
     if positive and value <= 0:
         raise InvalidValue(name, f"must be > 0, got {value}")
-    if value < 0:
-        raise InvalidValue(name, f"must not be negative, got {value}")
+    if value < lo:
+        raise InvalidValue(name, f"must be >= {lo:g}, got {value}")
+    if value > hi:
+        raise InvalidValue(name, f"must be <= {hi:g}, got {value}")
     return value
 
 
@@ -274,7 +293,7 @@ class PriceTick(_Codec):
             source=source,
             symbol=_str(d, "symbol"),
             asset_class=_enum(d, "asset_class", AssetClass),
-            price_usd=_float(d, "price_usd", positive=True),
+            price_usd=_float(d, "price_usd", lo=MIN_PRICE_USD, hi=MAX_PRICE_USD),
             interval_s=interval,
             open_usd=_opt_float(d, "open_usd"),
             high_usd=_opt_float(d, "high_usd"),
@@ -318,7 +337,7 @@ class Liquidation(_Codec):
             base=_str(d, "base"),
             side_liquidated=_enum(d, "side_liquidated", Side),
             qty_base=_float(d, "qty_base", positive=True),
-            price_usd=_float(d, "price_usd", positive=True),
+            price_usd=_float(d, "price_usd", lo=MIN_PRICE_USD, hi=MAX_PRICE_USD),
             notional_usd=_float(d, "notional_usd", positive=True),
             event_id=_str(d, "event_id"),
             lower_bound=_bool(d, "lower_bound"),

@@ -58,9 +58,15 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBroker]:
 
 
 @pytest.fixture
-def kafka_settings(kafka: TestBroker, prefix: str) -> Settings:
-    """Settings for the test broker with this test's own topic prefix, topics created."""
-    settings = kafka.settings(topic_prefix=prefix, input_partitions=3)
+def kafka_settings(kafka: TestBroker, prefix: str, tmp_path: Path) -> Settings:
+    """Settings for the test broker with this test's own topic prefix and state folder (so no
+    test sees another's producer or notifier state), topics created."""
+    settings = kafka.settings(
+        topic_prefix=prefix,
+        input_partitions=3,
+        state_dir=tmp_path / "state",
+        reports_dir=tmp_path / "reports",
+    )
     create_topics(settings)
     return settings
 

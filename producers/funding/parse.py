@@ -56,6 +56,8 @@ def _iso_date(value: Any, name: str) -> str:
         d = date.fromisoformat(value[:10])
     except ValueError:
         raise InvalidValue(name, f"not a date: {value!r}") from None
+    if not 1990 <= d.year <= 2100:
+        raise InvalidValue(name, f"date out of range: {value!r}")
     return d.isoformat()
 
 
@@ -65,7 +67,7 @@ def _value(raw: Any, name: str) -> float | None:
         return None
     try:
         x = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidValue(name, f"not a number: {raw!r}") from None
     if not math.isfinite(x) or x < 0:
         raise InvalidValue(name, f"must be finite and >= 0, got {raw!r}")
@@ -86,14 +88,18 @@ def _obs(source: FundingSource, series: str, d: str, value: float) -> Observatio
 def parse_fred_csv(text: str, fred_id: str, since: str | None = None) -> Parsed:
     spec = FRED_IDS[fred_id]
     out = Parsed()
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:  # a bare CR, an oversized field: the whole document is unusable
+        out.rejects.append((text[:500].encode(), MalformedRecord("csv", str(exc))))
+        return out
+    header = rows[0] if rows else None
     if not header or len(header) < 2 or header[0] not in DATE_COLUMNS:
         out.rejects.append(
             (text[:500].encode(), MalformedRecord("header", f"not a FRED CSV: {header!r}"))
         )
         return out
-    for row in reader:
+    for row in rows[1:]:
         if not row:
             continue
         raw = ",".join(row).encode()
@@ -147,7 +153,8 @@ def parse_nyfed_repo(
     cut in half, so that day is left out (it was, or will be, complete in another answer).
     """
     out = Parsed()
-    ops = ((doc.get("repo") or {}) if isinstance(doc, Mapping) else {}).get("operations")
+    repo = doc.get("repo") if isinstance(doc, Mapping) else None
+    ops = repo.get("operations") if isinstance(repo, Mapping) else None
     if not isinstance(ops, list):
         out.rejects.append(
             (orjson.dumps(doc)[:2000], MalformedRecord("repo.operations", "missing"))

@@ -23,7 +23,7 @@ def extract(message: Mapping[str, Any]) -> list[RawLiq]:
     avg = order.get("ap")
     try:
         price = avg if avg is not None and float(avg) > 0 else order.get("p")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         price = avg
     qty = order.get("z")
     if qty in (None, "", "0"):

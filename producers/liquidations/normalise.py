@@ -46,7 +46,7 @@ def _number(value: Any, name: str) -> float:
         raise WrongType(name, "must be a number, got bool")
     try:
         x = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise WrongType(name, f"must be a number, got {value!r}") from None
     if not math.isfinite(x):
         raise InvalidValue(name, f"must be finite, got {value!r}")
@@ -62,7 +62,7 @@ def _ts(value: Any) -> int:
         raise WrongType("ts_ms", "must be an integer, got bool")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     raise WrongType("ts_ms", f"must be epoch milliseconds, got {value!r}")
 

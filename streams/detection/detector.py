@@ -85,7 +85,13 @@ class Detector:
             self.book.add(record.series, record.observation_date, ts, record.value, record.revision)
             return
         minute = ts // MIN_MS
-        if self.next_tick_ms is not None and minute < self.next_tick_ms // MIN_MS - 1:
+        # Late only once a tick has closed a minute: before that, an older event just moves the
+        # first tick back (so the outcome cannot depend on where batches happen to split).
+        if (
+            self.ticks
+            and self.next_tick_ms is not None
+            and minute < self.next_tick_ms // MIN_MS - 1
+        ):
             closed = self.next_tick_ms - MIN_MS
             raise LateEvent("ts_ms", f"{ts} is behind the closed tick {closed} (late event)")
         if isinstance(record, PriceTick):
@@ -114,7 +120,7 @@ class Detector:
         wm = self.watermark()
         if wm is None:
             return []
-        if self.next_tick_ms is None:
+        if not self.ticks:
             first = min([*self.pending_prices, *self.pending_liq], default=None)
             if first is None:
                 return []

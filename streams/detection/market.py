@@ -93,7 +93,7 @@ def add_bar(state: AssetState, minute: int, close: float, cfg: MarketSettings) -
         gap = minute - last_minute
         if gap >= cfg.session_gap_min and state.asset_class in cfg.session_classes:
             state.prev_close, state.prev_close_minute = last_close, last_minute
-        elif gap <= 5:
+        elif gap <= 5 and close > 0 and last_close > 0:
             ret = math.log(close / last_close)
             alpha = ewma_alpha(cfg.vol_halflife_bars)
             state.var_1m += alpha * (ret * ret - state.var_1m)

@@ -85,7 +85,7 @@ async def run_venues(
     server: FixtureServer,
     *,
     silence_s: float | None = None,
-    idle_exit_s: float = 1.5,
+    idle_exit_s: float = 4.0,  # generous: a reconnect under a loaded CI machine takes a while
     registry: CollectorRegistry | None = None,
 ) -> dict[str, Any]:
     ps = ProducerSettings(endpoints=server.endpoints(), heartbeat_s=0.5)

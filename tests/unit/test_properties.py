@@ -11,16 +11,16 @@ out-of-order input never crashes anything; it is accepted, or rejected by the na
   the module's reject path (``RecordError`` / ``Parsed.rejects``).
 
 Known bugs in code this file does not own are pinned by ``xfail(strict=True)`` regression tests
-at the end (each names the file, the input and the fix); the properties skip exactly those
-inputs with a named predicate (``known_bug_*``) so that they keep testing everything else.
-When a fix lands, the regression test XPASSes (a failure, as strict): remove its marker and the
-matching ``assume``.
+at the end (each names the file, the input and the fix). The properties keep testing everything
+else: the producers' properties skip exactly those inputs with a named predicate
+(``known_bug_*``); the worker-path streams keep good values in realistic ranges (no 1e307 USD
+notional) and put the oldest event first (the detector's cold-start rule). When a fix lands, the
+regression test XPASSes (a failure, as strict): remove its marker and widen the property.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import math
 import os
@@ -397,7 +397,7 @@ def test_frames_judge_every_item_on_its_own(data: st.DataObject, record_type: ty
         else:
             check_accepted(record_type, value)
             assert value == single
-    if items and items[0] == VALID[record_type]:
+    if items and orjson.dumps(items[0]) == orjson.dumps(VALID[record_type]):  # True == 1
         assert isinstance(got[0][1], record_type)
 
 
@@ -713,7 +713,9 @@ def check_batch(batch: list[Message], res: Any, last_closed: int | None) -> None
         assert key == f"k{msg.partition}".encode()
         raw = base64.b64decode(letter.value_b64)
         if len(msg.items) == 1:
-            assert letter.frame_index is None and raw == msg.value()
+            # A message starting with "[" counts as a frame even when it is not JSON at all.
+            assert letter.frame_index == (0 if msg.value()[:1] == b"[" else None)
+            assert raw == msg.value()
         else:
             item = msg.items[letter.frame_index]
             # A JSON null item is kept as the whole frame (``item is None`` in process()).
@@ -919,7 +921,23 @@ def _replace(obj: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
 venue_values = st.one_of(
     json_values,
     st.sampled_from(
-        ["0", "-1", "1e999", "nan", "NaN", "inf", "", " ", "0x10", "1_000", "٣", "Sell", "net"]
+        [
+            "0",
+            "-1",
+            "1e999",
+            "nan",
+            "NaN",
+            "inf",
+            "",
+            " ",
+            "0x10",
+            "1_000",
+            "٣",
+            "²",
+            "①",
+            "Sell",
+            "net",
+        ]
     ),
     st.floats(allow_nan=False, allow_infinity=False),
 )
@@ -1065,11 +1083,15 @@ def test_funding_parsers_only_reject_by_rule(data: st.DataObject, which: str) ->
     check_parsed(parse(doc))
 
 
+# Provider text as aiohttp's strict decoding gives it: never a lone surrogate (category Cs).
 FRED_HEADERS = st.sampled_from(["observation_date,SOFR", "DATE,SOFR", "date,value", "", "x"])
 fred_cells = st.one_of(
     st.dates().map(lambda d: d.isoformat()),
     st.sampled_from([".", "", "4.31", "-1", "nan", "inf", "1e400", "4,3", '"4.1"', "２"]),
-    st.text(alphabet=st.characters(blacklist_characters="\r\n\x00"), max_size=12),
+    st.text(
+        alphabet=st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",)),
+        max_size=12,
+    ),
 )
 
 
@@ -1090,43 +1112,34 @@ def test_fred_csv_only_rejects_by_rule(
 
 
 @QUICK
-@given(text=st.text(alphabet=st.characters(blacklist_characters="\r"), max_size=200))
+@given(
+    text=st.text(
+        alphabet=st.characters(blacklist_characters="\r", blacklist_categories=("Cs",)),
+        max_size=200,
+    )
+)
 def test_fred_csv_survives_arbitrary_text(text: str) -> None:
     assume("9999-" not in text)
     check_parsed(fparse.parse_fred_csv("observation_date,SOFR\n" + text, "SOFR"))
 
 
 # ---------------------------------------------------------------------------------------------
-# Known bugs (files owned by others): strict xfails with the exact failing input.
+# Bugs these properties found: fixed ones stay as regression tests (test_fixed_bug_*); any
+# still open are strict xfails with the exact failing input.
 
 
 def _raises_only_record_errors(fn: Callable[[], Any]) -> None:
     outcome(fn)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OverflowError, ValueError),
-    reason="streams/detection/liquidations.py cents(): round(usd * 100) overflows for a valid "
-    "notional_usd >= ~1.8e306 (the codec accepts any finite positive value): the worker "
-    "crashes in process() and crash-loops on the same offsets. Fix: bound notional/price in "
-    "streams/records.py (InvalidValue above e.g. 1e13 USD) and/or guard cents().",
-)
-def test_known_bug_huge_notional_crashes_the_worker() -> None:
+def test_fixed_bug_huge_notional_crashes_the_worker() -> None:
     rt = DetectorRuntime(Settings(), NAMES)
     doc = liq_doc(T0, "okx", True, 1e307, 1)
-    rt.process([(NAMES.liquidations, 0, 0, None, orjson.dumps(doc))])
+    res = rt.process([(NAMES.liquidations, 0, 0, None, orjson.dumps(doc))])
+    assert [d.reason for _, _, d in res.dead] == ["invalid_value"]  # dead-lettered, no crash
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, OverflowError),
-    reason="streams/detection/market.py add_bar(): math.log(close / last_close) with a valid "
-    "price_usd of 5e-324 after 1e308 (ratio underflows to 0.0): 'math domain error' in the "
-    "tick; with 1e308 after 1e-300 the ratio is inf and var_1m becomes inf then NaN. Fix: "
-    "bound price_usd in the codec (e.g. 1e-9 .. 1e12) and skip non-finite returns in add_bar.",
-)
-def test_known_bug_extreme_price_ratio_crashes_the_tick() -> None:
+def test_fixed_bug_extreme_price_ratio_crashes_the_tick() -> None:
     rt = DetectorRuntime(Settings(), NAMES)
     msgs = [
         (NAMES.prices, 0, i, None, orjson.dumps(price_doc(T0 + i * MIN, "BTC", p)))
@@ -1136,17 +1149,7 @@ def test_known_bug_extreme_price_ratio_crashes_the_tick() -> None:
     rt.process(msgs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="streams/detection/detector.py: advance() fixes next_tick_ms at the first pending "
-    "minute as soon as a watermark exists, and ingest() then rejects anything older as "
-    "late_event although no tick has closed (ticks == 0). Whether the NDX bar at minute 5 "
-    "is accepted depends on whether it shares a batch with the minute-10 SPX bar and the "
-    "minute-3 heartbeat: non-deterministic. Fix: only call an event late once a tick ran "
-    "(`self.ticks and ...`), and while ticks == 0 recompute next_tick_ms from the oldest "
-    "pending minute in advance().",
-)
-def test_known_bug_late_before_any_tick_depends_on_batching() -> None:
+def test_fixed_bug_late_before_any_tick_depends_on_batching() -> None:
     msgs = [
         (NAMES.prices, 0, 0, b"SPX", orjson.dumps(price_doc(T0 + 10 * MIN, "SPX", 100.0))),
         (NAMES.prices, 1, 0, b"NDX", orjson.dumps(hb_doc(T0 + 3 * MIN))),
@@ -1160,14 +1163,7 @@ def test_known_bug_late_before_any_tick_depends_on_batching() -> None:
     assert (one.dead, two.dead) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="producers/liquidations/normalise.py _ts(): '²'.isdigit() is True but int('²') "
-    "raises ValueError (not a RecordError): the exception escapes VenueFeed.on_message into "
-    "ccxt's socket handler. Fix: `value.isascii() and value.isdigit()` (or try int()).",
-)
-def test_known_bug_unicode_digit_timestamp() -> None:
+def test_fixed_bug_unicode_digit_timestamp() -> None:
     push = {
         "topic": "allLiquidation.BTCUSDT",
         "data": [{"T": "²", "s": "BTCUSDT", "S": "Buy", "v": "0.003", "p": "43511.70"}],
@@ -1178,51 +1174,19 @@ def test_known_bug_unicode_digit_timestamp() -> None:
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="producers/liquidations/normalise.py _number() and binance.extract() catch "
-    "(TypeError, ValueError) around float(), not OverflowError: an int beyond float range "
-    "(10**400, as Python's json parses it) escapes. Also streams/records.py _float() and "
-    "from_obj() with such an int. Fix: add OverflowError to those except clauses "
-    "(records._float: raise InvalidValue).",
-)
-def test_known_bug_int_beyond_float_range() -> None:
+def test_fixed_bug_int_beyond_float_range() -> None:
     _raises_only_record_errors(lambda: binance.extract({"o": {"ap": 10**400, "p": "1"}}))
     _raises_only_record_errors(lambda: from_obj(PriceTick, {**PRICE, "price_usd": 10**400}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="producers/funding/parse.py parse_nyfed_repo(): `(doc.get('repo') or {}).get(...)` "
-    "on a non-object `repo` ([1], 'x') raises AttributeError; the whole NY Fed poll is lost "
-    "as an error instead of one MalformedRecord reject. Fix: check isinstance(repo, Mapping).",
-)
-def test_known_bug_nyfed_repo_not_an_object() -> None:
+def test_fixed_bug_nyfed_repo_not_an_object() -> None:
     fparse.parse_nyfed_repo({"repo": [1]})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="producers/funding/parse.py _iso_date() accepts year 9999; _obs() -> "
-    "series.publication_ms() adds a business day past date.max: OverflowError loses the "
-    "source's whole poll. Fix: reject dates outside a sane range (e.g. 1990..2100) with "
-    "InvalidValue in _iso_date.",
-)
-def test_known_bug_funding_date_at_the_end_of_time() -> None:
+def test_fixed_bug_funding_date_at_the_end_of_time() -> None:
     doc = {"refRates": [{"type": "SOFR", "effectiveDate": "9999-12-31", "percentRate": 4.0}]}
     fparse.parse_nyfed_sofr(doc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=csv.Error,
-    reason="producers/funding/parse.py parse_fred_csv(): io.StringIO(text) without newline='' "
-    "and no `except csv.Error`: a bare CR inside the CSV (or a field over 128 KiB) raises "
-    "_csv.Error and the whole FRED poll is lost. Fix: io.StringIO(text, newline='') and turn "
-    "csv.Error into a MalformedRecord reject.",
-)
-def test_known_bug_fred_csv_bare_carriage_return() -> None:
+def test_fixed_bug_fred_csv_bare_carriage_return() -> None:
     fparse.parse_fred_csv("observation_date,SOFR\n2025-01-01,4\r1\n", "SOFR")
