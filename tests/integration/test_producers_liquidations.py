@@ -49,7 +49,13 @@ def read_topic(settings: Settings, topic: str, min_count: int = 0) -> list[Any]:
         consumer_timeout_ms=400,
     )
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
+        # partitions_for_topic() answers None until the consumer's first metadata fetch lands
+        parts: set[int] = set()
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while not parts and time.monotonic() < deadline:
+            parts = consumer.partitions_for_topic(topic) or set()
+            if not parts:
+                time.sleep(0.1)
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
