@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from producers.config import Endpoint, ProducerSettings
@@ -109,6 +110,7 @@ class PriceProducer:
         self._paused_until: dict[PriceProvider, float] = {}
         self._pauses: dict[PriceProvider, int] = {}
         self._crypto_open = False
+        self._outbox: list[tuple[int, str, Any]] = []
 
     async def close(self) -> None:
         await self.yahoo.http.close()
@@ -121,6 +123,7 @@ class PriceProducer:
         now = datetime.fromtimestamp(self.clock_ms() / 1000).astimezone()
         sent = 0
         self.stats.polls += 1
+        self._outbox = []
         for inst in self.instruments:
             if not ignore_sessions and not session_open(inst.session, now):
                 continue
@@ -147,6 +150,13 @@ class PriceProducer:
                 log.warning(
                     "%s %s failed: %s: %s", inst.provider, inst.ticker, type(exc).__name__, exc
                 )
+        # One poll's bars go out in event-time order across instruments: a partition holds
+        # several symbols, and the detector needs each partition in event-time order (a bar
+        # sent after a newer bar of another symbol would be a late event).
+        self._outbox.sort(key=lambda item: (item[0], item[1]))
+        for _, _, tick in self._outbox:
+            await self.sink.send(self.topic, tick)
+        self._outbox = []
         return sent
 
     def _count_error(self, inst: Instrument, error: str) -> None:
@@ -184,7 +194,7 @@ class PriceProducer:
                 await self.sink.dead_letter(self.topic, raw, exc, inst.provider.source, inst.symbol)
                 self.last.set(inst.symbol, bar.end_ms)
                 continue
-            await self.sink.send(self.topic, tick)
+            self._outbox.append((tick.ts_ms, tick.symbol, tick))
             self.last.set(inst.symbol, bar.end_ms)
             sent += 1
             self.metrics.records.labels(FEED, venue).inc()
