@@ -319,6 +319,9 @@ def base_app(settings: Settings, app_id: str) -> faust.App:
         topic_partitions=settings.input_partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        # A crashed worker's partitions move on once its session expires: 10 s, not faust's 60.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         producer_acks=-1,
         # Offsets are committed by the agent right after a checkpoint is acknowledged.
         broker_commit_every=10**9,
