@@ -53,6 +53,7 @@ BATCH_MAX = 5000
 BATCH_WITHIN_S = 0.05
 CHECKPOINT_EVERY_S = 1.0
 IDLE_REPAIR_S = 2.0
+STALL_REPORT_S = 15.0
 
 
 class MetricsSink(Protocol):
@@ -248,6 +249,7 @@ class Topology:
         self.lock = asyncio.Lock()
         self.last_checkpoint = time.monotonic()
         self.last_batch = time.monotonic()
+        self.last_tick_seen = (0, time.monotonic())
 
     async def restore(self) -> None:
         blob = await read_checkpoint(self.settings, self.names, self.runtime.detector.scope)
@@ -280,6 +282,45 @@ class Topology:
             consumer.on_buffer_drop(tp)
         log.warning("resumed %d partition(s) faust had parked as buffer-full", len(parked))
         return parked
+
+    async def heal_stall(self) -> list[str]:
+        """Re-read what faust fetched but never delivered, when ticks stop.
+
+        Under load faust can drop fetched records on their way to the agent (its consumer
+        advances to the high-water mark while the agent never sees some messages; cf. faust
+        issue #88). When no tick has run for STALL_REPORT_S, the agent is idle and a
+        partition's fetch position is past the offset the detector has applied, seek that
+        partition back to it: the detector skips whatever it already holds, so re-reading is
+        safe, and the lost records arrive after all."""
+        det = self.runtime.detector
+        ticks, since = self.last_tick_seen
+        now = time.monotonic()
+        if det.ticks != ticks:
+            self.last_tick_seen = (det.ticks, now)
+            return []
+        if now - since < STALL_REPORT_S or now - self.last_batch < IDLE_REPAIR_S:
+            return []
+        self.last_tick_seen = (det.ticks, now)
+        inner = getattr(getattr(self.app.consumer, "_thread", None), "_consumer", None)
+        if inner is None:
+            return []
+        healed = []
+        for tp in inner.assignment():
+            key = f"{tp.topic}:{tp.partition}"
+            if tp.topic not in self.runtime.feed_of:
+                continue
+            applied = det.offsets.get(key, 0)
+            position = await inner.position(tp)
+            if position > applied:
+                await self.app.consumer.seek(tp, applied)
+                healed.append(f"{key} {applied}..{position}")
+        if healed:
+            log.warning(
+                "no tick for %.0f s: re-reading what faust fetched but never delivered: %s",
+                now - since,
+                ", ".join(healed),
+            )
+        return healed
 
     async def handle(self, events: list[Any]) -> None:
         self.last_batch = time.monotonic()
@@ -356,6 +397,7 @@ def create_app(
     @app.timer(interval=CHECKPOINT_EVERY_S)
     async def idle_checkpoint() -> None:
         topo.repair_flow()
+        await topo.heal_stall()
         # A quiet stream still gets its last batch checkpointed and committed.
         if topo.runtime.dirty and not topo.lock.locked():
             async with topo.lock:
