@@ -263,7 +263,8 @@ class Bench:
                 **extra,
             }
         )
-        console.print(f"  {figure}: {value:,.1f} {unit} {target} {verdict}")
+        shown = f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+        console.print(f"  {figure}: {shown} {unit} {target} {verdict}")
 
     def fresh(self, label: str) -> tuple[Settings, TopicNames]:
         prefix = f"bench-{label}-{uuid.uuid4().hex[:6]}."
