@@ -190,11 +190,7 @@ class Detector:
         # A resolve clears the machine: keep the episode's id and start for its event.
         episode = (self.machine.alert_id, self.machine.started_ts_ms)
         transitions = step(self.machine, tick_ms, score, width, self.scope, cfg.alerts)
-        state = (
-            self.machine.level
-            if self.machine.alert_id
-            else ("pending" if self.machine.warning_since is not None else "ok")
-        )
+        state = "pending" if self.machine.pending else self.machine.level
         signal = ShockSignal(
             ts_ms=tick_ms,
             scope=self.scope,

@@ -60,6 +60,7 @@ from streams.records import (
     from_obj,
 )
 from streams.topics import TopicNames
+from tests.unit.test_records import FUND, LIQ
 
 # Deterministic in CI (no flaky red builds); exploring with fresh seeds on developers' machines.
 FAST = settings(
@@ -90,30 +91,6 @@ PRICE: dict[str, Any] = {
     "high_usd": 6775.0,
     "low_usd": 6770.1,
     "volume": 1234.0,
-}
-LIQ: dict[str, Any] = {
-    "schema_version": 1,
-    "ts_ms": 1_762_268_460_123,
-    "source": "ccxt:bybit",
-    "exchange": "bybit",
-    "symbol": "BTC/USDT:USDT",
-    "base": "BTC",
-    "side_liquidated": "long",
-    "qty_base": 0.5,
-    "price_usd": 101_000.0,
-    "notional_usd": 50_500.0,
-    "event_id": "bybit:1",
-    "lower_bound": False,
-}
-FUND: dict[str, Any] = {
-    "schema_version": 1,
-    "ts_ms": 1_762_261_200_000,
-    "source": "fred",
-    "series": "SOFR",
-    "observation_date": "2025-11-03",
-    "value": 4.13,
-    "unit": "pct",
-    "revision": 0,
 }
 HEARTBEAT: dict[str, Any] = {
     "kind": "heartbeat",
