@@ -1,9 +1,10 @@
 """The faust app: one factory, so the worker, replay and tests build the same topology.
 
-Topology: one agent reads the three input topics as raw bytes in batches (``take_events``),
-decodes and validates each message with ``streams.records`` (rejects -> ``<topic>.dlq`` with the
-reason), files it into the ``Detector`` and sends what the ticks produce: a ``ShockSignal`` per
-event-time minute to ``shock.signals`` and each alert transition to ``shock.alerts``.
+Topology: an input stage hosted by the faust app reads the three input topics in ``getmany``
+batches, decodes and validates each message with ``streams.records`` (rejects -> ``<topic>.dlq``
+with the reason), files it into the ``Detector`` and sends what the ticks produce: a
+``ShockSignal`` per event-time minute to ``shock.signals`` and each alert transition to
+``shock.alerts``. One worker of a group is active, the others stand by (``ActiveStandbyAssignor``).
 
 State: detection is global (every asset and venue at once), which does not fit faust's
 co-partitioned Tables; the detector's whole state is checkpointed instead to the compacted
@@ -16,15 +17,24 @@ each event is applied exactly once and the same alerts fire (docs/architecture.m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import faust
+import mode
 import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+from aiokafka.coordinator.protocol import (
+    ConsumerProtocolMemberAssignment,
+    ConsumerProtocolMemberMetadata,
+)
+from faust.app.base import BootStrategy
 
 from shockwatch.kafka import aiokafka_config, faust_config
 from shockwatch.settings import Settings
@@ -49,11 +59,10 @@ FEED_TYPES: dict[str, type[Any]] = {
     "liquidations": Liquidation,
     "funding": FundingObservation,
 }
-BATCH_MAX = 5000
-BATCH_WITHIN_S = 0.05
+BATCH_MAX = 20_000  # records per getmany: one detector pass, one lock hold
+POLL_TIMEOUT_MS = 200  # an idle getmany returns after this (the stop flag is checked then)
+OUTPUT_LINGER_MS = 2  # signals and alerts leave within ~2 ms of their tick
 CHECKPOINT_EVERY_S = 1.0
-IDLE_REPAIR_S = 2.0
-STALL_REPORT_S = 15.0
 
 
 class MetricsSink(Protocol):
@@ -200,8 +209,6 @@ class DetectorRuntime:
 
 async def read_checkpoint(settings: Settings, names: TopicNames, scope: str) -> bytes | None:
     """The newest checkpoint for ``scope`` on the state topic (read backwards from the end)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     consumer = AIOKafkaConsumer(**aiokafka_config(settings), enable_auto_commit=False)
     await consumer.start()
     try:
@@ -225,130 +232,221 @@ async def read_checkpoint(settings: Settings, names: TopicNames, scope: str) -> 
         await consumer.stop()
 
 
-class Topology:
-    """The agent's moving parts: topics, runtime, and the send/checkpoint sequence."""
+class ActiveStandbyAssignor(AbstractPartitionAssignor):
+    """Every input partition to one member of the group; the others stand by.
+
+    Detection is global (the watermark is the minimum over all input partitions), so one
+    worker must see every partition. A second worker in the same group is a hot standby: when
+    the active one dies, its session expires, the group rebalances and the standby restores
+    the last checkpoint and carries on from the committed offsets. The member that already
+    holds the work keeps it (it says so in its join metadata), so a standby joining does not
+    move the work."""
+
+    name = "shockwatch-active-standby"
+    version = 0
+
+    def __init__(self) -> None:
+        self.active = False
+
+    def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:
+        return ConsumerProtocolMemberMetadata(
+            self.version, sorted(topics), b"active" if self.active else b""
+        )
+
+    def assign(
+        self, cluster: Any, members: Mapping[str, ConsumerProtocolMemberMetadata]
+    ) -> dict[str, ConsumerProtocolMemberAssignment]:
+        ids = sorted(members)
+        holders = [m for m in ids if members[m].user_data == b"active"]
+        chosen = (holders or ids)[0]
+        topics: set[str] = set()
+        for meta in members.values():
+            topics.update(meta.subscription)
+        everything = sorted(
+            (t, sorted(cluster.partitions_for_topic(t) or ()))
+            for t in topics
+            if cluster.partitions_for_topic(t)
+        )
+        return {
+            m: ConsumerProtocolMemberAssignment(
+                self.version, everything if m == chosen else [], b""
+            )
+            for m in ids
+        }
+
+    def on_assignment(self, assignment: ConsumerProtocolMemberAssignment) -> None:
+        self.active = bool(assignment.partitions())
+
+
+class Topology(ConsumerRebalanceListener):
+    """The worker's input stage: a consumer loop over the three input topics.
+
+    Why not a faust agent: measured on this machine, faust's stream delivery costs several
+    event-loop turns per message (pipeline/bare 0.05 even with frames) and, under load, it
+    sometimes advanced a partition past records it never delivered to the agent (the worker
+    then stalled; reproduced in the throughput benchmark). Here an aiokafka consumer hands each
+    ``getmany`` batch straight to the detector: one synchronous pass, no per-event await, and
+    the offsets it commits are the detector's own. faust still hosts it (worker lifecycle,
+    signals, logging, the checkpoint timer); docs/architecture.md has the numbers."""
 
     def __init__(
         self,
-        app: faust.App,
         settings: Settings,
         names: TopicNames,
         runtime: DetectorRuntime,
+        app_id: str,
         on_output: Callable[[TickOutput], None] | None,
     ) -> None:
-        self.app, self.settings, self.names, self.runtime = app, settings, names, runtime
+        self.settings, self.names, self.runtime, self.app_id = settings, names, runtime, app_id
         self.on_output = on_output
-        raw = {"value_serializer": "raw", "key_serializer": "raw"}
-        self.inputs = app.topic(*names.inputs, **raw)
-        self.signals = app.topic(names.signals, **raw)
-        self.alerts = app.topic(names.alerts, **raw)
-        self.state = app.topic(names.state, **raw)
         self.scope_key = settings.detection.scope.encode()
-        # Held while a batch's outputs are being sent, so a checkpoint never lands between a
-        # tick's state change and the delivery of what that tick emitted.
+        self.assignor = ActiveStandbyAssignor()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        # Held while a batch is handled or a checkpoint written: a checkpoint never lands
+        # between a tick's state change and the sending of what that tick emitted.
         self.lock = asyncio.Lock()
+        self.assigned: list[TopicPartition] = []
         self.last_checkpoint = time.monotonic()
-        self.last_batch = time.monotonic()
-        self.last_tick_seen = (0, time.monotonic())
+        self.stopping = asyncio.Event()
+        self.stopped = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = aiokafka_config(self.settings)
+        self.producer = AIOKafkaProducer(
+            **cfg, acks="all", enable_idempotence=True, linger_ms=OUTPUT_LINGER_MS
+        )
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            **cfg,
+            group_id=self.app_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=BATCH_MAX,
+            fetch_max_bytes=64 * 2**20,
+            session_timeout_ms=10_000,  # a dead worker's standby takes over in ~10 s
+            heartbeat_interval_ms=3_000,
+            partition_assignment_strategy=(self.assignor,),
+        )
+        self.consumer.subscribe(list(self.names.inputs), listener=self)
+        await self.consumer.start()
+
+    async def run(self) -> None:
+        """Fetch, detect, send; until ``stop``. A batch is handled whole (one lock hold)."""
+        assert self.consumer is not None
+        try:
+            while not self.stopping.is_set():
+                batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                if not batch:
+                    continue
+                async with self.lock:
+                    await self.handle(batch)
+        finally:
+            self.stopped.set()
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self.consumer is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopped.wait(), POLL_TIMEOUT_MS / 1000 + 5)
+            async with self.lock:
+                if self.runtime.dirty and self.assigned:
+                    await self.checkpoint()
+            await self.consumer.stop()  # leaves the group: a standby takes over at once
+        if self.producer is not None:
+            await self.producer.stop()
+
+    # -- rebalance ---------------------------------------------------------------------------
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Hand over a checkpoint that covers every offset applied so far.
+        async with self.lock:
+            if self.assigned and self.runtime.dirty:
+                await self.checkpoint()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        async with self.lock:
+            self.assigned = sorted(assigned)
+            if not self.assigned:
+                log.warning("standing by: another worker of group %s holds the inputs", self.app_id)
+                return
+            # Whoever held the work before (this worker or another) left its newest state on
+            # the state topic: start from it, then from the committed offsets.
+            await self.restore()
+            self.runtime.assign((tp.topic, tp.partition) for tp in self.assigned)
+            log.warning("active: %d input partitions", len(self.assigned))
 
     async def restore(self) -> None:
         blob = await read_checkpoint(self.settings, self.names, self.runtime.detector.scope)
         if blob is not None:
             self.runtime.restore_checkpoint(blob)
-
-    async def checkpoint(self) -> None:
-        # Outputs first, then the checkpoint, then the offsets: a crash anywhere in between
-        # re-does work (deduplicated downstream by alert id), it never skips any.
-        await self.app.producer.flush()
-        fut = await self.state.send(key=self.scope_key, value=self.runtime.encode_checkpoint())
-        await fut
-        await self.app.consumer.commit()
+        else:
+            self.runtime.detector = Detector(self.settings.detection)
         self.runtime.dirty = False
-        self.last_checkpoint = time.monotonic()
 
-    def repair_flow(self) -> list[Any]:
-        """Re-activate partitions faust parked as "buffer full" once the agent is idle.
-
-        faust stops fetching a partition when its stream queue is under pressure and relies on
-        a pressure-drop callback to resume it; under load that callback can be missed and the
-        partition stays parked forever (seen here as a worker stalling mid-replay; cf. faust
-        issues #53/#88). An agent idle for IDLE_REPAIR_S has an empty queue, so resuming every
-        parked partition then is safe."""
-        consumer = self.app.consumer
-        parked = list(getattr(consumer, "_buffered_partitions", ()) or ())
-        if not parked or time.monotonic() - self.last_batch < IDLE_REPAIR_S:
-            return []
-        for tp in parked:
-            consumer.on_buffer_drop(tp)
-        log.warning("resumed %d partition(s) faust had parked as buffer-full", len(parked))
-        return parked
-
-    async def heal_stall(self) -> list[str]:
-        """Re-read what faust fetched but never delivered, when ticks stop.
-
-        Under load faust can drop fetched records on their way to the agent (its consumer
-        advances to the high-water mark while the agent never sees some messages; cf. faust
-        issue #88). When no tick has run for STALL_REPORT_S, the agent is idle and a
-        partition's fetch position is past the offset the detector has applied, seek that
-        partition back to it: the detector skips whatever it already holds, so re-reading is
-        safe, and the lost records arrive after all."""
-        det = self.runtime.detector
-        ticks, since = self.last_tick_seen
-        now = time.monotonic()
-        if det.ticks != ticks:
-            self.last_tick_seen = (det.ticks, now)
-            return []
-        if now - since < STALL_REPORT_S or now - self.last_batch < IDLE_REPAIR_S:
-            return []
-        self.last_tick_seen = (det.ticks, now)
-        inner = getattr(getattr(self.app.consumer, "_thread", None), "_consumer", None)
-        if inner is None:
-            return []
-        healed = []
-        for tp in inner.assignment():
-            key = f"{tp.topic}:{tp.partition}"
-            if tp.topic not in self.runtime.feed_of:
-                continue
-            applied = det.offsets.get(key, 0)
-            position = await inner.position(tp)
-            if position > applied:
-                await self.app.consumer.seek(tp, applied)
-                healed.append(f"{key} {applied}..{position}")
-        if healed:
-            log.warning(
-                "no tick for %.0f s: re-reading what faust fetched but never delivered: %s",
-                now - since,
-                ", ".join(healed),
-            )
-        return healed
-
-    async def handle(self, events: list[Any]) -> None:
-        self.last_batch = time.monotonic()
-        runtime = self.runtime
-        runtime.assign((tp.topic, tp.partition) for tp in self.app.consumer.assignment())
+    # -- the hot path ------------------------------------------------------------------------
+    async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        assert self.producer is not None
+        runtime, send = self.runtime, self.producer.send
         result = runtime.process(
-            (e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value)
-            for e in events
+            (m.topic, m.partition, m.offset, m.key, m.value)
+            for msgs in batch.values()
+            for m in msgs
         )
+        # send() only enqueues (delivery is confirmed by the flush before each checkpoint).
         for dlq_topic, key, letter in result.dead:
-            await self.app.send(dlq_topic, key=key, value=letter.encode())
+            await send(dlq_topic, key=key, value=letter.encode())
         for out in result.outputs:
-            await self.signals.send(key=out.signal.scope.encode(), value=out.signal.encode())
+            await send(self.names.signals, key=out.signal.scope.encode(), value=out.signal.encode())
             for alert in out.alerts:
                 log.warning("ALERT %s: %s", alert.state, alert.headline)
-                await self.alerts.send(key=alert.alert_id.encode(), value=alert.encode())
+                await send(self.names.alerts, key=alert.alert_id.encode(), value=alert.encode())
             if self.on_output is not None:
                 self.on_output(out)
         # At most once a second: a checkpoint costs a flush, a ~50 KB write and a commit.
         if runtime.dirty and time.monotonic() - self.last_checkpoint >= CHECKPOINT_EVERY_S:
             await self.checkpoint()
 
+    async def checkpoint(self) -> None:
+        # Outputs first, then the checkpoint, then the offsets: a crash anywhere in between
+        # re-does work (deduplicated downstream by alert id), it never skips any.
+        assert self.producer is not None and self.consumer is not None
+        await self.producer.flush()
+        await self.producer.send_and_wait(
+            self.names.state, key=self.scope_key, value=self.runtime.encode_checkpoint()
+        )
+        offsets = self.runtime.detector.offsets
+        commit = {
+            tp: offsets[f"{tp.topic}:{tp.partition}"]
+            for tp in self.assigned
+            if f"{tp.topic}:{tp.partition}" in offsets
+        }
+        if commit:
+            await self.consumer.commit(commit)
+        self.runtime.dirty = False
+        self.last_checkpoint = time.monotonic()
 
-def base_app(settings: Settings, app_id: str) -> faust.App:
-    """A faust app configured for shockwatch's broker, serializers and commit policy."""
+    async def idle_checkpoint(self) -> None:
+        """A quiet stream still gets its last batch checkpointed and committed."""
+        if self.runtime.dirty and self.assigned and not self.lock.locked():
+            async with self.lock:
+                await self.checkpoint()
+
+
+class HostApp(faust.App):
+    """A faust app whose own Kafka clients stay off: it hosts the input stage, which brings
+    its consumer and producer (``Topology``), so faust does not join the group itself."""
+
+    class BootStrategy(BootStrategy):
+        enable_kafka = False
+
+
+def base_app(settings: Settings, app_id: str, *, host_only: bool = False) -> faust.App:
+    """A faust app configured for shockwatch's broker, serializers and commit policy
+    (``host_only``: without faust's own consumer and producer, see ``HostApp``)."""
     datadir = settings.state_dir / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return (HostApp if host_only else faust.App)(
         app_id,
         **faust_config(settings),
         value_serializer="raw",
@@ -367,10 +465,22 @@ def base_app(settings: Settings, app_id: str) -> faust.App:
         # Offsets are committed by the agent right after a checkpoint is acknowledged.
         broker_commit_every=10**9,
         broker_commit_interval=10**6,
-        # Large enough that a scenario or a day's replay never puts the stream under "pressure"
-        # (see Topology.repair_flow for what faust does then); messages are frames of <= 500.
-        stream_buffer_maxsize=200_000,
     )
+
+
+class InputService(mode.Service):
+    """Runs the ``Topology`` inside the faust app's lifecycle (started and stopped with it)."""
+
+    def __init__(self, topo: Topology, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.topo = topo
+
+    async def on_start(self) -> None:
+        await self.topo.start()
+        self.add_future(self.topo.run())
+
+    async def on_stop(self) -> None:
+        await self.topo.stop()
 
 
 def create_app(
@@ -383,25 +493,18 @@ def create_app(
 ) -> faust.App:
     """Build the worker's faust app for ``settings`` (own app id / topic prefix if given)."""
     names = TopicNames(settings.topic_prefix if prefix is None else prefix)
-    app = base_app(settings, app_id or settings.app_id)
-    topo = Topology(app, settings, names, DetectorRuntime(settings, names, metrics), on_output)
+    app_id = app_id or settings.app_id
+    app = base_app(settings, app_id, host_only=True)
+    topo = Topology(settings, names, DetectorRuntime(settings, names, metrics), app_id, on_output)
     app.shockwatch = topo  # type: ignore[attr-defined]
 
-    @app.agent(topo.inputs, name="detect")
-    async def detect(stream: faust.StreamT) -> None:
-        await topo.restore()
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            async with topo.lock:
-                await topo.handle(list(events))
+    @app.task
+    async def start_input() -> None:
+        await app.add_runtime_dependency(InputService(topo, loop=app.loop, beacon=app.beacon))
 
     @app.timer(interval=CHECKPOINT_EVERY_S)
     async def idle_checkpoint() -> None:
-        topo.repair_flow()
-        await topo.heal_stall()
-        # A quiet stream still gets its last batch checkpointed and committed.
-        if topo.runtime.dirty and not topo.lock.locked():
-            async with topo.lock:
-                await topo.checkpoint()
+        await topo.idle_checkpoint()
 
     return app
 

@@ -112,13 +112,6 @@ def committed(settings: Settings, group: str) -> dict:
         admin.close()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, open: with two faust workers on one broker under load, a worker sometimes "
-    "stops receiving one partition's fetched records (its position reaches the high-water mark, "
-    "the agent never sees them). The worker's stall healer re-reads them, but this test still "
-    "times out now and then; the offsets assertion itself has never failed.",
-)
 def test_replay_leaves_a_running_live_group_untouched(live: Settings, tmp_path: Path) -> None:
     group = f"{live.topic_prefix}live-worker"
     worker = WorkerProcess(live, live.topic_prefix, group, tmp_path / "worker.log")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -68,4 +69,41 @@ def test_kill_and_restart_mid_scenario_gives_the_same_alerts(kafka, tmp_path: Pa
 
     result = run_scenario(settings, scenario, on_signal_count=kill_once)
     assert killed, "the worker was never killed"
+    assert transitions(result.alerts) == transitions([a for o in reference for a in o.alerts])
+
+
+@pytest.mark.faults
+def test_standby_takes_over_when_the_active_worker_dies(kafka, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two workers in one group: one active, one standing by. kill -9 of the active one mid-
+    scenario; the standby restores the checkpoint and the day ends with the same alerts."""
+    settings: Settings = kafka.settings(state_dir=tmp_path)
+    scenario = read_scenario(EVERYTHING_SELLS)
+    reference, _ = run_offline(scenario, settings.detection)
+    run = "standby"
+    first = WorkerProcess(settings, f"scn-{run}.", f"shockwatch-scn-{run}", tmp_path / "a.log")
+    inputs = 2 * settings.input_partitions + 1  # prices, liquidations, funding (one partition)
+    events: list[str] = []
+
+    def wait_for_line(path: Path, text: str) -> None:
+        deadline = time.monotonic() + 60
+        while text not in (path.read_text() if path.exists() else ""):
+            assert time.monotonic() < deadline, f"no {text!r} in {path}"
+            time.sleep(0.1)
+
+    def fail_over(signals: int, worker: WorkerProcess) -> None:
+        if not events and signals >= 600:  # mid-scenario, before the US session's selloff
+            wait_for_line(worker.log_path, "standing by")  # the run's worker joined as standby
+            first.kill()
+            events.append(f"active worker killed at {signals} signals")
+
+    first.start()
+    try:
+        wait_for_line(first.log_path, f"active: {inputs} input partitions")
+        # paced (a day in ~20 s) so the second worker has joined long before the kill
+        result = run_scenario(settings, scenario, run_id=run, speed=4000, on_signal_count=fail_over)
+    finally:
+        first.kill()
+    assert events, "the active worker was never killed"
+    log = (tmp_path / "runs" / f"{run}.worker.log").read_text()
+    assert 0 <= log.index("standing by") < log.index(f"active: {inputs} input partitions")
     assert transitions(result.alerts) == transitions([a for o in reference for a in o.alerts])
