@@ -372,8 +372,9 @@ class Metrics:
                 self.liq_usd.labels(*labels).inc(usd)
 
     # -- signals -----------------------------------------------------------------------------
-    def observe_signal(self, signal: ShockSignal) -> None:
-        """Set every gauge from one signal (the scored state at its event time)."""
+    def observe_signal(self, signal: ShockSignal, ticks: int = 1) -> None:
+        """Set every gauge from one signal (the scored state at its event time); ``ticks`` > 1
+        when it is the newest of a batch of signals (the gauges only keep the newest)."""
         scope = signal.scope
         if scope not in self._scopes:
             # Transitions start at zero, so increase() sees the first one (a series born at
@@ -382,7 +383,7 @@ class Metrics:
             for state in AlertState:
                 for severity in Severity:
                     self.alert_transitions.labels(scope, state.value, severity.value)
-        self.signals.labels(scope).inc()
+        self.signals.labels(scope).inc(ticks)
         self.last_signal_ts.labels(scope).set(signal.ts_ms / 1000.0)
         self.score.labels(scope).set(_num(signal.score))
         self.breadth.labels(scope).set(_num(signal.breadth))

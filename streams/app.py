@@ -73,7 +73,7 @@ class MetricsSink(Protocol):
     ) -> None: ...
     def observe_rejected(self, feed: str, reason: str, n: int = 1) -> None: ...
     def observe_liquidations(self, agg: dict[tuple[str, str, str], tuple[int, float]]) -> None: ...
-    def observe_signal(self, signal: Any) -> None: ...
+    def observe_signal(self, signal: Any, ticks: int = 1) -> None: ...
     def observe_alert(self, alert: Any) -> None: ...
 
 
@@ -86,12 +86,19 @@ class BatchStats:
     liquidations: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
 
     def accepted(self, feed: str, record: Any) -> None:
-        if isinstance(record, Heartbeat):
+        """One accepted record (the hot path: a list append, and a sum for liquidations)."""
+        kind = type(record)
+        if kind is Heartbeat:
             return
-        self.stamps.setdefault(feed, []).append(record.ts_ms)
-        if isinstance(record, Liquidation):
-            key = (record.exchange, record.base, str(record.side_liquidated))
-            agg = self.liquidations.setdefault(key, [0, 0.0])
+        stamps = self.stamps.get(feed)
+        if stamps is None:
+            stamps = self.stamps[feed] = []
+        stamps.append(record.ts_ms)
+        if kind is Liquidation:
+            key = (record.exchange, record.base, record.side_liquidated)
+            agg = self.liquidations.get(key)
+            if agg is None:
+                agg = self.liquidations[key] = [0, 0.0]
             agg[0] += 1
             agg[1] += record.notional_usd
 
@@ -106,10 +113,16 @@ class BatchStats:
             metrics.observe_rejected(feed, reason, n)
         if self.liquidations:
             metrics.observe_liquidations(
-                {k: (int(v[0]), v[1]) for k, v in self.liquidations.items()}
+                {
+                    (ex, base, str(side)): (int(v[0]), v[1])
+                    for (ex, base, side), v in self.liquidations.items()
+                }
             )
+        if outputs:
+            # Gauges keep only the newest signal: a batch of ticks (a backlog, a replay) sets
+            # them once and counts every tick.
+            metrics.observe_signal(outputs[-1].signal, ticks=len(outputs))
         for out in outputs:
-            metrics.observe_signal(out.signal)
             for alert in out.alerts:
                 metrics.observe_alert(alert)
 

@@ -38,9 +38,15 @@ class AssetClass(StrEnum):
     VOLATILITY = "volatility"
 
 
+_ASSET_CLASSES = {m.value: m for m in AssetClass}
+
+
 class Side(StrEnum):
     LONG = "long"
     SHORT = "short"
+
+
+_SIDES = {m.value: m for m in Side}
 
 
 class Unit(StrEnum):
@@ -282,6 +288,32 @@ class PriceTick(_Codec):
         now_ms: int | None = None,
         max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
     ) -> Self:
+        if type(d) is dict:
+            # Fast path (see Liquidation.from_dict): a plain tick, optional OHLC fields absent.
+            g = d.get
+            ts, version, source, sym = g("ts_ms"), g("schema_version"), g("source"), g("symbol")
+            cls_, p, interval = g("asset_class"), g("price_usd"), g("interval_s")
+            now = int(time.time() * 1000) if now_ms is None else now_ms
+            if (
+                type(ts) is int
+                and MIN_TS_MS <= ts <= now + max_future_ms
+                and type(version) is int
+                and version == SCHEMA_VERSION
+                and type(cls_) is str
+                and cls_ in _ASSET_CLASSES
+                and type(p) is float
+                and MIN_PRICE_USD <= p <= MAX_PRICE_USD
+                and (interval is None or (type(interval) is int and interval > 0))
+                and type(source) is str
+                and type(sym) is str
+                and source
+                and sym
+                and g("open_usd") is None
+                and g("high_usd") is None
+                and g("low_usd") is None
+                and g("volume") is None
+            ):
+                return cls(ts, source, sym, _ASSET_CLASSES[cls_], p, interval)
         ts, source = _header(d, now_ms, max_future_ms)
         interval = d.get("interval_s")
         if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int)):
@@ -328,6 +360,43 @@ class Liquidation(_Codec):
         now_ms: int | None = None,
         max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
     ) -> Self:
+        if type(d) is dict:
+            # Fast path: every field present with its exact JSON type and within bounds, checked
+            # in one pass (NaN and inf fail the range tests). Anything else falls through to the
+            # field readers, which name the field at fault; both paths give equal records.
+            g = d.get
+            ts, version, side = g("ts_ms"), g("schema_version"), g("side_liquidated")
+            q, p, n, lb = g("qty_base"), g("price_usd"), g("notional_usd"), g("lower_bound")
+            source, ex, sym, base, eid = (
+                g("source"), g("exchange"), g("symbol"), g("base"), g("event_id")
+            )  # fmt: skip
+            now = int(time.time() * 1000) if now_ms is None else now_ms
+            if (
+                type(ts) is int
+                and MIN_TS_MS <= ts <= now + max_future_ms
+                and type(version) is int
+                and version == SCHEMA_VERSION
+                and type(side) is str
+                and side in _SIDES
+                and type(q) is float
+                and 0.0 < q <= MAX_NUMBER
+                and type(p) is float
+                and MIN_PRICE_USD <= p <= MAX_PRICE_USD
+                and type(n) is float
+                and 0.0 < n <= MAX_NUMBER
+                and type(lb) is bool
+                and type(source) is str
+                and type(ex) is str
+                and type(sym) is str
+                and type(base) is str
+                and type(eid) is str
+                and source
+                and ex
+                and sym
+                and base
+                and eid
+            ):
+                return cls(ts, source, ex, sym, base, _SIDES[side], q, p, n, eid, lb)
         ts, source = _header(d, now_ms, max_future_ms)
         return cls(
             ts_ms=ts,

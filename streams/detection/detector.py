@@ -78,9 +78,10 @@ class Detector:
         ts = record.ts_ms
         if ts > self.partition_ts.get(tp, -1):
             self.partition_ts[tp] = ts
-        if isinstance(record, Heartbeat):
+        kind = type(record)
+        if kind is Heartbeat:
             return
-        if isinstance(record, FundingObservation):
+        if kind is FundingObservation:
             # As-of join: kept with its publication time, used only by ticks after it.
             self.book.add(record.series, record.observation_date, ts, record.value, record.revision)
             return
@@ -94,19 +95,24 @@ class Detector:
         ):
             closed = self.next_tick_ms - MIN_MS
             raise LateEvent("ts_ms", f"{ts} is behind the closed tick {closed} (late event)")
-        if isinstance(record, PriceTick):
-            bucket = self.pending_prices.setdefault(minute, {})
-            prev = bucket.get(record.symbol)
-            # the newest tick of the minute wins; equal times tie-break on price, not arrival
-            if prev is None or (ts, record.price_usd) > (prev[0], prev[1]):
-                bucket[record.symbol] = [ts, record.price_usd, str(record.asset_class)]
-        elif isinstance(record, Liquidation):
-            self.pending_liq.setdefault(minute, liq.MinuteLiq()).add(
+        if kind is Liquidation:
+            bucket_liq = self.pending_liq.get(minute)
+            if bucket_liq is None:
+                bucket_liq = self.pending_liq[minute] = liq.MinuteLiq()
+            bucket_liq.add(
                 record.exchange,
                 record.notional_usd,
                 record.side_liquidated == "long",
                 record.lower_bound,
             )
+        elif kind is PriceTick:
+            bucket = self.pending_prices.get(minute)
+            if bucket is None:
+                bucket = self.pending_prices[minute] = {}
+            prev = bucket.get(record.symbol)
+            # the newest tick of the minute wins; equal times tie-break on price, not arrival
+            if prev is None or (ts, record.price_usd) > (prev[0], prev[1]):
+                bucket[record.symbol] = [ts, record.price_usd, str(record.asset_class)]
 
     def watermark(self) -> int | None:
         tps = self.partitions if self.partitions else set(self.partition_ts)

@@ -40,7 +40,9 @@ class MinuteLiq:
             self.long_usd += c
         if lower_bound:
             self.lower_bound_usd += c
-        v = self.by_venue.setdefault(exchange, [0, 0, 0])
+        v = self.by_venue.get(exchange)
+        if v is None:
+            v = self.by_venue[exchange] = [0, 0, 0]
         v[0] += c
         v[1] += c if is_long else 0
         v[2] += 1

@@ -1167,3 +1167,43 @@ def test_fixed_bug_funding_date_at_the_end_of_time() -> None:
 
 def test_fixed_bug_fred_csv_bare_carriage_return() -> None:
     fparse.parse_fred_csv("observation_date,SOFR\n2025-01-01,4\r1\n", "SOFR")
+
+
+@st.composite
+def fast_path_candidates(draw: st.DrawFn) -> tuple[type, dict[str, Any]]:
+    """Valid records (prices with and without their optional fields), one field then changed."""
+    record_type = draw(st.sampled_from((PriceTick, Liquidation)))
+    doc = dict(VALID[record_type])
+    if draw(st.booleans()):
+        for name in OPTIONAL[record_type] - {"interval_s"}:
+            doc.pop(name, None)
+    name = draw(st.sampled_from([*doc, "kind", "extra"]))
+    if draw(st.booleans()) and name in doc:
+        del doc[name]
+    else:
+        doc[name] = draw(odd_values | st.floats() | st.integers() | st.sampled_from(["long", ""]))
+    return record_type, doc
+
+
+@QUICK
+@given(case=fast_path_candidates(), now=st.sampled_from([NOW, None]))
+def test_the_decoders_fast_path_agrees_with_the_field_readers(
+    case: tuple[type, dict[str, Any]], now: int | None
+) -> None:
+    """``from_dict`` checks a plain dict in one pass and falls back to the field readers for
+    anything else; a read-only mapping always takes the readers. Both must judge alike."""
+    from types import MappingProxyType
+
+    record_type, doc = case
+    fast = outcome(lambda: record_type.from_dict(doc, now_ms=now))
+    slow = outcome(lambda: record_type.from_dict(MappingProxyType(doc), now_ms=now))
+    if isinstance(slow, RecordError):
+        assert isinstance(fast, RecordError) and (type(fast), fast.field) == (
+            type(slow),
+            slow.field,
+        )
+    else:
+        assert fast == slow
+        assert [type(getattr(fast, f)) for f in fast.__dataclass_fields__] == [
+            type(getattr(slow, f)) for f in slow.__dataclass_fields__
+        ]
