@@ -323,6 +323,7 @@ class Topology(ConsumerRebalanceListener):
         self.last_checkpoint = time.monotonic()
         self.stopping = asyncio.Event()
         self.stopped = asyncio.Event()
+        self.writing: asyncio.Future[None] | None = None  # the checkpoint being written
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -331,6 +332,9 @@ class Topology(ConsumerRebalanceListener):
             **cfg, acks="all", enable_idempotence=True, linger_ms=OUTPUT_LINGER_MS
         )
         await self.producer.start()
+        # Metadata of the output topics now, not on the first tick's send.
+        for topic in (self.names.signals, self.names.alerts, self.names.state):
+            await self.producer.partitions_for(topic)
         self.consumer = AIOKafkaConsumer(
             **cfg,
             group_id=self.app_id,
@@ -338,6 +342,9 @@ class Topology(ConsumerRebalanceListener):
             auto_offset_reset="earliest",
             max_poll_records=BATCH_MAX,
             fetch_max_bytes=64 * 2**20,
+            # big fetches: fewer round trips in which the loop only waits (a backlog, a replay)
+            max_partition_fetch_bytes=8 * 2**20,
+            fetch_max_wait_ms=100,  # an idle partition's fetch is renewed every 100 ms
             session_timeout_ms=10_000,  # a dead worker's standby takes over in ~10 s
             heartbeat_interval_ms=3_000,
             partition_assignment_strategy=(self.assignor,),
@@ -365,7 +372,9 @@ class Topology(ConsumerRebalanceListener):
                 await asyncio.wait_for(self.stopped.wait(), POLL_TIMEOUT_MS / 1000 + 5)
             async with self.lock:
                 if self.runtime.dirty and self.assigned:
-                    await self.checkpoint()
+                    await self.checkpoint(wait=True)
+                elif self.writing is not None:
+                    await self.writing
             await self.consumer.stop()  # leaves the group: a standby takes over at once
         if self.producer is not None:
             await self.producer.stop()
@@ -375,7 +384,9 @@ class Topology(ConsumerRebalanceListener):
         # Hand over a checkpoint that covers every offset applied so far.
         async with self.lock:
             if self.assigned and self.runtime.dirty:
-                await self.checkpoint()
+                await self.checkpoint(wait=True)
+            elif self.writing is not None:
+                await self.writing
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         async with self.lock:
@@ -387,6 +398,9 @@ class Topology(ConsumerRebalanceListener):
             # the state topic: start from it, then from the committed offsets.
             await self.restore()
             self.runtime.assign((tp.topic, tp.partition) for tp in self.assigned)
+            # Re-state the restored checkpoint at once: it also opens the commit path to the
+            # group coordinator, so the first checkpoint under load does not pay for that.
+            await self.checkpoint(wait=True)
             log.warning("active: %d input partitions", len(self.assigned))
 
     async def restore(self) -> None:
@@ -420,24 +434,39 @@ class Topology(ConsumerRebalanceListener):
         if runtime.dirty and time.monotonic() - self.last_checkpoint >= CHECKPOINT_EVERY_S:
             await self.checkpoint()
 
-    async def checkpoint(self) -> None:
-        # Outputs first, then the checkpoint, then the offsets: a crash anywhere in between
-        # re-does work (deduplicated downstream by alert id), it never skips any.
-        assert self.producer is not None and self.consumer is not None
-        await self.producer.flush()
-        await self.producer.send_and_wait(
-            self.names.state, key=self.scope_key, value=self.runtime.encode_checkpoint()
-        )
+    async def checkpoint(self, wait: bool = False) -> None:
+        """Snapshot the detector and the offsets it covers, and write them in the background.
+
+        The snapshot is taken here, under the caller's lock; the writing (flush the outputs
+        sent so far, write the checkpoint, then commit its offsets) runs as a task so input
+        keeps flowing meanwhile. Outputs first, then the checkpoint, then the offsets: a crash
+        anywhere in between re-does work (deduplicated downstream by alert id), it never skips
+        any. One write at a time; ``wait`` returns only once this one is done."""
+        blob = self.runtime.encode_checkpoint()
         offsets = self.runtime.detector.offsets
         commit = {
             tp: offsets[f"{tp.topic}:{tp.partition}"]
             for tp in self.assigned
             if f"{tp.topic}:{tp.partition}" in offsets
         }
-        if commit:
-            await self.consumer.commit(commit)
         self.runtime.dirty = False
         self.last_checkpoint = time.monotonic()
+        if self.writing is not None:
+            await self.writing
+        self.writing = asyncio.ensure_future(self._write_checkpoint(blob, commit))
+        if wait:
+            await self.writing
+
+    async def _write_checkpoint(self, blob: bytes, commit: dict[TopicPartition, int]) -> None:
+        assert self.producer is not None and self.consumer is not None
+        try:
+            await self.producer.flush()
+            await self.producer.send_and_wait(self.names.state, key=self.scope_key, value=blob)
+            if commit:
+                await self.consumer.commit(commit)
+        except Exception as exc:  # broker away, group rebalancing: the next one retries
+            self.runtime.dirty = True
+            log.warning("checkpoint not written (%s: %s); retrying", type(exc).__name__, exc)
 
     async def idle_checkpoint(self) -> None:
         """A quiet stream still gets its last batch checkpointed and committed."""

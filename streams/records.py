@@ -263,7 +263,10 @@ class _Codec:
         return orjson.dumps(self.to_dict())
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs 0.88 µs for these 12 fields against 0.12 µs
+# (measured), paid per input event. Records are values by convention (nothing mutates one)
+# and stay hashable (unsafe_hash: the hash of their fields, as frozen would give).
+@dataclass(slots=True, unsafe_hash=True)
 class PriceTick(_Codec):
     ts_ms: int
     source: str
@@ -334,7 +337,8 @@ class PriceTick(_Codec):
         )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, for the per-event cost: see PriceTick.
+@dataclass(slots=True, unsafe_hash=True)
 class Liquidation(_Codec):
     ts_ms: int
     source: str
@@ -682,9 +686,13 @@ def decode_frame(
         return [(None, exc)]
     items = obj if isinstance(obj, list) else [obj]
     out: list[tuple[Any, R | Heartbeat | RecordError]] = []
+    append, from_dict = out.append, record_type.from_dict  # type: ignore[attr-defined]
     for item in items:
         try:
-            out.append((item, from_obj(record_type, item, now_ms, max_future_ms)))
+            if type(item) is dict and "kind" not in item:  # a plain record: from_obj's common case
+                append((item, from_dict(item, now_ms, max_future_ms)))
+            else:
+                append((item, from_obj(record_type, item, now_ms, max_future_ms)))
         except RecordError as exc:
-            out.append((item, exc))
+            append((item, exc))
     return out
