@@ -137,7 +137,7 @@ class BatchResult:
 
 
 class DetectorRuntime:
-    """The detector plus what the agent needs around it: decoding, DLQ letters, metrics,
+    """The detector plus what the input stage needs around it: decoding, DLQ letters, metrics,
     and the (compressed) checkpoint codec. Plain Python: tests drive it without faust."""
 
     def __init__(self, settings: Settings, names: TopicNames, metrics: MetricsSink | None = None):
@@ -504,7 +504,7 @@ def base_app(settings: Settings, app_id: str, *, host_only: bool = False) -> fau
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
         producer_acks=-1,
-        # Offsets are committed by the agent right after a checkpoint is acknowledged.
+        # faust's own commit timer off: a consumer commits what its checkpoint covers, no more.
         broker_commit_every=10**9,
         broker_commit_interval=10**6,
     )
