@@ -153,6 +153,8 @@ class DetectorRuntime:
         self.max_future_ms = settings.max_future_s * 1000
         self.dirty = False
         self.seen_total = 0  # records handled (processed, rejected, skipped): for benchmarks
+        self.first_batch_at: float | None = None  # perf_counter() as the first batch began
+        self.last_batch_done = 0.0  # perf_counter() as the latest batch ended
 
     def assign(self, tps: Iterable[tuple[str, int]]) -> None:
         self.detector.set_partitions(f"{t}:{p}" for t, p in tps if t in self.feed_of)
@@ -162,6 +164,8 @@ class DetectorRuntime:
 
         A message is one record or a frame of several (see ``decode_frame``); every item is
         validated and dead-lettered on its own."""
+        if self.first_batch_at is None:
+            self.first_batch_at = time.perf_counter()
         det = self.detector
         now_ms = int(time.time() * 1000)
         res = BatchResult()
@@ -203,6 +207,7 @@ class DetectorRuntime:
         self.dirty = self.dirty or bool(res.processed or res.dead or res.skipped)
         if self.metrics:
             res.stats.report(self.metrics, now_ms, res.outputs)
+        self.last_batch_done = time.perf_counter()
         return res
 
     # -- checkpoint codec --------------------------------------------------------------------
