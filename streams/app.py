@@ -563,7 +563,13 @@ def run_worker(app: faust.App, loglevel: str = "WARNING") -> None:
     from shockwatch.log import RedactingFilter
 
     class RedactingWorker(Worker):
-        """faust's worker installs its own root handlers; give each the redacting filter."""
+        """faust's worker installs its own root handlers; give each the redacting filter.
+        No terminal spinner: a worker's output goes to log files and collectors, where the
+        spinner wrote every log line a second time, wrapped in cursor escape codes."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.spinner = None
 
         def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
             super().on_setup_root_logger(logger, level)

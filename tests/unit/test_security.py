@@ -698,6 +698,8 @@ def test_fixed_bug_worker_logging_loses_the_redacting_filter(
     assert handlers
     for handler in handlers:
         assert any(isinstance(f, swlog.RedactingFilter) for f in handler.filters), handler
+    # and each line is written once: no terminal spinner echoing it (with escape codes)
+    assert not [h for h in handlers if type(h).__name__ == "SpinnerHandler"], handlers
 
 
 def test_fixed_bug_replay_run_id_dot_dot(tmp_path: Path) -> None:
