@@ -281,7 +281,10 @@ def worker(
     metrics: Annotated[bool, typer.Option(help="Serve Prometheus metrics.")] = True,
     metrics_port: Annotated[int | None, typer.Option(help="Metrics port.")] = None,
 ) -> None:
-    """Run the detection worker (faust) until SIGINT/SIGTERM."""
+    """Run the detection worker (faust-hosted) until SIGINT/SIGTERM.
+
+    One worker of an app id is active; another started with the same app id stands by and
+    takes over (restoring the checkpoint) within ~10 s of the active one dying."""
     from shockwatch.kafka import KafkaUnavailable, create_topics
     from streams.app import create_app, run_worker
 
