@@ -283,8 +283,7 @@ def worker(
 ) -> None:
     """Run the detection worker (faust-hosted) until SIGINT/SIGTERM.
 
-    One worker of an app id is active; another started with the same app id stands by and
-    takes over (restoring the checkpoint) within ~10 s of the active one dying."""
+    A second worker with the same app id stands by; it takes over within ~10 s if the first dies."""
     from shockwatch.kafka import KafkaUnavailable, create_topics
     from streams.app import create_app, run_worker
 
