@@ -169,10 +169,12 @@ class DetectorRuntime:
         det = self.detector
         now_ms = int(time.time() * 1000)
         res = BatchResult()
+        ingest, offsets, accepted = det.ingest, det.offsets, res.stats.accepted
+        processed = skipped = 0
         for topic, partition, offset, key, value in messages:
             tp = f"{topic}:{partition}"
-            if det.already_applied(tp, offset):
-                res.skipped += 1
+            if offset < offsets.get(tp, 0):  # the restored checkpoint already holds it
+                skipped += 1
                 continue
             feed = self.feed_of[topic]
             items = decode_frame(FEED_TYPES[feed], value or b"", now_ms, self.max_future_ms)
@@ -180,28 +182,29 @@ class DetectorRuntime:
             for index, (item, record) in enumerate(items):
                 if not isinstance(record, RecordError):
                     try:
-                        det.ingest(record, tp, offset)
+                        ingest(record, tp)
                     except RecordError as exc:
                         record = exc
-                if isinstance(record, RecordError):
-                    det.offsets[tp] = offset + 1
-                    raw = orjson.dumps(item) if framed and item is not None else (value or b"")
-                    letter = dead_letter(
-                        source_topic=topic,
-                        value=raw,
-                        error=record,
-                        key=key,
-                        source="shockwatch:worker",
-                        partition=partition,
-                        offset=offset,
-                        ts_ms=now_ms,
-                        frame_index=index if framed else None,
-                    )
-                    res.dead.append((self.names.dlq(topic), key, letter))
-                    res.stats.rejected(feed, record.reason)
-                else:
-                    res.processed += 1
-                    res.stats.accepted(feed, record)
+                    else:
+                        processed += 1
+                        accepted(feed, record)
+                        continue
+                raw = orjson.dumps(item) if framed and item is not None else (value or b"")
+                letter = dead_letter(
+                    source_topic=topic,
+                    value=raw,
+                    error=record,
+                    key=key,
+                    source="shockwatch:worker",
+                    partition=partition,
+                    offset=offset,
+                    ts_ms=now_ms,
+                    frame_index=index if framed else None,
+                )
+                res.dead.append((self.names.dlq(topic), key, letter))
+                res.stats.rejected(feed, record.reason)
+            offsets[tp] = offset + 1  # the whole message is applied (items or dead letters)
+        res.processed, res.skipped = processed, skipped
         res.outputs = det.advance()
         self.seen_total += res.processed + len(res.dead) + res.skipped
         self.dirty = self.dirty or bool(res.processed or res.dead or res.skipped)
