@@ -55,15 +55,9 @@ demo: setup ## the whole job on the bundled 2025-11-04 scenario, ending with the
 run: venv kafka-up ## live: all producers + worker + notifier against the configured broker
 	$(BIN)/python -m shockwatch.live
 
-# The liquidation-producer integration tests run in a pytest process of their own: after the
-# other producer tests in the same process they intermittently read no records (an isolation
-# problem in the producers' test set-up, tracked in the issue notes).
-ISOLATED := tests/integration/test_producers_liquidations.py
-
 test: setup ## lint + unit + integration + end-to-end tests (starts its own broker)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not faults" tests --ignore=$(ISOLATED)
-	$(BIN)/python -m pytest -q -m "not faults" $(ISOLATED)
+	$(BIN)/python -m pytest -q -m "not faults" tests
 	$(BIN)/python -m pytest -q -m faults tests || [ $$? -eq 5 ]
 
 test-unit: venv ## the fast unit tests only

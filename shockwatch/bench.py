@@ -274,7 +274,7 @@ class Bench:
     def fresh(self, label: str) -> tuple[Settings, TopicNames]:
         prefix = f"bench-{label}-{uuid.uuid4().hex[:6]}."
         settings = self.settings.model_copy(update={"topic_prefix": prefix, "input_partitions": 1})
-        create_topics(settings, prefix)
+        create_topics(settings, prefix, keep_all=True)
         return settings, TopicNames(prefix)
 
 

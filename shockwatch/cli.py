@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -196,10 +197,20 @@ def load(
 
     settings = settings_from_env()
     prefix = settings.topic_prefix if topic_prefix is None else topic_prefix
+    # A prefix of its own holds a past day: no time retention (the broker deletes events
+    # older than retention_days, by event time, within minutes). The live topics keep theirs.
+    keep_all = prefix != settings.topic_prefix
     try:
         scenario = read_scenario(scenario_dir)
         if create:
-            create_topics(settings, prefix)
+            create_topics(settings, prefix, keep_all=keep_all)
+        age_days = (time.time() * 1000 - scenario.start_ms) / 86_400_000
+        if not keep_all and age_days > settings.retention_days:
+            console.print(
+                f"[yellow]warning:[/] {scenario.name} is {age_days:.0f} days old, beyond the "
+                f"live topics' retention ({settings.retention_days} days by event time): the "
+                "broker deletes it within minutes. Load it under --topic-prefix to keep it."
+            )
         total = count_lines(scenario)
         with (
             Publisher(settings, client_id="shockwatch-load") as pub,

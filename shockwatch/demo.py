@@ -113,7 +113,7 @@ def main() -> int:
         settings = load_settings(kafka_bootstrap=info["bootstrap"])
         how = "already running" if info["already_running"] else f"ready in {info['ready_s']:.1f} s"
         console.print(f"broker at {info['bootstrap']} ({how})")
-    create_topics(settings, prefix)
+    create_topics(settings, prefix, keep_all=True)
     console.print(f"topics created under the prefix [bold]{prefix}[/]")
 
     standin = None

@@ -115,12 +115,15 @@ def admin(settings: Settings, timeout_s: float = 10.0) -> Any:
         ) from exc
 
 
-def create_topics(settings: Settings, prefix: str | None = None) -> dict[str, str]:
-    """Create every topic of the contract; idempotent. Returns {topic: 'created'|'exists'}."""
+def create_topics(
+    settings: Settings, prefix: str | None = None, *, keep_all: bool = False
+) -> dict[str, str]:
+    """Create every topic of the contract; idempotent. Returns {topic: 'created'|'exists'}.
+    ``keep_all``: no time retention, for topics holding a past day (see ``topic_specs``)."""
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    specs: list[TopicSpec] = topic_specs(settings, prefix)
+    specs: list[TopicSpec] = topic_specs(settings, prefix, keep_all=keep_all)
     client = admin(settings)
     try:
         existing = set(client.list_topics())

@@ -211,7 +211,7 @@ def run_scenario(
     app_id = app_id or f"shockwatch-scn-{run}"
     names = TopicNames(prefix)
     started = time.monotonic()
-    create_topics(settings, prefix)
+    create_topics(settings, prefix, keep_all=True)
     worker = WorkerProcess(
         settings, prefix, app_id, settings.state_dir / "runs" / f"{run}.worker.log", metrics_port
     )

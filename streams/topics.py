@@ -67,9 +67,16 @@ class TopicNames:
         return base + [self.dlq(t) for t in (*self.inputs, self.alerts)]
 
 
-def topic_specs(settings: Settings, prefix: str | None = None) -> list[TopicSpec]:
+def topic_specs(
+    settings: Settings, prefix: str | None = None, *, keep_all: bool = False
+) -> list[TopicSpec]:
+    """The contract's topics. Retention is by Kafka timestamp, which is the event time (replay
+    seeks by it): live topics keep ``retention_days`` of event time. A past day loaded for a
+    scenario run, a replay, a benchmark or a test is older than that, and the broker would
+    delete it at its next retention check (every 5 minutes); its topics are created with
+    ``keep_all`` (no time limit) instead."""
     names = TopicNames(settings.topic_prefix if prefix is None else prefix)
-    retention = str(settings.retention_days * DAY_MS)
+    retention = "-1" if keep_all else str(settings.retention_days * DAY_MS)
     delete = {"cleanup.policy": "delete", "retention.ms": retention}
     # Kafka message timestamp = event time (replay seeks by it), so the broker must keep ours.
     timed = {**delete, "message.timestamp.type": "CreateTime"}

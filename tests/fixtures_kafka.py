@@ -67,7 +67,7 @@ def kafka_settings(kafka: TestBroker, prefix: str, tmp_path: Path) -> Settings:
         state_dir=tmp_path / "state",
         reports_dir=tmp_path / "reports",
     )
-    create_topics(settings)
+    create_topics(settings, keep_all=True)  # fixtures hold past days
     return settings
 
 

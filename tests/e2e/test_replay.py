@@ -33,7 +33,7 @@ def live(kafka, tmp_path_factory: pytest.TempPathFactory) -> Settings:  # type: 
         state_dir=tmp_path_factory.mktemp("state"),
         reports_dir=tmp_path_factory.mktemp("reports"),
     )
-    create_topics(settings, prefix)
+    create_topics(settings, prefix, keep_all=True)
     with Publisher(settings) as pub:
         load_scenario(
             read_scenario(SCENARIO),

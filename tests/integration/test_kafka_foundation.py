@@ -51,18 +51,24 @@ def consume_all(settings: Settings, topic: str, expected: int) -> list:
 
 
 def test_topics_are_created_with_their_configs_idempotently(kafka_settings: Settings) -> None:
-    specs = topic_specs(kafka_settings)
-    again = create_topics(kafka_settings)
-    assert set(again.values()) == {"exists"}
-    names = [s.name for s in specs]
-    parts = partitions_for(kafka_settings, names)
-    configs = describe_topic_configs(kafka_settings, names)
-    for spec in specs:
-        assert parts[spec.name] == spec.partitions
-        for key, value in spec.config.items():
-            assert configs[spec.name][key] == value, (spec.name, key)
-    funding = TopicNames(kafka_settings.topic_prefix).funding
-    assert configs[funding]["cleanup.policy"] == "compact"
+    live = kafka_settings.topic_prefix + "live."
+    assert set(create_topics(kafka_settings, live).values()) == {"created"}
+    # The fixture's topics hold past days (keep_all); the live ones keep retention_days.
+    for prefix, keep_all in ((kafka_settings.topic_prefix, True), (live, False)):
+        specs = topic_specs(kafka_settings, prefix, keep_all=keep_all)
+        again = create_topics(kafka_settings, prefix, keep_all=keep_all)
+        assert set(again.values()) == {"exists"}
+        names = [s.name for s in specs]
+        parts = partitions_for(kafka_settings, names)
+        configs = describe_topic_configs(kafka_settings, names)
+        for spec in specs:
+            assert parts[spec.name] == spec.partitions
+            for key, value in spec.config.items():
+                assert configs[spec.name][key] == value, (spec.name, key)
+        topics = TopicNames(prefix)
+        assert configs[topics.funding]["cleanup.policy"] == "compact"
+        days = str(kafka_settings.retention_days * 86_400_000)
+        assert configs[topics.liquidations]["retention.ms"] == ("-1" if keep_all else days)
 
 
 def test_every_record_type_over_kafka_python(kafka_settings: Settings) -> None:
