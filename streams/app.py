@@ -63,6 +63,7 @@ BATCH_MAX = 20_000  # records per getmany: one detector pass, one lock hold
 POLL_TIMEOUT_MS = 200  # an idle getmany returns after this (the stop flag is checked then)
 OUTPUT_LINGER_MS = 2  # signals and alerts leave within ~2 ms of their tick
 CHECKPOINT_EVERY_S = 1.0
+READ_STATE_TIMEOUT_S = 60.0  # reading the newest checkpoint back, at most
 
 
 class MetricsSink(Protocol):
@@ -228,27 +229,43 @@ class DetectorRuntime:
         )
 
 
-async def read_checkpoint(settings: Settings, names: TopicNames, scope: str) -> bytes | None:
-    """The newest checkpoint for ``scope`` on the state topic (read backwards from the end)."""
+class CheckpointUnreadable(RuntimeError):
+    """The state topic could not be read to its end: not the same as "no checkpoint"."""
+
+
+async def read_checkpoint(
+    settings: Settings, names: TopicNames, scope: str, timeout_s: float = READ_STATE_TIMEOUT_S
+) -> bytes | None:
+    """The newest checkpoint for ``scope`` on the state topic; None only when it holds none.
+
+    Reads the tail (then further back if the scope's newest is not there) always up to the end
+    offset. A read that cannot get there in ``timeout_s`` raises ``CheckpointUnreadable``: a
+    slow fetch taken for "no checkpoint" would start an empty detector at the committed offsets
+    and lose the history (it did, under load: the standby fault test scored differently)."""
     consumer = AIOKafkaConsumer(**aiokafka_config(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(names.state, 0)
         consumer.assign([tp])
         end = (await consumer.end_offsets([tp]))[tp]
-        start = max(0, end - 50)
-        if end == 0:
-            return None
-        consumer.seek(tp, start)
-        latest: bytes | None = None
-        while True:
-            batch = await consumer.getmany(tp, timeout_ms=2000)
-            msgs = batch.get(tp, [])
-            for msg in msgs:
-                if msg.key == scope.encode():
-                    latest = msg.value
-            if not msgs or msgs[-1].offset >= end - 1:
+        key = scope.encode()
+        deadline = time.monotonic() + timeout_s
+        for window in (50, 5000, None):
+            start = 0 if window is None else max(0, end - window)
+            consumer.seek(tp, start)
+            latest: bytes | None = None
+            while await consumer.position(tp) < end:
+                if time.monotonic() > deadline:
+                    raise CheckpointUnreadable(
+                        f"{names.state} not read to its end ({end}) within {timeout_s:.0f} s"
+                    )
+                batch = await consumer.getmany(tp, timeout_ms=500)
+                for msg in batch.get(tp, []):
+                    if msg.key == key and msg.offset < end:
+                        latest = msg.value
+            if latest is not None or start == 0:
                 return latest
+        return None
     finally:
         await consumer.stop()
 
@@ -406,13 +423,34 @@ class Topology(ConsumerRebalanceListener):
             # the state topic: start from it, then from the committed offsets.
             await self.restore()
             self.runtime.assign((tp.topic, tp.partition) for tp in self.assigned)
+            # Read on from where the checkpoint stops, not from the group's committed offsets:
+            # the checkpoint is the truth (commits follow it, so they are never ahead of it; if
+            # they were, starting there would skip events the restored state never saw).
+            assert self.consumer is not None
+            held = self.runtime.detector.offsets
+            for tp in self.assigned:
+                offset = held.get(f"{tp.topic}:{tp.partition}")
+                if offset is not None:
+                    self.consumer.seek(tp, offset)
             # Re-state the restored checkpoint at once: it also opens the commit path to the
             # group coordinator, so the first checkpoint under load does not pay for that.
             await self.checkpoint(wait=True)
             log.warning("active: %d input partitions", len(self.assigned))
 
     async def restore(self) -> None:
-        blob = await read_checkpoint(self.settings, self.names, self.runtime.detector.scope)
+        """The newest checkpoint into the runtime (an empty detector only when there is none).
+        Retried until it can be read: nothing is processed without the state it belongs to."""
+        from aiokafka.errors import KafkaError
+
+        attempt, scope = 0, self.settings.detection.scope
+        while True:
+            try:
+                blob = await read_checkpoint(self.settings, self.names, scope)
+                break
+            except (CheckpointUnreadable, KafkaError, OSError) as exc:
+                attempt += 1
+                log.warning("cannot read the checkpoint yet (%s); retrying", exc)
+                await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
         if blob is not None:
             self.runtime.restore_checkpoint(blob)
         else:
