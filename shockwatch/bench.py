@@ -537,37 +537,22 @@ def step_latency(b: Bench) -> None:  # noqa: C901 - one measured scenario, start
 
 def step_slack(b: Bench) -> None:
     """alert -> Slack POST latency (notifier process -> local webhook stand-in)"""
-    import subprocess
-
     from alerts.standin import start_slack_stand_in
-    from shockwatch.broker import free_port
+    from shockwatch.runner import NotifierProcess
     from streams.records import AlertEvent
 
     settings, names = b.fresh("slack")
     standin, url = start_slack_stand_in(port=0)
-    env = {
-        **os.environ,
-        "SHOCKWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "SHOCKWATCH_TOPIC_PREFIX": names.prefix,
-        "SHOCKWATCH_SLACK_WEBHOOK_URL": url,
-        "SHOCKWATCH_APP_ID": f"bench-slack-{uuid.uuid4().hex[:6]}",
-        "SHOCKWATCH_STATE_DIR": str(settings.state_dir / "bench-slack"),
-        "SHOCKWATCH_SLACK_MAX_PER_MINUTE": "100000",
-    }
-    log = open(settings.state_dir / "bench-notifier.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shockwatch.cli",
-            "alerts",
-            "notify",
-            "--metrics-port",
-            str(free_port()),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    notifier = NotifierProcess(
+        settings,
+        names.prefix,
+        url,
+        f"bench-slack-{uuid.uuid4().hex[:6]}",
+        settings.state_dir / "bench-notifier.log",
+        {
+            "SHOCKWATCH_STATE_DIR": str(settings.state_dir / "bench-slack"),
+            "SHOCKWATCH_SLACK_MAX_PER_MINUTE": "100000",
+        },
     )
     n = 20 if b.quick else 100
     sent_at: dict[str, float] = {}
@@ -592,10 +577,8 @@ def step_slack(b: Bench) -> None:
                 time.sleep(0.05)
         got = standin.wait_for(n, timeout_s=120)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        notifier.stop()
         standin.stop()
-        log.close()
     lat = []
     for msg in got:
         # the whole id: "sw-bench-1" is also a prefix of "sw-bench-10".."sw-bench-19"

@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import sys
 import time
 import urllib.request
@@ -28,9 +26,9 @@ from shockwatch.broker import LocalBroker, free_port
 from shockwatch.kafka import create_topics
 from shockwatch.log import setup_logging
 from shockwatch.replay import replay
-from shockwatch.runner import WorkerProcess, run_scenario
+from shockwatch.runner import NotifierProcess, WorkerProcess, run_scenario
 from shockwatch.scenario import first_event_ms, read_scenario
-from shockwatch.settings import PROJECT_ROOT, Settings, load_settings
+from shockwatch.settings import PROJECT_ROOT, load_settings
 
 SCENARIO = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
 NOTIFY_TIMEOUT_S = 60.0
@@ -47,45 +45,6 @@ def scrape(port: int, dest: Path) -> int:
         body = resp.read()
     dest.write_bytes(body)
     return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
-
-
-class Notifier:
-    """``shockwatch alerts notify`` for the demo's topics, pointed at a webhook."""
-
-    def __init__(self, settings: Settings, prefix: str, webhook: str, log_path: Path) -> None:
-        env = {
-            **os.environ,
-            "SHOCKWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "SHOCKWATCH_TOPIC_PREFIX": prefix,
-            "SHOCKWATCH_APP_ID": f"shockwatch-{prefix.rstrip('.')}",
-            "SHOCKWATCH_SLACK_WEBHOOK_URL": webhook,
-            "SHOCKWATCH_STATE_DIR": str(settings.state_dir / "demo" / prefix.rstrip(".")),
-        }
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_path
-        with open(log_path, "ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "shockwatch.cli",
-                    "alerts",
-                    "notify",
-                    "--metrics-port",
-                    str(free_port()),
-                ],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def main() -> int:
@@ -132,7 +91,14 @@ def main() -> int:
             console.print("no SHOCKWATCH_SLACK_WEBHOOK_URL: a local Slack stand-in prints messages")
         else:
             console.print("sending to the configured Slack webhook (URL not shown: a secret)")
-        notifier = Notifier(settings, prefix, webhook, reports / "notifier.log")
+        notifier = NotifierProcess(
+            settings,
+            prefix,
+            webhook,
+            f"shockwatch-{prefix.rstrip('.')}",
+            reports / "notifier.log",
+            {"SHOCKWATCH_STATE_DIR": str(settings.state_dir / "demo" / prefix.rstrip("."))},
+        )
 
         step(f"Load {scenario.name} into Kafka while the detection worker runs over it")
         metrics_port = free_port()

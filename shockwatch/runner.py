@@ -182,6 +182,50 @@ class OutputReader:
         self.consumer.close()
 
 
+class NotifierProcess:
+    """``shockwatch alerts notify`` as a child process for ``prefix``'s alerts, posting to
+    ``webhook``; ``extra_env`` for anything else (state folder, rate bound)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        prefix: str,
+        webhook: str,
+        app_id: str,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        from shockwatch.broker import free_port
+
+        env = {
+            **os.environ,
+            "SHOCKWATCH_KAFKA_BOOTSTRAP": bootstrap(settings),
+            "SHOCKWATCH_TOPIC_PREFIX": prefix,
+            "SHOCKWATCH_APP_ID": app_id,
+            "SHOCKWATCH_SLACK_WEBHOOK_URL": webhook,
+            **(extra_env or {}),
+        }
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_path
+        cmd = [sys.executable, "-m", "shockwatch.cli", "alerts", "notify"]
+        with open(log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                [*cmd, "--metrics-port", str(free_port())],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 def run_scenario(
     settings: Settings,
     scenario: Scenario,

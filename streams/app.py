@@ -174,7 +174,7 @@ class DetectorRuntime:
         processed = skipped = 0
         for topic, partition, offset, key, value in messages:
             tp = f"{topic}:{partition}"
-            if offset < offsets.get(tp, 0):  # the restored checkpoint already holds it
+            if det.already_applied(tp, offset):  # the restored checkpoint holds it
                 skipped += 1
                 continue
             feed = self.feed_of[topic]
@@ -395,20 +395,19 @@ class Topology(ConsumerRebalanceListener):
         if self.consumer is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stopped.wait(), POLL_TIMEOUT_MS / 1000 + 5)
-            async with self.lock:
-                if self.runtime.dirty and self.assigned:
-                    await self.checkpoint(wait=True)
-                elif self.writing is not None:
-                    await self.writing
+            await self.settle()
             await self.consumer.stop()  # leaves the group: a standby takes over at once
         if self.producer is not None:
             await self.producer.stop()
 
     # -- rebalance ---------------------------------------------------------------------------
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        # Hand over a checkpoint that covers every offset applied so far.
+        await self.settle()  # hand over a checkpoint covering every offset applied so far
+
+    async def settle(self) -> None:
+        """Checkpoint what is not yet checkpointed and wait until every write is done."""
         async with self.lock:
-            if self.assigned and self.runtime.dirty:
+            if self.runtime.dirty and self.assigned:
                 await self.checkpoint(wait=True)
             elif self.writing is not None:
                 await self.writing

@@ -61,6 +61,7 @@ from streams.records import (
 )
 from streams.topics import TopicNames
 from tests.unit.test_records import FUND, LIQ
+from tests.unit.test_records import PRICE as RECORDS_PRICE
 
 # Deterministic in CI (no flaky red builds); exploring with fresh seeds on developers' machines.
 FAST = settings(
@@ -79,19 +80,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 NAMES = TopicNames("p.")
 FEED_TOPIC = {"prices": NAMES.prices, "liquidations": NAMES.liquidations, "funding": NAMES.funding}
 
-PRICE: dict[str, Any] = {
-    "schema_version": 1,
-    "ts_ms": 1_762_268_460_000,
-    "source": "yfinance",
-    "symbol": "SPX",
-    "asset_class": "equity_index",
-    "price_usd": 6771.55,
-    "interval_s": 60,
-    "open_usd": 6772.0,
-    "high_usd": 6775.0,
-    "low_usd": 6770.1,
-    "volume": 1234.0,
-}
+PRICE: dict[str, Any] = {**RECORDS_PRICE, "volume": 1234.0}  # every optional field present
 HEARTBEAT: dict[str, Any] = {
     "kind": "heartbeat",
     "schema_version": 1,
