@@ -1,20 +1,28 @@
 """Event-time ticks that tie the detection core together, with a checkpointable state.
 
-Arrival only files an event into its one-minute bucket (O(1)); nothing is computed on arrival.
-A tick at time T (every minute, on the minute) closes the bucket before T and evaluates the
-world as of T. A tick runs once the *watermark* has passed T + allowed lateness, where the
-watermark is the minimum over the input partitions of the newest event time each has shown
-(producers send heartbeats when idle). Since each partition is in event-time order, every
-event older than T has arrived by then, whatever the interleaving across partitions and
-whatever the replay speed: the same input gives the same signals and alerts.
+Arrival only files an event into its partition's one-minute bucket (``shard.PartitionShard``,
+O(1)); nothing is computed on arrival. A partition seals a minute once its own event time has
+passed the minute's end plus the allowed lateness, and its sealed minutes are merged here
+(``apply``). A tick at time T (every minute, on the minute) closes the merged bucket before T
+and evaluates the world as of T. It runs once the *watermark* has passed T + allowed lateness,
+where the watermark is the minimum over the input partitions of the newest event time each has
+shown (producers send heartbeats when idle): by then every partition has sealed the minute, so
+whatever the interleaving across partitions, the replay speed or where batches split, the same
+input gives the same signals and alerts.
 
-An event older than the last closed bucket is late (``LateEvent``: dead-lettered and counted).
-An event at an offset the state already includes (after a restart) is skipped, so recovery from
-the checkpoint plus re-reading from the committed offsets applies each event exactly once.
+An event behind its partition's sealed minutes is late (``LateEvent``: dead-lettered and
+counted). An event at an offset the state already includes (after a restart) is skipped, so
+recovery from the checkpoint plus re-reading from the committed offsets applies each event
+exactly once.
+
+A single worker files events into the shards its detector holds (``ingest``). Scaled out, the
+shards run in other workers and their summaries arrive here over Kafka (``apply``): the same
+code either way, so the modes agree exactly (docs/architecture.md, "Scale-out").
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,18 +33,12 @@ from streams.detection import liquidations as liq
 from streams.detection import market as mkt
 from streams.detection.alerting import AlertMachine, step
 from streams.detection.score import composite, regime
-from streams.records import (
-    AlertEvent,
-    FundingObservation,
-    Heartbeat,
-    LateEvent,
-    Liquidation,
-    PriceTick,
-    ShockSignal,
-)
+from streams.detection.shard import PartitionShard, Summary, newer
+from streams.records import AlertEvent, ShockSignal
 
 MIN_MS = 60_000
-SNAPSHOT_VERSION = 1
+log = logging.getLogger(__name__)
+SNAPSHOT_VERSION = 2
 
 
 @dataclass
@@ -57,11 +59,15 @@ class Detector:
         # minute -> symbol -> [ts_ms, price_usd, asset_class]
         self.pending_prices: dict[int, dict[str, list[Any]]] = {}
         self.pending_liq: dict[int, liq.MinuteLiq] = {}
-        self.partition_ts: dict[str, int] = {}
+        self.partition_ts: dict[str, int] = {}  # per partition: through_ms of its summaries
+        self.sealed: dict[str, int] = {}  # per partition: minutes before this one are merged
+        self.shards: dict[str, PartitionShard] = {}  # a single worker's own partitions
+        self.lateness_ms = cfg.alerts.allowed_lateness_s * 1000
         self.partitions: set[str] | None = None
         self.offsets: dict[str, int] = {}
         self.next_tick_ms: int | None = None
         self.ticks = 0
+        self.late_minutes = 0  # sealed minutes that came after their tick (see ``apply``)
 
     # -- ingestion ---------------------------------------------------------------------------
     def set_partitions(self, partitions: Iterable[str]) -> None:
@@ -71,58 +77,72 @@ class Detector:
     def already_applied(self, tp: str, offset: int) -> bool:
         return offset < self.offsets.get(tp, 0)
 
+    def shard(self, tp: str) -> PartitionShard:
+        shard = self.shards.get(tp)
+        if shard is None:
+            shard = self.shards[tp] = PartitionShard(self.lateness_ms)
+            if self.ticks and self.next_tick_ms is not None:
+                shard.close(self.next_tick_ms // MIN_MS - 1)
+        return shard
+
     def ingest(self, record: Any, tp: str = "-", offset: int | None = None) -> None:
-        """File one decoded record. Raises ``LateEvent`` for events behind the closed ticks."""
+        """File one decoded record. Raises ``LateEvent`` for events behind the sealed minutes."""
         if offset is not None:
             self.offsets[tp] = offset + 1
-        ts = record.ts_ms
-        if ts > self.partition_ts.get(tp, -1):
-            self.partition_ts[tp] = ts
-        kind = type(record)
-        if kind is Heartbeat:
-            return
-        if kind is FundingObservation:
-            # As-of join: kept with its publication time, used only by ticks after it.
-            self.book.add(record.series, record.observation_date, ts, record.value, record.revision)
-            return
-        minute = ts // MIN_MS
-        # Late only once a tick has closed a minute: before that, an older event just moves the
-        # first tick back (so the outcome cannot depend on where batches happen to split).
-        if (
-            self.ticks
-            and self.next_tick_ms is not None
-            and minute < self.next_tick_ms // MIN_MS - 1
-        ):
-            closed = self.next_tick_ms - MIN_MS
-            raise LateEvent("ts_ms", f"{ts} is behind the closed tick {closed} (late event)")
-        if kind is Liquidation:
-            bucket_liq = self.pending_liq.get(minute)
-            if bucket_liq is None:
-                bucket_liq = self.pending_liq[minute] = liq.MinuteLiq()
-            bucket_liq.add(
-                record.exchange,
-                record.notional_usd,
-                record.side_liquidated == "long",
-                record.lower_bound,
-            )
-        elif kind is PriceTick:
+        self.shard(tp).add(record)
+
+    def apply(self, summary: Summary) -> None:
+        """Merge what one partition sealed. A minute the partition had already sealed (a shard
+        restarted from an earlier offset sends it again) is skipped: the first one is whole."""
+        tp = summary.tp
+        done = self.sealed.get(tp, -1)
+        closed = self.next_tick_ms // MIN_MS - 1 if self.ticks and self.next_tick_ms else None
+        for minute, prices, bucket_liq in summary.minutes:
+            if minute < done:
+                continue
+            if closed is not None and minute < closed:
+                # Not possible while every stage runs with the same allowed lateness (a tick
+                # waits for all partitions to seal its minute); counted and logged if it does.
+                self.late_minutes += 1
+                log.error("%s sealed minute %d after its tick: not merged", tp, minute)
+                continue
             bucket = self.pending_prices.get(minute)
             if bucket is None:
                 bucket = self.pending_prices[minute] = {}
-            prev = bucket.get(record.symbol)
-            # the newest tick of the minute wins; equal times tie-break on price, not arrival
-            if prev is None or (ts, record.price_usd) > (prev[0], prev[1]):
-                bucket[record.symbol] = [ts, record.price_usd, str(record.asset_class)]
+            for symbol, row in prices.items():
+                if newer(row, bucket.get(symbol)):
+                    bucket[symbol] = row
+            if bucket_liq.count:
+                have = self.pending_liq.get(minute)
+                if have is None:
+                    self.pending_liq[minute] = bucket_liq
+                else:
+                    have.merge(bucket_liq)
+        if summary.sealed_before > done:
+            self.sealed[tp] = summary.sealed_before
+        for series, obs_date, ts, value, revision in summary.funding:
+            # As-of join: kept with its publication time, used only by ticks after it.
+            self.book.add(series, obs_date, ts, value, revision)
+        if summary.through_ms > self.partition_ts.get(tp, -1):
+            self.partition_ts[tp] = summary.through_ms
 
     def watermark(self) -> int | None:
-        tps = self.partitions if self.partitions else set(self.partition_ts)
-        if not tps or any(tp not in self.partition_ts for tp in tps):
+        seen = dict(self.partition_ts)
+        for tp, shard in self.shards.items():
+            if shard.ts >= 0 and shard.ts > seen.get(tp, -1):
+                seen[tp] = shard.ts
+        tps = self.partitions if self.partitions else set(seen)
+        if not tps or any(tp not in seen for tp in tps):
             return None
-        return min(self.partition_ts[tp] for tp in tps)
+        return min(seen[tp] for tp in tps)
 
     # -- ticks -------------------------------------------------------------------------------
     def advance(self) -> list[TickOutput]:
         """Run every tick the watermark allows; returns their signals and alert transitions."""
+        for tp, shard in self.shards.items():
+            summary = shard.seal(tp)
+            if summary is not None:
+                self.apply(summary)
         wm = self.watermark()
         if wm is None:
             return []
@@ -131,11 +151,13 @@ class Detector:
             if first is None:
                 return []
             self.next_tick_ms = (first + 1) * MIN_MS
-        lateness = self.cfg.alerts.allowed_lateness_s * 1000
         out: list[TickOutput] = []
-        while self.next_tick_ms + lateness <= wm:
+        while self.next_tick_ms + self.lateness_ms <= wm:
             out.append(self._tick(self.next_tick_ms))
             self.next_tick_ms += MIN_MS
+        if out:
+            for shard in self.shards.values():
+                shard.close(self.next_tick_ms // MIN_MS - 1)
         return out
 
     def _close_minute(self, minute: int) -> None:
@@ -253,6 +275,8 @@ class Detector:
             "pending_prices": {str(m): b for m, b in self.pending_prices.items()},
             "pending_liq": {str(m): b.to_list() for m, b in self.pending_liq.items()},
             "partition_ts": self.partition_ts,
+            "sealed": self.sealed,
+            "shards": {tp: shard.to_dict() for tp, shard in self.shards.items()},
             "partitions": sorted(self.partitions) if self.partitions is not None else None,
             "offsets": self.offsets,
             "next_tick_ms": self.next_tick_ms,
@@ -273,6 +297,10 @@ class Detector:
         d.pending_prices = {int(m): b for m, b in snap["pending_prices"].items()}
         d.pending_liq = {int(m): liq.MinuteLiq.from_list(b) for m, b in snap["pending_liq"].items()}
         d.partition_ts = dict(snap["partition_ts"])
+        d.sealed = dict(snap["sealed"])
+        d.shards = {
+            tp: PartitionShard.from_dict(d.lateness_ms, x) for tp, x in snap["shards"].items()
+        }
         if snap.get("partitions") is not None:
             d.partitions = set(snap["partitions"])
         d.offsets = dict(snap["offsets"])

@@ -25,7 +25,10 @@ class FundingBook:
 
     def add(self, series: str, obs_date: str, ts_ms: int, value: float, revision: int) -> None:
         rows = self.series.setdefault(series, [])
-        rows.append([obs_date, ts_ms, value, revision])
+        row = [obs_date, ts_ms, value, revision]
+        if row in rows:  # the same publication again (a resent summary, a producer restart)
+            return
+        rows.append(row)
         rows.sort(key=lambda r: (r[0], r[1], r[3]))
         if len(rows) > 400:  # a year and a half of business days is plenty
             del rows[: len(rows) - 400]

@@ -47,6 +47,18 @@ class MinuteLiq:
         v[1] += c if is_long else 0
         v[2] += 1
 
+    def merge(self, other: MinuteLiq) -> None:
+        """Add another partition's sums for the same minute (exact: whole cents)."""
+        self.notional_usd += other.notional_usd
+        self.long_usd += other.long_usd
+        self.count += other.count
+        self.lower_bound_usd += other.lower_bound_usd
+        for venue, (c, lc, n) in other.by_venue.items():
+            v = self.by_venue.get(venue)
+            if v is None:
+                v = self.by_venue[venue] = [0, 0, 0]
+            v[0], v[1], v[2] = v[0] + c, v[1] + lc, v[2] + n
+
     def to_list(self) -> list[Any]:
         return [self.notional_usd, self.long_usd, self.count, self.lower_bound_usd, self.by_venue]
 

@@ -649,15 +649,36 @@ def mixed_streams(draw: st.DrawFn) -> Stream:
     return Stream([merged[a:b] for a, b in pairwise(bounds) if b > a])
 
 
-def check_batch(batch: list[Message], res: Any, last_closed: int | None) -> None:
+LATENESS_MS = Settings().detection.alerts.allowed_lateness_s * 1000
+
+
+def late_items(
+    msgs: list[tuple[str, int, Item]], newest: dict[tuple[str, int], int], last_closed: int | None
+) -> list[Item]:
+    """The lateness rule, modelled: a good item is late when its own partition's newest event
+    time (``newest``, updated as items arrive) is past its minute's end plus the allowed
+    lateness, or when a tick already closed its minute."""
+    late = []
+    for topic, partition, item in msgs:
+        if not item.good:
+            continue
+        key = (topic, partition)
+        newest[key] = max(newest.get(key, -1), item.doc["ts_ms"])
+        if item.minute is None:
+            continue
+        sealed_before = (newest[key] - LATENESS_MS) // MIN
+        if item.minute < sealed_before or (last_closed is not None and item.minute <= last_closed):
+            late.append(item)
+    return late
+
+
+def check_batch(
+    batch: list[Message], res: Any, last_closed: int | None, newest: dict[tuple[str, int], int]
+) -> None:
     """The batch's result against the model: bad items and late items are dead letters."""
     bad = [i for m in batch for i in m.items if not i.good]
-    late = [
-        i
-        for m in batch
-        for i in m.items
-        if i.good and i.minute is not None and last_closed is not None and i.minute <= last_closed
-    ]
+    late = late_items([(m.topic, m.partition, i) for m in batch for i in m.items], newest,
+                      last_closed)  # fmt: skip
     good = [i for m in batch for i in m.items if i.good]
     reasons = Counter(letter.reason for _, _, letter in res.dead)
     assert res.skipped == 0
@@ -694,9 +715,10 @@ def check_batch(batch: list[Message], res: Any, last_closed: int | None) -> None
 def test_runtime_dead_letters_every_bad_item_once_and_skips_replays(stream: Stream) -> None:
     rt = DetectorRuntime(Settings(), NAMES)
     last_closed: int | None = None
+    newest: dict[tuple[str, int], int] = {}
     for batch in stream.batches:
         res = rt.process([m.tuple() for m in batch])
-        check_batch(batch, res, last_closed)
+        check_batch(batch, res, last_closed, newest)
         if res.outputs:
             last_closed = res.outputs[-1].signal.ts_ms // MIN - 1
             event("ticks ran")
@@ -724,7 +746,7 @@ def late_streams(draw: st.DrawFn) -> tuple[list[Item], int]:
 
 @QUICK
 @given(case=late_streams())
-def test_events_behind_the_closed_tick_are_late_event_dead_letters(
+def test_events_behind_closed_minutes_are_late_event_dead_letters(
     case: tuple[list[Item], int],
 ) -> None:
     items, per_batch = case
@@ -737,6 +759,7 @@ def test_events_behind_the_closed_tick_are_late_event_dead_letters(
     assert last_closed == T0 // MIN + 10
     topic_of = {"notional_usd": NAMES.liquidations, "price_usd": NAMES.prices}
     offset: Counter[str] = Counter()
+    newest: dict[tuple[str, int], int] = {}
     for start in range(0, len(items), per_batch):
         chunk = items[start : start + per_batch]
         msgs = []
@@ -747,13 +770,10 @@ def test_events_behind_the_closed_tick_are_late_event_dead_letters(
             msgs.append((topic, 0, offset[topic], None, orjson.dumps(doc)))
             offset[topic] += 1
         # All on one partition each but in arbitrary event-time order: lateness is judged per
-        # item against the last closed tick, and only against it.
+        # item against its partition's sealed minutes and the last closed tick, nothing else.
         res = rt.process(msgs)
-        late = [
-            i
-            for i in chunk
-            if i.minute is not None and i.doc.get("kind") is None and i.minute <= last_closed
-        ]
+        late = late_items([(t, 0, i) for (t, *_), i in zip(msgs, chunk, strict=True)], newest,
+                          last_closed)  # fmt: skip
         assert Counter(le.reason for _, _, le in res.dead) == Counter({"late_event": len(late)})
         assert res.processed == len(chunk) - len(late)
         if res.outputs:

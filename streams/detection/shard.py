@@ -1,0 +1,205 @@
+"""One input partition's share of detection: validate-and-file, seal minutes, summarize.
+
+A ``PartitionShard`` files the events of one input partition into one-minute buckets and seals
+a minute once the partition's own event time has passed the minute's end plus the allowed
+lateness. What it seals goes out as a ``Summary``: per sealed minute the newest price of each
+symbol and the liquidations summed in whole cents, the funding observations seen, and how far
+the partition has got (``through_ms``, its watermark). The detector merges summaries from every
+partition and ticks when all of them have sealed the minute (``Detector.apply``).
+
+Both worker modes run this same code: a single worker keeps one shard per partition inside its
+detector; scaled out, each worker of the shard group runs the shards of the partitions it was
+given and sends their summaries to ``shock.summaries``, where one merging detector reads them
+(docs/architecture.md, "Scale-out"). Summaries are a few hundred bytes per partition-minute,
+whatever the event rate.
+
+Late events are judged per partition: an event is late when its own partition has already
+sealed its minute. That depends only on the partition's order, never on how partitions
+interleave or where a batch ends, so every mode, restart and replay rejects the same events.
+
+A sealed minute is final: it is summarized once, and a shard restarted from an earlier offset
+(``resume``) may summarize it again from a subset of its events; the merging side keeps only
+the first (``sealed_before`` tells it which minutes of a partition it already has).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from streams.detection.liquidations import MinuteLiq
+from streams.records import FundingObservation, Heartbeat, LateEvent, Liquidation, PriceTick
+
+MIN_MS = 60_000
+# minute -> symbol -> [ts_ms, price_usd, asset_class]; the newest tick of a minute wins and
+# equal times tie-break on price, never on arrival.
+PriceBucket = dict[str, list[Any]]
+
+
+def newer(row: list[Any], prev: list[Any] | None) -> bool:
+    return prev is None or (row[0], row[1]) > (prev[0], prev[1])
+
+
+@dataclass(slots=True)
+class Summary:
+    """What one partition sealed since its last summary (the shard -> merge contract)."""
+
+    tp: str
+    through_ms: int  # the partition's newest event time: its watermark
+    sealed_before: int  # every minute before this one is sealed for the partition
+    minutes: list[tuple[int, PriceBucket, MinuteLiq]] = field(default_factory=list)
+    # [series, observation_date, ts_ms, value, revision]: an as-of join, never late
+    funding: list[list[Any]] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "tp": self.tp,
+                "through_ms": self.through_ms,
+                "sealed_before": self.sealed_before,
+                "minutes": [[m, p, q.to_list()] for m, p, q in self.minutes],
+                "funding": self.funding,
+            }
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Summary:
+        d = orjson.loads(raw)
+        return cls(
+            d["tp"],
+            int(d["through_ms"]),
+            int(d["sealed_before"]),
+            [(int(m), p, MinuteLiq.from_list(q)) for m, p, q in d["minutes"]],
+            d["funding"],
+        )
+
+
+@dataclass(slots=True)
+class PartitionShard:
+    lateness_ms: int
+    ts: int = -1  # newest event time seen on the partition
+    # Minutes before this are closed: sealed by the partition, or already ticked by the
+    # detector (``close``; matters only for a partition the watermark did not yet wait for).
+    open_from: int = -(2**62)
+    floor: int = -(2**62)
+    prices: dict[int, PriceBucket] = field(default_factory=dict)
+    liq: dict[int, MinuteLiq] = field(default_factory=dict)
+    funding: list[list[Any]] = field(default_factory=list)
+    # Where a restarted shard must re-read from to rebuild what is not yet summarized:
+    # per open minute (and for unsent funding) the first message's offset and the partition's
+    # event time before it. Kept only when offsets are given (the shard group's stage).
+    firsts: dict[int, tuple[int, int]] = field(default_factory=dict)
+    msg: tuple[int, int] | None = None  # (offset, ts before it) of the message being filed
+    next_offset: int | None = None
+    reported_ms: int = -1  # through_ms of the last summary
+
+    def begin(self, offset: int) -> None:
+        """A new message of the partition starts (its items follow)."""
+        self.msg = (offset, self.ts)
+        self.next_offset = offset + 1
+
+    def add(self, record: Any) -> None:
+        """File one record; raises ``LateEvent`` when the partition has sealed its minute."""
+        ts = record.ts_ms
+        if ts > self.ts:
+            self.ts = ts
+            sealed = (ts - self.lateness_ms) // MIN_MS
+            self.open_from = sealed if sealed > self.floor else self.floor
+        kind = type(record)
+        if kind is Heartbeat:
+            return
+        if kind is FundingObservation:
+            if not self.funding:
+                self._opened(-1)
+            self.funding.append(
+                [record.series, record.observation_date, ts, record.value, record.revision]
+            )
+            return
+        minute = ts // MIN_MS
+        if minute < self.open_from:
+            raise LateEvent(
+                "ts_ms",
+                f"{ts} is behind the closed minutes (< {self.open_from * MIN_MS}, late event)",
+            )
+        if kind is Liquidation:
+            bucket_liq = self.liq.get(minute)
+            if bucket_liq is None:
+                bucket_liq = self.liq[minute] = MinuteLiq()
+                self._opened(minute)
+            bucket_liq.add(
+                record.exchange,
+                record.notional_usd,
+                record.side_liquidated == "long",
+                record.lower_bound,
+            )
+        elif kind is PriceTick:
+            bucket = self.prices.get(minute)
+            if bucket is None:
+                bucket = self.prices[minute] = {}
+                self._opened(minute)
+            row = [ts, record.price_usd, str(record.asset_class)]
+            if newer(row, bucket.get(record.symbol)):
+                bucket[record.symbol] = row
+
+    def _opened(self, minute: int) -> None:
+        """A bucket (or the funding list: -1) opens with the message being filed."""
+        if self.msg is not None:
+            self.firsts.setdefault(minute, self.msg)
+
+    def close(self, minute: int) -> None:
+        """The detector has ticked every minute before ``minute``: nothing older is taken."""
+        if minute > self.floor:
+            self.floor = minute
+            self.open_from = max(self.open_from, minute)
+
+    def sealed_before(self) -> int:
+        return (self.ts - self.lateness_ms) // MIN_MS
+
+    def seal(self, tp: str) -> Summary | None:
+        """The minutes sealed since the last call, the funding seen; None when nothing moved."""
+        if self.ts == self.reported_ms and not self.funding:
+            return None
+        before = self.sealed_before()
+        done = sorted(m for m in {*self.prices, *self.liq} if m < before)
+        minutes = [(m, self.prices.pop(m, {}), self.liq.pop(m, None) or MinuteLiq()) for m in done]
+        for m in done:
+            self.firsts.pop(m, None)
+        self.firsts.pop(-1, None)
+        funding, self.funding = self.funding, []
+        self.reported_ms = self.ts
+        return Summary(tp, self.ts, before, minutes, funding)
+
+    def resume(self) -> tuple[int, int] | None:
+        """(offset, event time before it) to restart from so nothing unsummarized is lost."""
+        if self.firsts:
+            return min(self.firsts.values())
+        if self.next_offset is None:
+            return None
+        return (self.next_offset, self.ts)
+
+    # -- checkpoint (inside the detector's) --------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ts": self.ts,
+            "open_from": self.open_from,
+            "floor": self.floor,
+            "prices": {str(m): b for m, b in self.prices.items()},
+            "liq": {str(m): b.to_list() for m, b in self.liq.items()},
+            "funding": self.funding,
+            "reported_ms": self.reported_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, lateness_ms: int, d: dict[str, Any]) -> PartitionShard:
+        return cls(
+            lateness_ms,
+            ts=d["ts"],
+            open_from=d["open_from"],
+            floor=d["floor"],
+            prices={int(m): b for m, b in d["prices"].items()},
+            liq={int(m): MinuteLiq.from_list(b) for m, b in d["liq"].items()},
+            funding=d["funding"],
+            reported_ms=d["reported_ms"],
+        )
