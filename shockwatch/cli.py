@@ -291,14 +291,26 @@ def worker(
     prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
     metrics: Annotated[bool, typer.Option(help="Serve Prometheus metrics.")] = True,
     metrics_port: Annotated[int | None, typer.Option(help="Metrics port.")] = None,
+    scale_out: Annotated[
+        bool | None,
+        typer.Option(
+            "--scale-out/--single",
+            help="Share the input partitions with the app id's other workers (one of them "
+            "merges); default: SHOCKWATCH_SCALE_OUT, else --single.",
+        ),
+    ] = None,
 ) -> None:
     """Run the detection worker (faust-hosted) until SIGINT/SIGTERM.
 
-    A second worker with the same app id stands by; it takes over within ~10 s if the first dies."""
+    --single (default): one worker does everything; a second one with the same app id stands
+    by and takes over within ~10 s if the first dies. --scale-out: every worker of the app id
+    validates its share of the input partitions and one of them merges (docs/architecture.md)."""
     from shockwatch.kafka import KafkaUnavailable, create_topics
     from streams.app import create_app, run_worker
 
     settings = settings_from_env()
+    if scale_out is not None:
+        settings = settings.model_copy(update={"scale_out": scale_out})
     try:
         create_topics(settings, prefix)
     except KafkaUnavailable as exc:

@@ -71,6 +71,7 @@ class WorkerProcess:
             "SHOCKWATCH_APP_ID": self.app_id,
             "SHOCKWATCH_STATE_DIR": str(self.settings.state_dir),
             "SHOCKWATCH_INPUT_PARTITIONS": str(self.settings.input_partitions),
+            "SHOCKWATCH_SCALE_OUT": str(self.settings.scale_out).lower(),
             **self.extra_env,
         }
         cmd = [sys.executable, "-m", "shockwatch.cli", "worker"]

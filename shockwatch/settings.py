@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     input_partitions: int = 3
     retention_days: int = 35
     app_id: str = "shockwatch"
+    # Scale-out: every worker of the app id shares the input partitions (shard stage) and one
+    # of them merges their summaries (docs/architecture.md, "Scale-out"). Off: one worker does
+    # it all and a second one stands by.
+    scale_out: bool = False
     max_future_s: int = 300
     # Records per Kafka message when tools (scenario runs, replay, bench) frame a source that
     # naturally batches; 1 = one record per message. See docs/architecture.md.

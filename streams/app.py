@@ -39,12 +39,14 @@ from faust.app.base import BootStrategy
 from shockwatch.kafka import aiokafka_config, faust_config
 from shockwatch.settings import Settings
 from streams.detection.detector import Detector, TickOutput
+from streams.detection.shard import PartitionShard, Summary
 from streams.dlq import dead_letter
 from streams.records import (
     DeadLetter,
     FundingObservation,
     Heartbeat,
     Liquidation,
+    MalformedRecord,
     PriceTick,
     RecordError,
     decode_frame,
@@ -131,6 +133,7 @@ class BatchStats:
 @dataclass
 class BatchResult:
     outputs: list[TickOutput] = field(default_factory=list)
+    summaries: list[Summary] = field(default_factory=list)  # the shard stage's (scale-out)
     dead: list[tuple[str, bytes | None, DeadLetter]] = field(default_factory=list)
     processed: int = 0
     skipped: int = 0
@@ -139,9 +142,20 @@ class BatchResult:
 
 class DetectorRuntime:
     """The detector plus what the input stage needs around it: decoding, DLQ letters, metrics,
-    and the (compressed) checkpoint codec. Plain Python: tests drive it without faust."""
+    and the (compressed) checkpoint codec. Plain Python: tests drive it without faust.
 
-    def __init__(self, settings: Settings, names: TopicNames, metrics: MetricsSink | None = None):
+    ``shard_only`` (the shard stage of a scaled-out worker): the same decoding and filing, but
+    a batch ends with the summaries of what its partitions sealed instead of ticks."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        names: TopicNames,
+        metrics: MetricsSink | None = None,
+        *,
+        shard_only: bool = False,
+    ):
+        self.shard_only = shard_only
         self.settings = settings
         self.names = names
         self.metrics = metrics
@@ -170,7 +184,7 @@ class DetectorRuntime:
         det = self.detector
         now_ms = int(time.time() * 1000)
         res = BatchResult()
-        ingest, offsets, accepted = det.ingest, det.offsets, res.stats.accepted
+        offsets, accepted, shards = det.offsets, res.stats.accepted, det.shards
         processed = skipped = 0
         for topic, partition, offset, key, value in messages:
             tp = f"{topic}:{partition}"
@@ -180,10 +194,13 @@ class DetectorRuntime:
             feed = self.feed_of[topic]
             items = decode_frame(FEED_TYPES[feed], value or b"", now_ms, self.max_future_ms)
             framed = len(items) > 1 or is_frame(value)
+            shard = shards.get(tp) or det.shard(tp)
+            shard.begin(offset)
+            add = shard.add
             for index, (item, record) in enumerate(items):
                 if not isinstance(record, RecordError):
                     try:
-                        ingest(record, tp)
+                        add(record)
                     except RecordError as exc:
                         record = exc
                     else:
@@ -206,7 +223,10 @@ class DetectorRuntime:
                 res.stats.rejected(feed, record.reason)
             offsets[tp] = offset + 1  # the whole message is applied (items or dead letters)
         res.processed, res.skipped = processed, skipped
-        res.outputs = det.advance()
+        if self.shard_only:
+            res.summaries = [x for tp, sh in shards.items() if (x := sh.seal(tp)) is not None]
+        else:
+            res.outputs = det.advance()
         self.seen_total += res.processed + len(res.dead) + res.skipped
         self.dirty = self.dirty or bool(res.processed or res.dead or res.skipped)
         if self.metrics:
@@ -227,6 +247,50 @@ class DetectorRuntime:
             self.detector.next_tick_ms,
             len(self.detector.offsets),
         )
+
+
+class MergeRuntime(DetectorRuntime):
+    """The merging detector of a scaled-out app: reads the shard stage's summaries (one
+    partition), merges them, ticks. Its watermark waits for every input partition."""
+
+    def __init__(self, settings: Settings, names: TopicNames, metrics: MetricsSink | None = None):
+        super().__init__(settings, names, metrics)
+        self.input_partitions: list[str] = []  # every "topic:partition" of the input topics
+
+    def assign(self, tps: Iterable[tuple[str, int]]) -> None:
+        self.detector.set_partitions(self.input_partitions)
+
+    def process(self, messages: Iterable[tuple[str, int, int, bytes | None, bytes]]) -> BatchResult:
+        if self.first_batch_at is None:
+            self.first_batch_at = time.perf_counter()
+        det, res = self.detector, BatchResult()
+        for topic, partition, offset, key, value in messages:
+            tp = f"{topic}:{partition}"
+            if det.already_applied(tp, offset):
+                res.skipped += 1
+                continue
+            try:
+                summary = Summary.decode(value)
+            except (ValueError, KeyError, TypeError) as exc:
+                # Written by our own shard stage: a bad one is a bug, kept for a post-mortem.
+                error = MalformedRecord("$", f"not a summary: {exc}")
+                letter = dead_letter(
+                    source_topic=topic, value=value or b"", error=error, key=key,
+                    source="shockwatch:merge", partition=partition, offset=offset,
+                    ts_ms=int(time.time() * 1000),
+                )  # fmt: skip
+                res.dead.append((self.names.dlq(topic), key, letter))
+            else:
+                det.apply(summary)
+                res.processed += 1
+            det.offsets[tp] = offset + 1
+        res.outputs = det.advance()
+        self.seen_total += res.processed + len(res.dead) + res.skipped
+        self.dirty = self.dirty or bool(res.processed or res.dead or res.skipped)
+        if self.metrics:
+            res.stats.report(self.metrics, int(time.time() * 1000), res.outputs)
+        self.last_batch_done = time.perf_counter()
+        return res
 
 
 class CheckpointUnreadable(RuntimeError):
@@ -334,10 +398,17 @@ class Topology(ConsumerRebalanceListener):
         runtime: DetectorRuntime,
         app_id: str,
         on_output: Callable[[TickOutput], None] | None,
+        *,
+        topics: Iterable[str] | None = None,
     ) -> None:
         self.settings, self.names, self.runtime, self.app_id = settings, names, runtime, app_id
         self.on_output = on_output
-        self.scope_key = settings.detection.scope.encode()
+        # The three input topics; scaled out, the merging detector reads the summaries instead
+        # (and keeps its checkpoint under its own key: its state is not a single worker's).
+        self.topics = list(topics or names.inputs)
+        merging = self.topics != list(names.inputs)
+        scope = settings.detection.scope
+        self.scope_key = (f"{scope}:merge" if merging else scope).encode()
         self.assignor = ActiveStandbyAssignor()
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -360,6 +431,10 @@ class Topology(ConsumerRebalanceListener):
         # Metadata of the output topics now, not on the first tick's send.
         for topic in (self.names.signals, self.names.alerts, self.names.state):
             await self.producer.partitions_for(topic)
+        if isinstance(self.runtime, MergeRuntime):
+            self.runtime.input_partitions = [
+                f"{t}:{p}" for t in self.names.inputs for p in await self.producer.partitions_for(t)
+            ]
         self.consumer = AIOKafkaConsumer(
             **cfg,
             group_id=self.app_id,
@@ -374,7 +449,7 @@ class Topology(ConsumerRebalanceListener):
             heartbeat_interval_ms=3_000,
             partition_assignment_strategy=(self.assignor,),
         )
-        self.consumer.subscribe(list(self.names.inputs), listener=self)
+        self.consumer.subscribe(self.topics, listener=self)
         await self.consumer.start()
 
     async def run(self) -> None:
@@ -434,17 +509,22 @@ class Topology(ConsumerRebalanceListener):
             # Re-state the restored checkpoint at once: it also opens the commit path to the
             # group coordinator, so the first checkpoint under load does not pay for that.
             await self.checkpoint(wait=True)
-            log.warning("active: %d input partitions", len(self.assigned))
+            if isinstance(self.runtime, MergeRuntime):
+                log.warning(
+                    "merge stage active: %d input partitions", len(self.runtime.input_partitions)
+                )
+            else:
+                log.warning("active: %d input partitions", len(self.assigned))
 
     async def restore(self) -> None:
         """The newest checkpoint into the runtime (an empty detector only when there is none).
         Retried until it can be read: nothing is processed without the state it belongs to."""
         from aiokafka.errors import KafkaError
 
-        attempt, scope = 0, self.settings.detection.scope
+        attempt = 0
         while True:
             try:
-                blob = await read_checkpoint(self.settings, self.names, scope)
+                blob = await read_checkpoint(self.settings, self.names, self.scope_key.decode())
                 break
             except (CheckpointUnreadable, KafkaError, OSError) as exc:
                 attempt += 1
@@ -520,6 +600,141 @@ class Topology(ConsumerRebalanceListener):
                 await self.checkpoint()
 
 
+class ShardStage(ConsumerRebalanceListener):
+    """Scale-out, stage one: this worker's share of the input partitions.
+
+    The group's members split the input partitions between them (round robin). Each message
+    is decoded, validated (rejects -> DLQ, one by one) and filed into its partition's shard;
+    each batch ends with a ``Summary`` per partition that moved, sent to ``shock.summaries``
+    for the merging detector. State is only the open minutes: the committed offset of a
+    partition is where its oldest open minute began, with the partition's event time at that
+    point as the commit's metadata, so a partition that moves to another worker (a rebalance,
+    a crash) is rebuilt from there. Minutes it seals again are already merged and skipped."""
+
+    def __init__(
+        self, settings: Settings, names: TopicNames, runtime: DetectorRuntime, app_id: str
+    ) -> None:
+        self.settings, self.names, self.runtime = settings, names, runtime
+        self.group_id = f"{app_id}.shards"
+        self.lateness_ms = settings.detection.alerts.allowed_lateness_s * 1000
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.lock = asyncio.Lock()
+        self.last_commit = time.monotonic()
+        self.stopping = asyncio.Event()
+        self.stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+
+        cfg = aiokafka_config(self.settings)
+        self.producer = AIOKafkaProducer(
+            **cfg, acks="all", enable_idempotence=True, linger_ms=OUTPUT_LINGER_MS
+        )
+        await self.producer.start()
+        await self.producer.partitions_for(self.names.summaries)
+        self.consumer = AIOKafkaConsumer(
+            **cfg,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=BATCH_MAX,
+            fetch_max_bytes=64 * 2**20,
+            max_partition_fetch_bytes=8 * 2**20,
+            fetch_max_wait_ms=100,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+            partition_assignment_strategy=(RoundRobinPartitionAssignor,),
+        )
+        self.consumer.subscribe(list(self.names.inputs), listener=self)
+        await self.consumer.start()
+
+    async def run(self) -> None:
+        assert self.consumer is not None
+        try:
+            while not self.stopping.is_set():
+                batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                async with self.lock:
+                    if batch:
+                        await self.handle(batch)
+                    if time.monotonic() - self.last_commit >= CHECKPOINT_EVERY_S:
+                        await self.commit()
+        finally:
+            self.stopped.set()
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self.consumer is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopped.wait(), POLL_TIMEOUT_MS / 1000 + 5)
+            async with self.lock:
+                await self.commit()
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        assert self.producer is not None
+        send = self.producer.send
+        result = self.runtime.process(
+            (m.topic, m.partition, m.offset, m.key, m.value)
+            for msgs in batch.values()
+            for m in msgs
+        )
+        for dlq_topic, key, letter in result.dead:
+            await send(dlq_topic, key=key, value=letter.encode())
+        for summary in result.summaries:
+            await send(
+                self.names.summaries,
+                key=summary.tp.encode(),
+                value=summary.encode(),
+                timestamp_ms=max(summary.through_ms, 0),
+            )
+
+    async def commit(self) -> None:
+        """Everything sent so far delivered, then each partition's resume point committed."""
+        assert self.producer is not None and self.consumer is not None
+        points = {}
+        for tp in self.consumer.assignment():
+            shard = self.runtime.detector.shards.get(f"{tp.topic}:{tp.partition}")
+            point = shard.resume() if shard is not None else None
+            if point is not None:
+                points[tp] = (point[0], orjson.dumps({"ts": point[1]}).decode())
+        self.last_commit = time.monotonic()
+        try:
+            await self.producer.flush()
+            if points:
+                await self.consumer.commit(points)
+        except Exception as exc:  # broker away, group rebalancing: the next one retries
+            log.warning("shard offsets not committed (%s: %s); retrying", type(exc).__name__, exc)
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self.lock:
+            await self.commit()
+            for tp in revoked:
+                key = f"{tp.topic}:{tp.partition}"
+                self.runtime.detector.shards.pop(key, None)
+                self.runtime.detector.offsets.pop(key, None)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Each partition from its committed resume point, with its event time there."""
+        assert self.consumer is not None
+        async with self.lock:
+            committed = await self.consumer._coordinator.fetch_committed_offsets(assigned)
+            det = self.runtime.detector
+            for tp in assigned:
+                key = f"{tp.topic}:{tp.partition}"
+                point = committed.get(tp)
+                ts = -1
+                if point is not None and point.offset >= 0:
+                    meta = orjson.loads(point.metadata) if point.metadata else {}
+                    ts = int(meta.get("ts", -1))
+                    self.consumer.seek(tp, point.offset)
+                    det.offsets[key] = point.offset
+                det.shards[key] = PartitionShard.resumed(self.lateness_ms, ts)
+            log.warning("shard stage: %d input partitions", len(assigned))
+
+
 class HostApp(faust.App):
     """A faust app whose own Kafka clients stay off: it hosts the input stage, which brings
     its consumer and producer (``Topology``), so faust does not join the group itself."""
@@ -558,7 +773,7 @@ def base_app(settings: Settings, app_id: str, *, host_only: bool = False) -> fau
 class InputService(mode.Service):
     """Runs the ``Topology`` inside the faust app's lifecycle (started and stopped with it)."""
 
-    def __init__(self, topo: Topology, **kwargs: Any) -> None:
+    def __init__(self, topo: Topology | ShardStage, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.topo = topo
 
@@ -582,12 +797,29 @@ def create_app(
     names = TopicNames(settings.topic_prefix if prefix is None else prefix)
     app_id = app_id or settings.app_id
     app = base_app(settings, app_id, host_only=True)
-    topo = Topology(settings, names, DetectorRuntime(settings, names, metrics), app_id, on_output)
+    stages: list[Topology | ShardStage] = []
+    if settings.scale_out:
+        # Stage one on every worker (the partitions shared out), the merge on one of them.
+        shard = ShardStage(
+            settings, names, DetectorRuntime(settings, names, metrics, shard_only=True), app_id
+        )
+        runtime: DetectorRuntime = MergeRuntime(settings, names, metrics)
+        topo = Topology(
+            settings, names, runtime, f"{app_id}.merge", on_output, topics=[names.summaries]
+        )
+        stages = [shard, topo]
+        app.shards = shard  # type: ignore[attr-defined]
+    else:
+        topo = Topology(
+            settings, names, DetectorRuntime(settings, names, metrics), app_id, on_output
+        )
+        stages = [topo]
     app.shockwatch = topo  # type: ignore[attr-defined]
 
     @app.task
     async def start_input() -> None:
-        await app.add_runtime_dependency(InputService(topo, loop=app.loop, beacon=app.beacon))
+        for stage in stages:
+            await app.add_runtime_dependency(InputService(stage, loop=app.loop, beacon=app.beacon))
 
     @app.timer(interval=CHECKPOINT_EVERY_S)
     async def idle_checkpoint() -> None:

@@ -55,6 +55,12 @@ class TopicNames:
         return self._n("shock.state")
 
     @property
+    def summaries(self) -> str:
+        """Scale-out: each input partition's sealed minutes, from the shard group to the
+        merging detector (``streams.detection.shard.Summary``), keyed by topic:partition."""
+        return self._n("shock.summaries")
+
+    @property
     def inputs(self) -> tuple[str, str, str]:
         return (self.prices, self.liquidations, self.funding)
 
@@ -63,7 +69,7 @@ class TopicNames:
         return f"{topic}.dlq"
 
     def all(self) -> list[str]:
-        base = [*self.inputs, self.signals, self.alerts, self.state]
+        base = [*self.inputs, self.signals, self.alerts, self.state, self.summaries]
         return base + [self.dlq(t) for t in (*self.inputs, self.alerts)]
 
 
@@ -92,6 +98,7 @@ def topic_specs(
             "FundingObservation",
         ),
         TopicSpec(names.signals, 1, timed, "scope", "ShockSignal"),
+        TopicSpec(names.summaries, 1, timed, "topic:partition", "Summary"),
         TopicSpec(names.alerts, 1, timed, "alert_id", "AlertEvent"),
         TopicSpec(
             names.state,

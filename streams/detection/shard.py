@@ -95,6 +95,15 @@ class PartitionShard:
     next_offset: int | None = None
     reported_ms: int = -1  # through_ms of the last summary
 
+    @classmethod
+    def resumed(cls, lateness_ms: int, ts: int) -> PartitionShard:
+        """A shard restarting at a committed resume point where the partition was at ``ts``."""
+        shard = cls(lateness_ms)
+        if ts >= 0:
+            shard.ts = ts
+            shard.open_from = (ts - lateness_ms) // MIN_MS
+        return shard
+
     def begin(self, offset: int) -> None:
         """A new message of the partition starts (its items follow)."""
         self.msg = (offset, self.ts)

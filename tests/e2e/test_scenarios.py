@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -106,4 +107,71 @@ def test_standby_takes_over_when_the_active_worker_dies(kafka, tmp_path: Path) -
     assert events, "the active worker was never killed"
     log = (tmp_path / "runs" / f"{run}.worker.log").read_text()
     assert 0 <= log.index("standing by") < log.index(f"active: {inputs} input partitions")
+    assert transitions(result.alerts) == transitions([a for o in reference for a in o.alerts])
+
+
+def shard_shares(log: str) -> list[int]:
+    """The partition counts a scaled-out worker's shard stage was given, in order."""
+    return [int(m) for m in re.findall(r"shard stage: (\d+) input partitions", log)]
+
+
+def test_scaled_out_worker_gives_the_same_alerts(kafka) -> None:  # type: ignore[no-untyped-def]
+    """One worker in scale-out mode: its shard stage and its merge stage talk over Kafka
+    (shock.summaries), and the day ends with exactly the single detector's alerts."""
+    settings = kafka.settings().model_copy(update={"scale_out": True})
+    scenario = read_scenario(EVERYTHING_SELLS)
+    result = run_scenario(settings, scenario, run_id="scaled")
+    offline, _ = run_offline(scenario, settings.detection)
+    assert check_expectations(result, scenario) == []
+    assert transitions(result.alerts) == transitions([a for o in offline for a in o.alerts])
+    log = (settings.state_dir / "runs" / "scaled.worker.log").read_text()
+    assert shard_shares(log)[-1] == 2 * settings.input_partitions + 1
+    assert "merge stage active" in log
+
+
+@pytest.mark.faults
+def test_two_scaled_out_workers_share_the_work_and_survive_a_kill(kafka, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two workers in scale-out mode split the input partitions between their shard stages;
+    the first also merges. kill -9 of the first mid-scenario: the second takes its partitions
+    (rebuilt from their committed resume points) and the merge (from its checkpoint), and the
+    day ends with the same alerts as the detector over the files."""
+    settings: Settings = kafka.settings(state_dir=tmp_path).model_copy(update={"scale_out": True})
+    scenario = read_scenario(EVERYTHING_SELLS)
+    reference, _ = run_offline(scenario, settings.detection)
+    run = "shared"
+    first = WorkerProcess(settings, f"scn-{run}.", f"shockwatch-scn-{run}", tmp_path / "a.log")
+    inputs = 2 * settings.input_partitions + 1
+    second_log = tmp_path / "runs" / f"{run}.worker.log"
+    shares: dict[str, list[int]] = {}
+
+    def text(path: Path) -> str:
+        return path.read_text() if path.exists() else ""
+
+    def kill_first(signals: int, worker: WorkerProcess) -> None:
+        if "killed" not in shares and signals >= 600:  # mid-scenario, before the selloff
+            shares["first"] = shard_shares(text(first.log_path))
+            shares["second"] = shard_shares(text(second_log))
+            first.kill()
+            shares["killed"] = [signals]
+
+    first.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "merge stage active" not in text(first.log_path):
+            assert time.monotonic() < deadline, text(first.log_path)
+            time.sleep(0.1)
+        # paced (a day in ~20 s) so the second worker has its share long before the kill
+        result = run_scenario(
+            settings, scenario, run_id=run, speed=4000, on_signal_count=kill_first
+        )
+    finally:
+        first.kill()
+    assert "killed" in shares, "the first worker was never killed"
+    # shared: before the kill each worker's shard stage held part of the inputs, all of them
+    # between the two; after it the survivor holds all of them and merges.
+    first_share, second_share = shares["first"][-1], shares["second"][-1]
+    assert 0 < first_share < inputs and 0 < second_share < inputs
+    assert first_share + second_share == inputs
+    assert shard_shares(text(second_log))[-1] == inputs
+    assert "merge stage active" in text(second_log)
     assert transitions(result.alerts) == transitions([a for o in reference for a in o.alerts])
