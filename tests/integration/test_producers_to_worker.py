@@ -3,8 +3,10 @@ client code, and the real detection worker consumes them without a single reject
 
 Live, venues stream in real time and their interleaving on a partition is off by network
 delays (the 2 s default lateness). A fixture replay plays each venue's hour as fast as it can,
-so venues race each other by many minutes of event time: the worker here allows that much
-lateness (FIXTURE_LATENESS_S), which is a setting, not a code path of its own."""
+so venues sharing a partition are up to ~55 minutes of event time apart on it: the worker here
+allows that much lateness (FIXTURE_LATENESS_S), which is a setting, not a code path of its own,
+and the replayed hour is closed with a heartbeat past it (as a scenario load closes its day),
+so every minute of it is evaluated."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from producers.config import ProducerSettings
 from producers.metrics import create_metrics
 from producers.run import publish_fixtures
 from shockwatch.kafka import kafka_python_config, partitions_for
+from shockwatch.publish import Publisher
 from shockwatch.runner import WorkerProcess
 from shockwatch.settings import Settings
 from streams.topics import TopicNames
@@ -27,7 +30,7 @@ from streams.topics import TopicNames
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 WORKER_TIMEOUT_S = 120
-FIXTURE_LATENESS_S = 1800
+FIXTURE_LATENESS_S = 3600
 
 
 def read_all(settings: Settings, topic: str, idle_ms: int = 1500) -> list:
@@ -53,6 +56,11 @@ async def test_worker_consumes_the_producers_output_without_rejects(
     )
     assert set(stats) == {"liquidations", "prices", "funding"}
     names = TopicNames(kafka_settings.topic_prefix)
+    replayed = [m for t in names.inputs[:2] for m in read_all(kafka_settings, t)]
+    hour_end = max(m.timestamp for m in replayed)
+    with Publisher(kafka_settings, client_id="test-close-the-hour") as pub:
+        for topic in names.inputs:
+            pub.heartbeat(topic, hour_end + (FIXTURE_LATENESS_S + 60) * 1000, "test")
     worker = WorkerProcess(
         kafka_settings,
         names.prefix,
