@@ -12,6 +12,7 @@ import math
 import os
 import random
 import re
+import re
 import resource
 import statistics
 import sys
@@ -297,6 +298,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             step_producer,
             step_scenario_replay,
             step_replay,
+            step_scale_out,
         ]
         for fn in steps:
             console.print(f"[cyan]{fn.__doc__}[/]")
@@ -339,6 +341,157 @@ def step_throughput(b: Bench) -> None:
           "events/s", rounds=pipes)  # fmt: skip
     ratio = pipe / bare
     b.add("pipeline / bare ratio", ratio, "x", ">= 0.50", ratio >= 0.5)
+
+
+def day_frames(names: TopicNames, prices: list, liqs: list, frame_max: int) -> list:
+    """The day as ready-to-send (topic, key, ts, value) messages, framed as ``produce_day``
+    frames it (so the sending costs the client and the broker, not the framing)."""
+    import heapq
+
+    from shockwatch.scenario import _Framer
+    from streams.records import encode_frame
+
+    frames: list[tuple[str, bytes, int, bytes]] = []
+
+    class Collect:
+        def send_frame(self, topic: str, raws: list[bytes], key: str, ts_ms: int) -> None:
+            frames.append((topic, key.encode(), ts_ms, encode_frame(raws)))
+
+    framer = _Framer(Collect(), frame_max)
+    for ts, topic, key, value in heapq.merge(
+        ((ts, names.prices, k, v) for ts, k, v in prices),
+        ((ts, names.liquidations, k, v) for ts, k, v in liqs),
+    ):
+        framer.add(topic, key, ts, value)
+    framer.flush()
+    return frames
+
+
+async def send_day(settings: Settings, frames: list, end_ms: int, names: TopicNames) -> None:
+    """Send the prepared day as fast as the client goes (acks=all), then heartbeats."""
+    from aiokafka import AIOKafkaProducer
+
+    from shockwatch.kafka import aiokafka_config
+
+    producer = AIOKafkaProducer(**aiokafka_config(settings), acks="all", linger_ms=5,
+                                max_batch_size=1 << 20, max_request_size=32 << 20)  # fmt: skip
+    await producer.start()
+    try:
+        for topic, key, ts, value in frames:
+            await producer.send(topic, value, key=key, timestamp_ms=ts)
+        beat = orjson.dumps(
+            {"kind": "heartbeat", "schema_version": 1, "ts_ms": end_ms + MIN_MS, "source": "bench"}
+        )
+        for topic in names.inputs:
+            for partition in sorted(await producer.partitions_for(topic)):
+                await producer.send(topic, beat, key=b"heartbeat", partition=partition,
+                                    timestamp_ms=end_ms + MIN_MS)  # fmt: skip
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def end_to_end(  # noqa: C901 - one measured run, start to end
+    b: Bench, workers: int, scale_out: bool | None, day: tuple[list, list, int]
+) -> dict[str, Any]:
+    """A fresh set of topics; ``workers`` worker processes (``scale_out`` None: a bare
+    consumer instead) started and holding their partitions; then the day is sent: seconds
+    from the first message sent to the day's last signal (bare: to its last event)."""
+    from aiokafka import AIOKafkaConsumer
+
+    from shockwatch.kafka import aiokafka_config
+    from shockwatch.runner import WorkerProcess
+
+    prices, liqs, end = day
+    settings = b.settings.model_copy(update={"input_partitions": 3})
+    tag = uuid.uuid4().hex[:6]
+    prefix = f"bench-e2e-{tag}."
+    create_topics(settings, prefix, keep_all=True)
+    names = TopicNames(prefix)
+    frames = day_frames(names, prices, liqs, settings.frame_max_events)
+    events = len(prices) + len(liqs)
+    run = settings.model_copy(update={"scale_out": bool(scale_out)})
+    procs = [
+        WorkerProcess(run, prefix, f"bench-e2e-{tag}", settings.state_dir / f"e2e-{tag}-{i}.log")
+        for i in range(workers if scale_out is not None else 0)
+    ]
+
+    def ready() -> bool:
+        logs = [p.log_path.read_text() if p.log_path.exists() else "" for p in procs]
+        if not scale_out:
+            return all("active: 7 input partitions" in x for x in logs)
+        shares = [re.findall(r"shard stage: (\d+)", x) for x in logs]
+        held = [int(s[-1]) if s else 0 for s in shares]
+        return sum(held) == 7 and all(held) and any("merge stage active" in x for x in logs)
+
+    async def measure() -> float:
+        topics = [names.signals] if scale_out is not None else list(names.inputs)
+        consumer = AIOKafkaConsumer(*topics, **aiokafka_config(settings),
+                                    auto_offset_reset="earliest", fetch_max_bytes=64 * 2**20,
+                                    max_partition_fetch_bytes=8 * 2**20)  # fmt: skip
+        await consumer.start()
+        try:
+            deadline = time.monotonic() + 120
+            while not ready():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("workers not ready: " + procs[0].log_tail())
+                await asyncio.sleep(0.1)
+            await consumer.getmany(timeout_ms=200)  # joined, positioned
+            start = time.monotonic()
+            sender = asyncio.ensure_future(send_day(settings, frames, end, names))
+            seen = 0
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+                if not batch and time.monotonic() - start > 300:
+                    raise RuntimeError("the day never came through")
+                for msgs in batch.values():
+                    for msg in msgs:
+                        obj = orjson.loads(msg.value)
+                        if scale_out is None:
+                            seen += len(obj) if isinstance(obj, list) else 1
+                        elif obj["ts_ms"] >= end:
+                            seen = events
+                if seen >= events:
+                    took = time.monotonic() - start
+                    await sender
+                    return took
+        finally:
+            await consumer.stop()
+
+    try:
+        for proc in procs:
+            proc.start()
+        took = asyncio.run(measure())
+        rss = max((worker_peak_rss_mb(p.proc.pid) for p in procs if p.proc), default=math.nan)
+    finally:
+        for proc in procs:
+            proc.stop()
+    return {"events_per_s": events / took, "seconds": took, "rss_mb": rss}
+
+
+def step_scale_out(b: Bench) -> None:
+    """end to end, 7 partitions: producer -> broker -> one worker, two workers sharing"""
+    n_liq = 150_000 if b.quick else 1_000_000
+    prices, liqs, end = synthetic_day(n_liq)
+    day = (prices, liqs, end)
+    events = len(prices) + len(liqs)
+    runs = {}
+    for label, workers, scale_out in (
+        ("bare aiokafka consumer (getmany + json.loads)", 0, None),
+        ("single worker (one process does it all)", 1, False),
+        ("scale-out, 1 worker", 1, True),
+        ("scale-out, 2 workers sharing the partitions", 2, True),
+    ):
+        r = runs[label] = end_to_end(b, workers, scale_out, day)
+        b.add(f"e2e {events:,} events -> {label}", r["events_per_s"], "events/s",
+              seconds=r["seconds"], rss_mb=r["rss_mb"])  # fmt: skip
+    bare = runs["bare aiokafka consumer (getmany + json.loads)"]["events_per_s"]
+    single = runs["single worker (one process does it all)"]["events_per_s"]
+    one = runs["scale-out, 1 worker"]["events_per_s"]
+    two = runs["scale-out, 2 workers sharing the partitions"]["events_per_s"]
+    b.add("e2e single worker / bare consumer", single / bare, "x", ">= 0.50", single / bare >= 0.5)
+    b.add("e2e scale-out 2 workers / 1 worker", two / one, "x")
+    b.add("e2e scale-out 2 workers / bare consumer", two / bare, "x")
 
 
 def step_producer(b: Bench) -> None:
