@@ -47,17 +47,20 @@ class MinuteLiq:
         v[1] += c if is_long else 0
         v[2] += 1
 
-    def merge(self, other: MinuteLiq) -> None:
-        """Add another partition's sums for the same minute (exact: whole cents)."""
-        self.notional_usd += other.notional_usd
-        self.long_usd += other.long_usd
-        self.count += other.count
-        self.lower_bound_usd += other.lower_bound_usd
+    def merge(self, other: MinuteLiq, sign: int = 1) -> None:
+        """Add (``sign`` -1: take out) another bucket's sums: another partition's share of the
+        same minute, or a minute entering or leaving a window. Exact: whole cents."""
+        self.notional_usd += sign * other.notional_usd
+        self.long_usd += sign * other.long_usd
+        self.count += sign * other.count
+        self.lower_bound_usd += sign * other.lower_bound_usd
         for venue, (c, lc, n) in other.by_venue.items():
             v = self.by_venue.get(venue)
             if v is None:
                 v = self.by_venue[venue] = [0, 0, 0]
-            v[0], v[1], v[2] = v[0] + c, v[1] + lc, v[2] + n
+            v[0], v[1], v[2] = v[0] + sign * c, v[1] + sign * lc, v[2] + sign * n
+            if not v[2]:
+                del self.by_venue[venue]
 
     def to_list(self) -> list[Any]:
         return [self.notional_usd, self.long_usd, self.count, self.lower_bound_usd, self.by_venue]
@@ -79,6 +82,12 @@ class LiqWindow:
     first_minute: int | None = None
     total_usd: int = 0  # cents
     total_count: int = 0
+    # The sums over ``recent`` (moved as minutes enter and leave), so a tick reads them in O(1).
+    window: MinuteLiq = field(default_factory=MinuteLiq)
+
+    def __post_init__(self) -> None:
+        for _, bucket in self.recent:
+            self.window.merge(bucket)
 
     def close_minute(self, minute: int, bucket: MinuteLiq) -> None:
         if self.first_minute is None:
@@ -88,6 +97,7 @@ class LiqWindow:
         if bucket.count:
             self.recent.append((minute, bucket))
             self.recent_usd += bucket.notional_usd
+            self.window.merge(bucket)
         self._evict(minute)
 
     def _evict(self, now_minute: int) -> None:
@@ -95,6 +105,7 @@ class LiqWindow:
         while self.recent and self.recent[0][0] < window_start:
             m, b = self.recent.popleft()
             self.recent_usd -= b.notional_usd
+            self.window.merge(b, sign=-1)
             self.older.append((m, b.notional_usd))
             self.older_usd += b.notional_usd
         base_start = window_start - self.cfg.baseline_min
@@ -131,13 +142,9 @@ def pressure(win: LiqWindow, now_minute: int) -> dict[str, Any]:
     """The liquidation panel at a tick: window notional, surge vs baseline, long share, venues."""
     cfg = win.cfg
     window_usd = win.recent_usd / 100
-    long_usd = sum(b.long_usd for _, b in win.recent) / 100
-    lower_usd = sum(b.lower_bound_usd for _, b in win.recent) / 100
-    sums: dict[str, list[int]] = {}
-    for _, b in win.recent:
-        for venue, (c, lc, n) in b.by_venue.items():
-            v = sums.setdefault(venue, [0, 0, 0])
-            v[0], v[1], v[2] = v[0] + c, v[1] + lc, v[2] + n
+    long_usd = win.window.long_usd / 100
+    lower_usd = win.window.lower_bound_usd / 100
+    sums = win.window.by_venue
     venues = {
         venue: {
             "notional_usd": c / 100,
