@@ -15,10 +15,6 @@ from shockwatch.settings import LiquidationSettings
 from streams.detection.mathutil import clip01
 
 
-def cents(usd: float) -> int:
-    return round(usd * 100)
-
-
 @dataclass
 class MinuteLiq:
     """One minute of forced orders, aggregated in whole cents.
@@ -33,7 +29,7 @@ class MinuteLiq:
     by_venue: dict[str, list[int]] = field(default_factory=dict)  # venue -> [cents, long, n]
 
     def add(self, exchange: str, notional: float, is_long: bool, lower_bound: bool) -> None:
-        c = cents(notional)
+        c = round(notional * 100)  # whole cents
         self.notional_usd += c
         self.count += 1
         if is_long:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shockwatch.settings import BreadthSettings, MarketSettings
-from streams.detection.mathutil import clip01, correlation, ewma_alpha
+from streams.detection.mathutil import clip01, ewma_alpha
 
 MIN_MS = 60_000
 
@@ -192,31 +192,58 @@ def market_stress(core_z: dict[str, float | None], cfg: BreadthSettings) -> floa
     return sum(clip01(-(z or 0.0) / cfg.full_z) for z in core_z.values()) / len(core_z)
 
 
+RETURN_SCALE = 10**12  # co-movement sums hold returns in fixed point: exact integers
+
+
 @dataclass
 class CoMovement:
-    """Rolling window of per-minute core-class returns; correlation read at each tick."""
+    """Rolling window of per-minute core-class returns; correlation read at each tick.
+
+    Per class pair it keeps the window's sums (n, Σx, Σy, Σx², Σy², Σxy) of the returns in
+    fixed point, moved as rows enter and leave: a tick reads the correlations in O(1), and
+    integer sums are exact, so a detector restored from its rows holds the very same sums."""
 
     window: int
     rows: deque[tuple[float | None, ...]] = field(default_factory=deque)
+    sums: dict[tuple[int, int], list[int]] = field(default_factory=dict)
 
     def add(self, row: tuple[float | None, ...]) -> None:
         self.rows.append(row)
+        self._count(row, 1)
         while len(self.rows) > self.window:
-            self.rows.popleft()
+            self._count(self.rows.popleft(), -1)
+
+    def _count(self, row: tuple[float | None, ...], sign: int) -> None:
+        fixed = [None if r is None else round(r * RETURN_SCALE) for r in row]
+        for i, x in enumerate(fixed):
+            if x is None:
+                continue
+            for j in range(i + 1, len(fixed)):
+                y = fixed[j]
+                if y is None:
+                    continue
+                s = self.sums.get((i, j))
+                if s is None:
+                    s = self.sums[(i, j)] = [0, 0, 0, 0, 0, 0]
+                s[0] += sign
+                s[1] += sign * x
+                s[2] += sign * y
+                s[3] += sign * x * x
+                s[4] += sign * y * y
+                s[5] += sign * x * y
 
     def average_correlation(self, min_obs: int = 20) -> float | None:
-        if not self.rows:
-            return None
-        k = len(self.rows[0])
         corrs: list[float] = []
-        for i in range(k):
-            for j in range(i + 1, k):
-                pairs = [(r[i], r[j]) for r in self.rows if r[i] is not None and r[j] is not None]
-                if len(pairs) < min_obs:
-                    continue
-                c = correlation([p[0] for p in pairs], [p[1] for p in pairs])  # type: ignore[misc]
-                if c is not None:
-                    corrs.append(c)
+        for pair in sorted(self.sums):
+            n, sx, sy, sxx, syy, sxy = self.sums[pair]
+            if n < min_obs:
+                continue
+            # n² times the (co)variances, in RETURN_SCALE² units, exactly
+            vx, vy = n * sxx - sx * sx, n * syy - sy * sy
+            flat = n * 1e-18 * RETURN_SCALE**2  # a sum of squared deviations <= 1e-18
+            if vx <= flat or vy <= flat:
+                continue
+            corrs.append((n * sxy - sx * sy) / (math.sqrt(vx) * math.sqrt(vy)))
         return sum(corrs) / len(corrs) if corrs else None
 
 

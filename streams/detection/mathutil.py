@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
 
 def clip01(x: float) -> float:
     return 0.0 if x <= 0.0 else 1.0 if x >= 1.0 else x
@@ -19,17 +16,3 @@ def ramp(x: float, calm: float, full: float) -> float:
 
 def ewma_alpha(halflife: float) -> float:
     return 1.0 - 0.5 ** (1.0 / max(halflife, 1e-9))
-
-
-def correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Pearson correlation, or None when either side is flat or too short."""
-    n = len(xs)
-    if n < 3 or n != len(ys):
-        return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx <= 1e-18 or syy <= 1e-18:
-        return None
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    return sxy / math.sqrt(sxx * syy)

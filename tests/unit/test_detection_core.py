@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -18,7 +19,7 @@ from streams.detection import funding as fund
 from streams.detection import liquidations as liq
 from streams.detection import market as mkt
 from streams.detection.alerting import AlertMachine, alert_id, step
-from streams.detection.mathutil import correlation, ramp
+from streams.detection.mathutil import ramp
 from streams.detection.score import composite, regime
 
 M = MarketSettings()
@@ -113,7 +114,42 @@ def test_comovement_counts_only_when_classes_fall() -> None:
     rising = {"equities": 1.0, "gold": 0.5, "crypto": 2.0}
     assert mkt.comovement_stress(corr, falling, B) == pytest.approx(1.0)
     assert mkt.comovement_stress(corr, rising, B) == 0.0
-    assert correlation([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None
+    flat = mkt.CoMovement(60)
+    for i in range(30):
+        flat.add((0.001, 0.001 * i, None))
+    assert flat.average_correlation() is None  # one side flat, the other pairs missing
+
+
+def pearson(xs: list[float], ys: list[float]) -> float:
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
+    return sxy / math.sqrt(sxx * syy)
+
+
+def test_comovement_running_sums_give_the_windows_correlations() -> None:
+    """The window's sums move with it: at every step the average equals the Pearson
+    correlations computed from scratch over the rows in the window (missing returns skipped)."""
+    rng = random.Random(5)
+    co = mkt.CoMovement(45)
+    for n in range(400):
+        row = tuple(None if rng.random() < 0.1 else rng.gauss(0, 0.002) for _ in range(3))
+        co.add(row)
+        rows = list(co.rows)
+        corrs = []
+        for i, j in ((0, 1), (0, 2), (1, 2)):
+            pairs = [(r[i], r[j]) for r in rows if r[i] is not None and r[j] is not None]
+            if len(pairs) >= 20:
+                corrs.append(pearson([a for a, _ in pairs], [b for _, b in pairs]))
+        expected = sum(corrs) / len(corrs) if corrs else None
+        got = co.average_correlation()
+        assert (got is None) == (expected is None), n
+        if got is not None:
+            assert got == pytest.approx(expected, abs=1e-6), n
+    restored = mkt.CoMovement(45)
+    for row in co.rows:
+        restored.add(row)
+    assert restored.sums == co.sums  # exact: a checkpoint restores the same state
 
 
 # -- liquidations ---------------------------------------------------------------------------

@@ -421,6 +421,49 @@ def test_worker_is_a_single_replica_and_says_why() -> None:
     assert "docs/architecture.md" in comment
 
 
+def json_patch(doc: Any, ops: list[dict[str, Any]]) -> Any:
+    """The RFC 6902 operations kustomize applies (replace, add with "-" for append)."""
+    import copy
+
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        *parents, last = op["path"].strip("/").split("/")
+        node = doc
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        assert op["op"] in {"replace", "add"}, op
+        if isinstance(node, list):
+            assert op["op"] == "add" and last == "-", op
+            node.append(op["value"])
+        else:
+            assert op["op"] == "add" or last in node, f"replace of a missing {op['path']}"
+            node[last] = op["value"]
+    return doc
+
+
+def test_scale_out_overlay_patches_the_base_worker_into_a_shared_group() -> None:
+    overlay = K8S_DIR / "scale-out"
+    kust = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    assert kust["kind"] == "Kustomization"
+    assert [(overlay / r / "kustomization.yaml").resolve() for r in kust["resources"]] == [
+        (K8S_DIR / "kustomization.yaml").resolve()
+    ]
+    (patch,) = kust["patches"]
+    (worker,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == "shockwatch-worker"]
+    assert patch["target"] == {"kind": "Deployment", "name": worker["metadata"]["name"]}
+    scaled = json_patch(worker, yaml.safe_load(patch["patch"]))
+    assert scaled["spec"]["replicas"] >= 2 and scaled["spec"]["strategy"]["type"] == "RollingUpdate"
+    env = {e["name"]: e["value"] for e in scaled["spec"]["template"]["spec"]["containers"][0]["env"]
+           if "value" in e}  # fmt: skip
+    assert is_setting("SHOCKWATCH_SCALE_OUT") and env["SHOCKWATCH_SCALE_OUT"] == "true"
+    assert Settings(scale_out=env["SHOCKWATCH_SCALE_OUT"]).scale_out is True  # type: ignore[arg-type]
+    # everything else is the base's: same image, command, secrets, probes
+    scaled["spec"]["template"]["spec"]["containers"][0]["env"].pop()
+    for key in ("replicas", "strategy"):
+        scaled["spec"].pop(key), worker["spec"].pop(key)
+    assert scaled == worker
+
+
 def test_env_vars_are_real_settings_and_secrets_are_files() -> None:
     config = of_kind("ConfigMap")
     assert len(config) == 1
