@@ -384,7 +384,94 @@ class ActiveStandbyAssignor(AbstractPartitionAssignor):
         self.active = bool(assignment.partitions())
 
 
-class Topology(ConsumerRebalanceListener):
+def output_producer(settings: Settings) -> AIOKafkaProducer:
+    """A stage's producer: idempotent, every output acknowledged by the in-sync replicas."""
+    return AIOKafkaProducer(
+        **aiokafka_config(settings),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=OUTPUT_LINGER_MS,
+        max_batch_size=OUTPUT_BATCH_BYTES,
+    )
+
+
+def input_consumer(settings: Settings, group_id: str, assignor: Any) -> AIOKafkaConsumer:
+    """A stage's consumer: offsets committed by the stage only, big batches and fetches."""
+    return AIOKafkaConsumer(
+        **aiokafka_config(settings),
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=BATCH_MAX,
+        fetch_max_bytes=64 * 2**20,
+        # big fetches: fewer round trips in which the loop only waits (a backlog, a replay)
+        max_partition_fetch_bytes=8 * 2**20,
+        fetch_max_wait_ms=100,  # an idle partition's fetch is renewed every 100 ms
+        session_timeout_ms=10_000,  # a dead member's partitions move on in ~10 s
+        heartbeat_interval_ms=3_000,
+        partition_assignment_strategy=(assignor,),
+    )
+
+
+class Stage(ConsumerRebalanceListener):
+    """A consumer loop with its own producer: fetch a batch, handle it whole under the lock,
+    until ``stop`` (then ``settle`` what is pending and leave the group)."""
+
+    consumer: AIOKafkaConsumer | None = None
+    producer: AIOKafkaProducer | None = None
+    runtime: DetectorRuntime
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.stopping = asyncio.Event()
+        self.stopped = asyncio.Event()
+
+    async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        raise NotImplementedError
+
+    async def process(self, batch: dict[TopicPartition, list[Any]]) -> BatchResult:
+        """The batch through the runtime in one pass, its dead letters enqueued (``send``
+        only enqueues: delivery is confirmed by the flush before each checkpoint or commit)."""
+        assert self.producer is not None
+        result = self.runtime.process(
+            (m.topic, m.partition, m.offset, m.key, m.value)
+            for msgs in batch.values()
+            for m in msgs
+        )
+        for dlq_topic, key, letter in result.dead:
+            await self.producer.send(dlq_topic, key=key, value=letter.encode())
+        return result
+
+    def due(self) -> bool:
+        """Work that an empty poll must still do now (handed an empty batch)."""
+        return False
+
+    async def settle(self) -> None:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        assert self.consumer is not None
+        try:
+            while not self.stopping.is_set():
+                batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                if batch or self.due():
+                    async with self.lock:
+                        await self.handle(batch)
+        finally:
+            self.stopped.set()
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self.consumer is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopped.wait(), POLL_TIMEOUT_MS / 1000 + 5)
+            await self.settle()
+            await self.consumer.stop()  # leaves the group: its partitions move on at once
+        if self.producer is not None:
+            await self.producer.stop()
+
+
+class Topology(Stage):
     """The worker's input stage: a consumer loop over the three input topics.
 
     Why not a faust agent: measured on this machine, faust's stream delivery costs several
@@ -405,6 +492,7 @@ class Topology(ConsumerRebalanceListener):
         *,
         topics: Iterable[str] | None = None,
     ) -> None:
+        super().__init__()
         self.settings, self.names, self.runtime, self.app_id = settings, names, runtime, app_id
         self.on_output = on_output
         # The three input topics; scaled out, the merging detector reads the summaries instead
@@ -414,27 +502,15 @@ class Topology(ConsumerRebalanceListener):
         scope = settings.detection.scope
         self.scope_key = (f"{scope}:merge" if merging else scope).encode()
         self.assignor = ActiveStandbyAssignor()
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
-        # Held while a batch is handled or a checkpoint written: a checkpoint never lands
-        # between a tick's state change and the sending of what that tick emitted.
-        self.lock = asyncio.Lock()
+        # ``lock``: held while a batch is handled or a checkpoint written, so a checkpoint
+        # never lands between a tick's state change and the sending of what that tick emitted.
         self.assigned: list[TopicPartition] = []
         self.last_checkpoint = time.monotonic()
-        self.stopping = asyncio.Event()
-        self.stopped = asyncio.Event()
         self.writing: asyncio.Future[None] | None = None  # the checkpoint being written
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        cfg = aiokafka_config(self.settings)
-        self.producer = AIOKafkaProducer(
-            **cfg,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=OUTPUT_LINGER_MS,
-            max_batch_size=OUTPUT_BATCH_BYTES,
-        )
+        self.producer = output_producer(self.settings)
         await self.producer.start()
         # Metadata of the output topics now, not on the first tick's send.
         for topic in (self.names.signals, self.names.alerts, self.names.state):
@@ -443,45 +519,9 @@ class Topology(ConsumerRebalanceListener):
             self.runtime.input_partitions = [
                 f"{t}:{p}" for t in self.names.inputs for p in await self.producer.partitions_for(t)
             ]
-        self.consumer = AIOKafkaConsumer(
-            **cfg,
-            group_id=self.app_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=BATCH_MAX,
-            fetch_max_bytes=64 * 2**20,
-            # big fetches: fewer round trips in which the loop only waits (a backlog, a replay)
-            max_partition_fetch_bytes=8 * 2**20,
-            fetch_max_wait_ms=100,  # an idle partition's fetch is renewed every 100 ms
-            session_timeout_ms=10_000,  # a dead worker's standby takes over in ~10 s
-            heartbeat_interval_ms=3_000,
-            partition_assignment_strategy=(self.assignor,),
-        )
+        self.consumer = input_consumer(self.settings, self.app_id, self.assignor)
         self.consumer.subscribe(self.topics, listener=self)
         await self.consumer.start()
-
-    async def run(self) -> None:
-        """Fetch, detect, send; until ``stop``. A batch is handled whole (one lock hold)."""
-        assert self.consumer is not None
-        try:
-            while not self.stopping.is_set():
-                batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
-                if not batch:
-                    continue
-                async with self.lock:
-                    await self.handle(batch)
-        finally:
-            self.stopped.set()
-
-    async def stop(self) -> None:
-        self.stopping.set()
-        if self.consumer is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stopped.wait(), POLL_TIMEOUT_MS / 1000 + 5)
-            await self.settle()
-            await self.consumer.stop()  # leaves the group: a standby takes over at once
-        if self.producer is not None:
-            await self.producer.stop()
 
     # -- rebalance ---------------------------------------------------------------------------
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
@@ -548,14 +588,7 @@ class Topology(ConsumerRebalanceListener):
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         assert self.producer is not None
         runtime, send = self.runtime, self.producer.send
-        result = runtime.process(
-            (m.topic, m.partition, m.offset, m.key, m.value)
-            for msgs in batch.values()
-            for m in msgs
-        )
-        # send() only enqueues (delivery is confirmed by the flush before each checkpoint).
-        for dlq_topic, key, letter in result.dead:
-            await send(dlq_topic, key=key, value=letter.encode())
+        result = await self.process(batch)
         for out in result.outputs:
             await send(self.names.signals, key=out.signal.scope.encode(), value=out.signal.encode())
             for alert in out.alerts:
@@ -608,7 +641,7 @@ class Topology(ConsumerRebalanceListener):
                 await self.checkpoint()
 
 
-class ShardStage(ConsumerRebalanceListener):
+class ShardStage(Stage):
     """Scale-out, stage one: this worker's share of the input partitions.
 
     The group's members split the input partitions between them (round robin). Each message
@@ -622,81 +655,41 @@ class ShardStage(ConsumerRebalanceListener):
     def __init__(
         self, settings: Settings, names: TopicNames, runtime: DetectorRuntime, app_id: str
     ) -> None:
+        super().__init__()
         self.settings, self.names, self.runtime = settings, names, runtime
         self.group_id = f"{app_id}.shards"
         self.lateness_ms = settings.detection.alerts.allowed_lateness_s * 1000
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
-        self.lock = asyncio.Lock()
         self.last_commit = time.monotonic()
-        self.stopping = asyncio.Event()
-        self.stopped = asyncio.Event()
 
     async def start(self) -> None:
         from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
-        cfg = aiokafka_config(self.settings)
-        self.producer = AIOKafkaProducer(
-            **cfg,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=OUTPUT_LINGER_MS,
-            max_batch_size=OUTPUT_BATCH_BYTES,
-        )
+        self.producer = output_producer(self.settings)
         await self.producer.start()
         await self.producer.partitions_for(self.names.summaries)
-        self.consumer = AIOKafkaConsumer(
-            **cfg,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=BATCH_MAX,
-            fetch_max_bytes=64 * 2**20,
-            max_partition_fetch_bytes=8 * 2**20,
-            fetch_max_wait_ms=100,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=3_000,
-            partition_assignment_strategy=(RoundRobinPartitionAssignor,),
-        )
+        self.consumer = input_consumer(self.settings, self.group_id, RoundRobinPartitionAssignor())
         self.consumer.subscribe(list(self.names.inputs), listener=self)
         await self.consumer.start()
 
-    async def run(self) -> None:
-        assert self.consumer is not None
-        try:
-            while not self.stopping.is_set():
-                batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
-                async with self.lock:
-                    if batch:
-                        await self.handle(batch)
-                    if time.monotonic() - self.last_commit >= CHECKPOINT_EVERY_S:
-                        await self.commit()
-        finally:
-            self.stopped.set()
+    def due(self) -> bool:
+        return time.monotonic() - self.last_commit >= CHECKPOINT_EVERY_S
 
-    async def stop(self) -> None:
-        self.stopping.set()
-        if self.consumer is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stopped.wait(), POLL_TIMEOUT_MS / 1000 + 5)
-            async with self.lock:
-                await self.commit()
-            await self.consumer.stop()
-        if self.producer is not None:
-            await self.producer.stop()
+    async def settle(self) -> None:
+        async with self.lock:
+            await self.commit()
 
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Process, send (DLQ letters, summaries), and commit at most once a second."""
+        if batch:
+            await self.send_results(batch)
+        if self.due():
+            await self.commit()
+
+    async def send_results(self, batch: dict[TopicPartition, list[Any]]) -> None:
         assert self.producer is not None
-        send = self.producer.send
-        result = self.runtime.process(
-            (m.topic, m.partition, m.offset, m.key, m.value)
-            for msgs in batch.values()
-            for m in msgs
-        )
-        for dlq_topic, key, letter in result.dead:
-            await send(dlq_topic, key=key, value=letter.encode())
+        result = await self.process(batch)
         for summary in result.summaries:
-            await send(
+            await self.producer.send(
                 self.names.summaries,
                 key=summary.tp.encode(),
                 value=summary.encode(),

@@ -133,3 +133,20 @@ def stressed_funding(day: str = "2025-11-03", published: str = "2025-11-04T00:00
         funding_row("TGA", day, 1000.0, published, "usd_bn"),
     ]
     return rows
+
+
+SELLOFF = {"SPX": -2, "NDX": -3, "NVDA": -5, "PLTR": -9, "XAU": -2, "BTC": -7, "ETH": -9}
+
+
+def selloff_session(folder: Path, minutes: int = 390) -> Path:
+    """A US session from 14:30 UTC in which every class falls, with a liquidation wave from
+    minute 120 and stressed funding: it fires a critical alert."""
+    return write_scenario(
+        folder,
+        start="2025-11-04T14:30:00Z",
+        minutes=minutes,
+        moves_pct=SELLOFF,
+        liq_usd_per_min=200_000,
+        liq_wave=(120, min(300, minutes - 20), 5_000_000),
+        funding=stressed_funding(),
+    )

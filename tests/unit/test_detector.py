@@ -12,23 +12,14 @@ from shockwatch.settings import Settings
 from streams.detection.detector import Detector
 from streams.detection.offline import merged_records, run_offline
 from streams.records import Heartbeat, LateEvent, PriceTick
-from tests.scenario_factory import stressed_funding, write_scenario
+from tests.scenario_factory import selloff_session
 
 CFG = Settings().detection
-SELLOFF = {"SPX": -2, "NDX": -3, "NVDA": -5, "PLTR": -9, "XAU": -2, "BTC": -7, "ETH": -9}
 
 
 @pytest.fixture(scope="module")
 def selloff(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_scenario(
-        tmp_path_factory.mktemp("scn") / "selloff",
-        start="2025-11-04T14:30:00Z",
-        minutes=390,
-        moves_pct=SELLOFF,
-        liq_usd_per_min=200_000,
-        liq_wave=(120, 300, 5_000_000),
-        funding=stressed_funding(),
-    )
+    return selloff_session(tmp_path_factory.mktemp("scn") / "selloff")
 
 
 def alerts_of(outputs: list) -> list[tuple]:

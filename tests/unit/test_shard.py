@@ -17,7 +17,7 @@ from streams.detection.detector import Detector
 from streams.detection.offline import merged_records, run_offline
 from streams.detection.shard import PartitionShard, Summary
 from streams.records import FundingObservation, Heartbeat, LateEvent, Liquidation, PriceTick
-from tests.scenario_factory import stressed_funding, write_scenario
+from tests.scenario_factory import selloff_session
 
 CFG = Settings().detection
 LATENESS = CFG.alerts.allowed_lateness_s * 1000
@@ -27,15 +27,7 @@ T0 = 1_762_266_600_000  # 2025-11-04 14:30 UTC
 
 @pytest.fixture(scope="module")
 def selloff(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_scenario(
-        tmp_path_factory.mktemp("scn") / "selloff",
-        start="2025-11-04T14:30:00Z",
-        minutes=240,
-        moves_pct={"SPX": -2, "NDX": -3, "NVDA": -5, "PLTR": -9, "XAU": -2, "BTC": -7, "ETH": -9},
-        liq_usd_per_min=200_000,
-        liq_wave=(100, 200, 5_000_000),
-        funding=stressed_funding(),
-    )
+    return selloff_session(tmp_path_factory.mktemp("scn") / "selloff", minutes=240)
 
 
 def price(ts: int, symbol: str = "SPX", usd: float = 100.0) -> PriceTick:
