@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shockwatch.kafka import create_topics
 from shockwatch.runner import WorkerProcess, check_expectations, run_scenario
 from shockwatch.scenario import read_scenario
 from shockwatch.settings import Settings
@@ -97,6 +98,9 @@ def test_standby_takes_over_when_the_active_worker_dies(kafka, tmp_path: Path) -
             first.kill()
             events.append(f"active worker killed at {signals} signals")
 
+    # The day's topics first, as run_scenario makes them (kept whole: the day is past, and a
+    # worker creating them would give them the live retention, which deletes it)
+    create_topics(settings, f"scn-{run}.", keep_all=True)
     first.start()
     try:
         wait_for_line(first.log_path, f"active: {inputs} input partitions")
@@ -154,6 +158,9 @@ def test_two_scaled_out_workers_share_the_work_and_survive_a_kill(kafka, tmp_pat
             first.kill()
             shares["killed"] = [signals]
 
+    # The day's topics first, as run_scenario makes them (kept whole: the day is past, and a
+    # worker creating them would give them the live retention, which deletes it)
+    create_topics(settings, f"scn-{run}.", keep_all=True)
     first.start()
     try:
         deadline = time.monotonic() + 60
