@@ -725,6 +725,8 @@ class ShardStage(Stage):
         """Each partition from its committed resume point, with its event time there."""
         assert self.consumer is not None
         async with self.lock:
+            # aiokafka's public committed() gives the offset only; the metadata (the
+            # partition's event time at the resume point) comes with the coordinator's answer.
             committed = await self.consumer._coordinator.fetch_committed_offsets(assigned)
             det = self.runtime.detector
             for tp in assigned:
