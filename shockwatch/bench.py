@@ -184,6 +184,7 @@ async def bare_consumer(settings: Settings, topics: tuple[str, ...], n: int) -> 
         enable_auto_commit=False,
         max_poll_records=10_000,
         fetch_max_bytes=64 * 2**20,
+        max_partition_fetch_bytes=8 * 2**20,  # the worker's fetch size: the same footing
     )
     await consumer.start()
     seen = 0
