@@ -49,7 +49,8 @@ from streams.records import (
     MalformedRecord,
     PriceTick,
     RecordError,
-    decode_frame,
+    frame_items,
+    from_obj,
     is_frame,
 )
 from streams.topics import TopicNames
@@ -189,6 +190,7 @@ class DetectorRuntime:
         now_ms = int(time.time() * 1000)
         res = BatchResult()
         offsets, accepted, shards = det.offsets, res.stats.accepted, det.shards
+        max_future = self.max_future_ms
         processed = skipped = 0
         for topic, partition, offset, key, value in messages:
             tp = f"{topic}:{partition}"
@@ -196,35 +198,33 @@ class DetectorRuntime:
                 skipped += 1
                 continue
             feed = self.feed_of[topic]
-            items = decode_frame(FEED_TYPES[feed], value or b"", now_ms, self.max_future_ms)
-            framed = len(items) > 1 or is_frame(value)
             shard = shards.get(tp) or det.shard(tp)
             shard.begin(offset)
             add = shard.add
-            for index, (item, record) in enumerate(items):
-                if not isinstance(record, RecordError):
-                    try:
-                        add(record)
-                    except RecordError as exc:
-                        record = exc
+            # decode_frame's work, inline: no list of (item, verdict) pairs per message
+            record_type = FEED_TYPES[feed]
+            from_dict = record_type.from_dict
+            try:
+                items = frame_items(value or b"")
+            except MalformedRecord as exc:
+                index = 0 if is_frame(value) else None  # "[..." counts as a frame
+                self._reject(res, feed, topic, partition, offset, key, value, None, exc, index)
+                offsets[tp] = offset + 1
+                continue
+            framed = len(items) > 1 or is_frame(value)
+            for index, item in enumerate(items):
+                try:
+                    if type(item) is dict and "kind" not in item:  # a plain record
+                        record = from_dict(item, now_ms, max_future)
                     else:
-                        processed += 1
-                        accepted(feed, record)
-                        continue
-                raw = orjson.dumps(item) if framed and item is not None else (value or b"")
-                letter = dead_letter(
-                    source_topic=topic,
-                    value=raw,
-                    error=record,
-                    key=key,
-                    source="shockwatch:worker",
-                    partition=partition,
-                    offset=offset,
-                    ts_ms=now_ms,
-                    frame_index=index if framed else None,
-                )
-                res.dead.append((self.names.dlq(topic), key, letter))
-                res.stats.rejected(feed, record.reason)
+                        record = from_obj(record_type, item, now_ms, max_future)
+                    add(record)
+                except RecordError as exc:
+                    self._reject(res, feed, topic, partition, offset, key, value, item, exc,
+                                 index if framed else None)  # fmt: skip
+                    continue
+                processed += 1
+                accepted(feed, record)
             offsets[tp] = offset + 1  # the whole message is applied (items or dead letters)
         res.processed, res.skipped = processed, skipped
         if self.shard_only:
@@ -237,6 +237,35 @@ class DetectorRuntime:
             res.stats.report(self.metrics, now_ms, res.outputs)
         self.last_batch_done = time.perf_counter()
         return res
+
+    def _reject(
+        self,
+        res: BatchResult,
+        feed: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        item: Any,
+        error: RecordError,
+        frame_index: int | None,
+    ) -> None:
+        """One item dead-lettered (a frame's item on its own), with the reason, and counted."""
+        raw = orjson.dumps(item) if frame_index is not None and item is not None else value
+        letter = dead_letter(
+            source_topic=topic,
+            value=raw or b"",
+            error=error,
+            key=key,
+            source="shockwatch:worker",
+            partition=partition,
+            offset=offset,
+            ts_ms=int(time.time() * 1000),
+            frame_index=frame_index,
+        )
+        res.dead.append((self.names.dlq(topic), key, letter))
+        res.stats.rejected(feed, error.reason)
 
     # -- checkpoint codec --------------------------------------------------------------------
     def encode_checkpoint(self) -> bytes:

@@ -666,6 +666,14 @@ def encode_frame(events: list[bytes]) -> bytes:
     return b"[" + b",".join(events) + b"]"
 
 
+def frame_items(raw: bytes) -> list[Any]:
+    """The parsed items of one input message: a frame's, or the one record's (raises
+    ``MalformedRecord`` when it is not JSON at all). Each item still has to be validated
+    (``from_obj``; the worker's loop does it inline, see ``DetectorRuntime.process``)."""
+    obj = _parse(raw)
+    return obj if type(obj) is list else [obj]
+
+
 def decode_frame(
     record_type: type[R],
     raw: bytes,
@@ -681,10 +689,9 @@ def decode_frame(
     item whose error is ``MalformedRecord``.
     """
     try:
-        obj = _parse(raw)
+        items = frame_items(raw)
     except MalformedRecord as exc:
         return [(None, exc)]
-    items = obj if isinstance(obj, list) else [obj]
     out: list[tuple[Any, R | Heartbeat | RecordError]] = []
     append, from_dict = out.append, record_type.from_dict  # type: ignore[attr-defined]
     for item in items:
