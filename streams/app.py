@@ -208,7 +208,8 @@ class DetectorRuntime:
                 items = frame_items(value or b"")
             except MalformedRecord as exc:
                 index = 0 if is_frame(value) else None  # "[..." counts as a frame
-                self._reject(res, feed, topic, partition, offset, key, value, None, exc, index)
+                self._reject(res, now_ms, feed, topic, partition, offset, key, value, None, exc,
+                             index)  # fmt: skip
                 offsets[tp] = offset + 1
                 continue
             framed = len(items) > 1 or is_frame(value)
@@ -220,8 +221,8 @@ class DetectorRuntime:
                         record = from_obj(record_type, item, now_ms, max_future)
                     add(record)
                 except RecordError as exc:
-                    self._reject(res, feed, topic, partition, offset, key, value, item, exc,
-                                 index if framed else None)  # fmt: skip
+                    self._reject(res, now_ms, feed, topic, partition, offset, key, value, item,
+                                 exc, index if framed else None)  # fmt: skip
                     continue
                 processed += 1
                 accepted(feed, record)
@@ -231,6 +232,10 @@ class DetectorRuntime:
             res.summaries = [x for tp, sh in shards.items() if (x := sh.seal(tp)) is not None]
         else:
             res.outputs = det.advance()
+        return self._done(res, now_ms)
+
+    def _done(self, res: BatchResult, now_ms: int) -> BatchResult:
+        """A batch's bookkeeping: counts, the dirty flag, its metrics, when it ended."""
         self.seen_total += res.processed + len(res.dead) + res.skipped
         self.dirty = self.dirty or bool(res.processed or res.dead or res.skipped)
         if self.metrics:
@@ -241,6 +246,7 @@ class DetectorRuntime:
     def _reject(
         self,
         res: BatchResult,
+        now_ms: int,
         feed: str,
         topic: str,
         partition: int,
@@ -261,7 +267,7 @@ class DetectorRuntime:
             source="shockwatch:worker",
             partition=partition,
             offset=offset,
-            ts_ms=int(time.time() * 1000),
+            ts_ms=now_ms,
             frame_index=frame_index,
         )
         res.dead.append((self.names.dlq(topic), key, letter))
@@ -297,6 +303,7 @@ class MergeRuntime(DetectorRuntime):
         if self.first_batch_at is None:
             self.first_batch_at = time.perf_counter()
         det, res = self.detector, BatchResult()
+        now_ms = int(time.time() * 1000)
         for topic, partition, offset, key, value in messages:
             tp = f"{topic}:{partition}"
             if det.already_applied(tp, offset):
@@ -310,7 +317,7 @@ class MergeRuntime(DetectorRuntime):
                 letter = dead_letter(
                     source_topic=topic, value=value or b"", error=error, key=key,
                     source="shockwatch:merge", partition=partition, offset=offset,
-                    ts_ms=int(time.time() * 1000),
+                    ts_ms=now_ms,
                 )  # fmt: skip
                 res.dead.append((self.names.dlq(topic), key, letter))
             else:
@@ -318,12 +325,7 @@ class MergeRuntime(DetectorRuntime):
                 res.processed += 1
             det.offsets[tp] = offset + 1
         res.outputs = det.advance()
-        self.seen_total += res.processed + len(res.dead) + res.skipped
-        self.dirty = self.dirty or bool(res.processed or res.dead or res.skipped)
-        if self.metrics:
-            res.stats.report(self.metrics, int(time.time() * 1000), res.outputs)
-        self.last_batch_done = time.perf_counter()
-        return res
+        return self._done(res, now_ms)
 
 
 class CheckpointUnreadable(RuntimeError):

@@ -101,7 +101,7 @@ class PartitionShard:
         shard = cls(lateness_ms)
         if ts >= 0:
             shard.ts = ts
-            shard.open_from = (ts - lateness_ms) // MIN_MS
+            shard.open_from = shard.sealed_before()
         return shard
 
     def begin(self, offset: int) -> None:
