@@ -45,6 +45,7 @@ from streams.records import (
     DeadLetter,
     FundingObservation,
     Heartbeat,
+    LateEvent,
     Liquidation,
     MalformedRecord,
     PriceTick,
@@ -52,6 +53,7 @@ from streams.records import (
     frame_items,
     from_obj,
     is_frame,
+    wire_items,
 )
 from streams.topics import TopicNames
 
@@ -201,8 +203,24 @@ class DetectorRuntime:
             shard = shards.get(tp) or det.shard(tp)
             shard.begin(offset)
             add = shard.add
-            # decode_frame's work, inline: no list of (item, verdict) pairs per message
             record_type = FEED_TYPES[feed]
+            records = wire_items(record_type, value, now_ms, max_future)
+            if records is not None:  # every item valid (one C pass): only lateness rejects now
+                framed = is_frame(value)
+                for index, record in enumerate(records):
+                    try:
+                        add(record)
+                    except LateEvent as exc:
+                        item = frame_items(value)[index] if framed else None
+                        self._reject(res, now_ms, feed, topic, partition, offset, key, value,
+                                     item, exc, index if framed else None)  # fmt: skip
+                        continue
+                    processed += 1
+                    accepted(feed, record)
+                offsets[tp] = offset + 1
+                continue
+            # Some item is not a plain valid record: decode_frame's work, inline (no list of
+            # (item, verdict) pairs), so each reject is named and dead-lettered on its own.
             from_dict = record_type.from_dict
             try:
                 items = frame_items(value or b"")

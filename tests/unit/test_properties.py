@@ -1216,3 +1216,102 @@ def test_the_decoders_fast_path_agrees_with_the_field_readers(
         assert [type(getattr(fast, f)) for f in fast.__dataclass_fields__] == [
             type(getattr(slow, f)) for f in slow.__dataclass_fields__
         ]
+
+
+# Values at the edges of the records' rules (types, ranges, enums, emptiness).
+EDGES = ["", "long", "LONG", "equity_index", None, True, False, 0, 0.0, -0.0, 1, 1.0, -1.0,
+         1e-12, 1e-13, 1e9, 1e9 + 1e-3, 1e15, 1.5e15, MIN_TS_MS, MIN_TS_MS - 1, NOW, NOW + 1,
+         2**63, [], {}, "heartbeat"]  # fmt: skip
+
+
+@st.composite
+def wire_messages(draw: st.DrawFn) -> tuple[type, bytes]:
+    """Input messages as they reach the worker: one record or a frame of a few, each item a
+    valid record, one with a field changed, or a heartbeat; sometimes cut short."""
+    record_type = draw(st.sampled_from((PriceTick, Liquidation)))
+    items: list[Any] = []
+    for _ in range(draw(st.integers(1, 4))):
+        pick = draw(st.sampled_from(("valid", "valid", "changed", "heartbeat")))
+        if pick == "valid":
+            items.append(VALID[record_type])
+        elif pick == "heartbeat":
+            items.append(HEARTBEAT)
+        else:  # one field changed, often to a value just past one of the rules
+            doc = dict(VALID[record_type])
+            name = draw(st.sampled_from([*doc, "kind"]))
+            doc[name] = draw(st.sampled_from(EDGES) | odd_values)
+            if draw(st.integers(0, 4)) == 0:
+                doc.pop(name)
+            items.append(doc)
+    raws = [orjson.dumps(x, option=orjson.OPT_NON_STR_KEYS) for x in items]
+    raw = raws[0] if len(raws) == 1 and draw(st.booleans()) else b"[" + b",".join(raws) + b"]"
+    if draw(st.integers(0, 9)) == 0:
+        raw = raw[: draw(st.integers(0, len(raw)))]
+    return record_type, raw
+
+
+def check_wire_agrees(record_type: type, raw: bytes) -> str:
+    """``wire_items`` (msgspec, one pass over a whole message) may decline any message, but
+    what it accepts the per-item readers accept too, as equal records of equal field types."""
+    from streams.records import frame_items, wire_items
+
+    fast = wire_items(record_type, raw, NOW, 5 * 60_000)
+    try:
+        slow = [from_obj(record_type, item, NOW, 5 * 60_000) for item in frame_items(raw)]
+    except RecordError as exc:
+        check_reject(exc)
+        assert fast is None, f"the fast path took a message the readers refuse ({exc})"
+        return "refused"
+    if fast is None:
+        return "declined"
+    assert fast == slow
+    for a, b in zip(fast, slow, strict=True):
+        assert type(a) is type(b) is record_type
+        assert [type(getattr(a, f)) for f in a.__dataclass_fields__] == [
+            type(getattr(b, f)) for f in b.__dataclass_fields__
+        ]
+    return "fast path"
+
+
+@QUICK
+@given(case=wire_messages())
+def test_the_wire_fast_path_accepts_only_what_the_readers_accept(
+    case: tuple[type, bytes],
+) -> None:
+    event(check_wire_agrees(*case))
+
+
+@pytest.mark.parametrize("record_type", [PriceTick, Liquidation], ids=lambda t: t.__name__)
+def test_the_wire_fast_path_at_every_rules_edge(record_type: type) -> None:
+    """Every field of a valid record set to every edge value in turn, or left out."""
+    seen: Counter[str] = Counter()
+    for name in [*VALID[record_type], "kind"]:
+        for value in [*EDGES, "absent"]:
+            doc = dict(VALID[record_type])
+            if value == "absent":
+                doc.pop(name, None)
+            else:
+                doc[name] = value
+            raw = orjson.dumps(doc)
+            seen[check_wire_agrees(record_type, raw)] += 1
+            seen[check_wire_agrees(record_type, b"[" + raw + b"," + raw + b"]")] += 1
+    assert seen["fast path"] and seen["refused"], seen
+
+
+def test_the_wire_fast_path_takes_plain_valid_frames() -> None:
+    """The point of it: the bulk of a feed (plain valid frames, single records) goes through."""
+    from streams.records import wire_items
+
+    for record_type in (PriceTick, Liquidation):
+        one = orjson.dumps(VALID[record_type])
+        assert wire_items(record_type, one, NOW, 0) == [from_obj(record_type, VALID[record_type])]
+        assert wire_items(record_type, b"[" + b",".join([one] * 3) + b"]", NOW, 0) is not None
+        # a heartbeat in the frame, a later event than now allows, a null: the readers decide
+        assert wire_items(record_type, b"[" + one + b"," + orjson.dumps(HEARTBEAT) + b"]",
+                          NOW, 0) is None  # fmt: skip
+        late = orjson.dumps({**VALID[record_type], "ts_ms": NOW + 1})
+        assert wire_items(record_type, late, NOW, 0) is None
+        assert wire_items(record_type, late, NOW, 1) is not None
+        assert wire_items(record_type, orjson.dumps({**VALID[record_type], "source": None}),
+                          NOW, 0) is None  # fmt: skip
+    assert wire_items(FundingObservation, orjson.dumps(FUND), NOW, 0) is None  # no schema: rare
