@@ -45,7 +45,6 @@ from streams.records import (
     DeadLetter,
     FundingObservation,
     Heartbeat,
-    LateEvent,
     Liquidation,
     MalformedRecord,
     PriceTick,
@@ -96,21 +95,27 @@ class BatchStats:
     liquidations: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
 
     def accepted(self, feed: str, record: Any) -> None:
-        """One accepted record (the hot path: a list append, and a sum for liquidations)."""
-        kind = type(record)
-        if kind is Heartbeat:
+        """One accepted record (a heartbeat counts for nothing)."""
+        if type(record) is not Heartbeat:
+            self.accepted_all(feed, [record])
+
+    def accepted_all(self, feed: str, records: list[Any]) -> None:
+        """A message's accepted records, all of one type (the hot path: one call a message)."""
+        if not records:  # every one of them late
             return
         stamps = self.stamps.get(feed)
         if stamps is None:
             stamps = self.stamps[feed] = []
-        stamps.append(record.ts_ms)
-        if kind is Liquidation:
-            key = (record.exchange, record.base, record.side_liquidated)
-            agg = self.liquidations.get(key)
-            if agg is None:
-                agg = self.liquidations[key] = [0, 0.0]
-            agg[0] += 1
-            agg[1] += record.notional_usd
+        stamps.extend([r.ts_ms for r in records])
+        if type(records[0]) is Liquidation:
+            sums = self.liquidations
+            for r in records:
+                key = (r.exchange, r.base, r.side_liquidated)
+                agg = sums.get(key)
+                if agg is None:
+                    agg = sums[key] = [0, 0.0]
+                agg[0] += 1
+                agg[1] += r.notional_usd
 
     def rejected(self, feed: str, reason: str) -> None:
         self.rejects[(feed, reason)] = self.rejects.get((feed, reason), 0) + 1
@@ -191,7 +196,8 @@ class DetectorRuntime:
         det = self.detector
         now_ms = int(time.time() * 1000)
         res = BatchResult()
-        offsets, accepted, shards = det.offsets, res.stats.accepted, det.shards
+        offsets, shards = det.offsets, det.shards
+        accepted, accepted_all = res.stats.accepted, res.stats.accepted_all
         max_future = self.max_future_ms
         processed = skipped = 0
         for topic, partition, offset, key, value in messages:
@@ -202,26 +208,26 @@ class DetectorRuntime:
             feed = self.feed_of[topic]
             shard = shards.get(tp) or det.shard(tp)
             shard.begin(offset)
-            add = shard.add
             record_type = FEED_TYPES[feed]
             records = wire_items(record_type, value, now_ms, max_future)
             if records is not None:  # every item valid (one C pass): only lateness rejects now
-                framed = is_frame(value)
-                for index, record in enumerate(records):
-                    try:
-                        add(record)
-                    except LateEvent as exc:
-                        item = frame_items(value)[index] if framed else None
+                late = shard.file(records)
+                if late:
+                    framed = is_frame(value)
+                    items = frame_items(value) if framed else []
+                    for index, exc in late:
                         self._reject(res, now_ms, feed, topic, partition, offset, key, value,
-                                     item, exc, index if framed else None)  # fmt: skip
-                        continue
-                    processed += 1
-                    accepted(feed, record)
+                                     items[index] if framed else None, exc,
+                                     index if framed else None)  # fmt: skip
+                    gone = {index for index, _ in late}
+                    records = [r for i, r in enumerate(records) if i not in gone]
+                processed += len(records)
+                accepted_all(feed, records)
                 offsets[tp] = offset + 1
                 continue
             # Some item is not a plain valid record: decode_frame's work, inline (no list of
             # (item, verdict) pairs), so each reject is named and dead-lettered on its own.
-            from_dict = record_type.from_dict
+            from_dict, add = record_type.from_dict, shard.add
             try:
                 items = frame_items(value or b"")
             except MalformedRecord as exc:

@@ -54,6 +54,7 @@ class Detector:
         self.assets: dict[str, mkt.AssetState] = {}
         self.liq = liq.LiqWindow(cfg.liquidations)
         self.book = fund.FundingBook()
+        self.panel = fund.FundingPanel(cfg.funding)
         self.comove = mkt.CoMovement(cfg.breadth.comovement_window_min)
         self.machine = AlertMachine()
         # minute -> symbol -> [ts_ms, price_usd, asset_class]
@@ -196,7 +197,7 @@ class Detector:
         classes = mkt.class_views(assets)
         width = mkt.breadth(core_z, cfg.breadth)
         panel = liq.pressure(self.liq, minute)
-        funding = fund.picture(self.book, tick_ms, cfg.funding)
+        funding = self.panel.at(self.book, tick_ms)
         corr = self.comove.average_correlation()
         stresses: dict[str, float | None] = {
             "market": mkt.market_stress(core_z, cfg.breadth),

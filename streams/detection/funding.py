@@ -22,12 +22,14 @@ Observations = dict[str, list[list[Any]]]
 @dataclass
 class FundingBook:
     series: Observations = field(default_factory=dict)
+    changes: int = 0  # rows added so far (not checkpointed: only ``FundingPanel`` reads it)
 
     def add(self, series: str, obs_date: str, ts_ms: int, value: float, revision: int) -> None:
         rows = self.series.setdefault(series, [])
         row = [obs_date, ts_ms, value, revision]
         if row in rows:  # the same publication again (a resent summary, a producer restart)
             return
+        self.changes += 1
         rows.append(row)
         rows.sort(key=lambda r: (r[0], r[1], r[3]))
         if len(rows) > 400:  # a year and a half of business days is plenty
@@ -49,6 +51,46 @@ class FundingBook:
             return None
         d = max(seen)
         return d, seen[d][0]
+
+    def next_publication(self, as_of_ms: int) -> int | None:
+        """The first publication time after ``as_of_ms`` (None: nothing is published later)."""
+        return min(
+            (r[1] for rows in self.series.values() for r in rows if r[1] > as_of_ms), default=None
+        )
+
+
+DAY_MS = 86_400_000
+
+
+@dataclass
+class FundingPanel:
+    """``picture`` tick after tick, computed again only when it can change.
+
+    A picture at T depends on the book's rows published by T and on T's UTC date (staleness
+    counts business days to it), nothing else. So it holds from T until the next publication
+    or the next UTC midnight, whichever comes first, while the book is unchanged: a day of
+    1,440 ticks computes it a few times, not 1,440 (it cost ~15% of a tick). The picture
+    returned is shared by the ticks it holds for: read it, never change it."""
+
+    cfg: FundingSettings
+    _held: tuple[FundingBook, int, int, int] | None = None  # (book, its changes, from, until)
+    _picture: dict[str, Any] | None = None
+
+    def at(self, book: FundingBook, as_of_ms: int) -> dict[str, Any]:
+        held = self._held
+        if (
+            held is not None
+            and held[0] is book
+            and held[1] == book.changes
+            and held[2] <= as_of_ms < held[3]
+        ):
+            return self._picture  # type: ignore[return-value]
+        self._picture = picture(book, as_of_ms, self.cfg)
+        midnight = (as_of_ms // DAY_MS + 1) * DAY_MS
+        nxt = book.next_publication(as_of_ms)
+        until = midnight if nxt is None else min(nxt, midnight)
+        self._held = (book, book.changes, as_of_ms, until)
+        return self._picture
 
 
 def business_days_between(earlier: date, later: date) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from streams.detection.liquidations import MinuteLiq
-from streams.records import FundingObservation, Heartbeat, LateEvent, Liquidation, PriceTick
+from streams.records import FundingObservation, LateEvent, Liquidation, PriceTick
 
 MIN_MS = 60_000
 # minute -> symbol -> [ts_ms, price_usd, asset_class]; the newest tick of a minute wins and
@@ -111,46 +111,65 @@ class PartitionShard:
 
     def add(self, record: Any) -> None:
         """File one record; raises ``LateEvent`` when the partition has sealed its minute."""
-        ts = record.ts_ms
-        if ts > self.ts:
-            self.ts = ts
-            sealed = (ts - self.lateness_ms) // MIN_MS
-            self.open_from = sealed if sealed > self.floor else self.floor
         kind = type(record)
-        if kind is Heartbeat:
+        if kind is Liquidation or kind is PriceTick:
+            for _, late in self.file([record]):
+                raise late
             return
+        self._saw(record.ts_ms)
         if kind is FundingObservation:
             if not self.funding:
                 self._opened(-1)
             self.funding.append(
-                [record.series, record.observation_date, ts, record.value, record.revision]
-            )
-            return
-        minute = ts // MIN_MS
-        if minute < self.open_from:
-            raise LateEvent(
-                "ts_ms",
-                f"{ts} is behind the closed minutes (< {self.open_from * MIN_MS}, late event)",
-            )
-        if kind is Liquidation:
-            bucket_liq = self.liq.get(minute)
-            if bucket_liq is None:
-                bucket_liq = self.liq[minute] = MinuteLiq()
-                self._opened(minute)
-            bucket_liq.add(
-                record.exchange,
-                record.notional_usd,
-                record.side_liquidated == "long",
-                record.lower_bound,
-            )
-        elif kind is PriceTick:
-            bucket = self.prices.get(minute)
-            if bucket is None:
-                bucket = self.prices[minute] = {}
-                self._opened(minute)
-            row = [ts, record.price_usd, str(record.asset_class)]
-            if newer(row, bucket.get(record.symbol)):
-                bucket[record.symbol] = row
+                [record.series, record.observation_date, record.ts_ms, record.value,
+                 record.revision]
+            )  # fmt: skip
+        # a heartbeat only moves the partition's event time
+
+    def file(self, records: list[Any]) -> list[tuple[int, LateEvent]]:
+        """File one message's records, all of one type (liquidations or price ticks: what the
+        worker's wire path gives); returns the late ones (index, why), which are not filed.
+        One call per message: the per-record work is the loop below."""
+        late: list[tuple[int, LateEvent]] = []
+        if not records:
+            return late
+        liquidations = type(records[0]) is Liquidation
+        buckets: dict[int, Any] = self.liq if liquidations else self.prices
+        minute, bucket = None, None
+        for index, record in enumerate(records):
+            ts = record.ts_ms
+            if ts > self.ts:
+                self._saw(ts)
+            m = ts // MIN_MS
+            if m < self.open_from:
+                late.append((index, self._late(ts)))
+                continue
+            if m != minute:  # a message's records mostly share their minute: one lookup
+                minute = m
+                bucket = buckets.get(minute)
+                if bucket is None:
+                    bucket = buckets[minute] = MinuteLiq() if liquidations else {}
+                    self._opened(minute)
+            if liquidations:
+                bucket.add(record.exchange, record.notional_usd,
+                           record.side_liquidated == "long", record.lower_bound)  # fmt: skip
+            else:
+                row = [ts, record.price_usd, str(record.asset_class)]
+                if newer(row, bucket.get(record.symbol)):
+                    bucket[record.symbol] = row
+        return late
+
+    def _saw(self, ts: int) -> None:
+        """The partition's event time moves on to ``ts`` (if later): more minutes seal."""
+        if ts > self.ts:
+            self.ts = ts
+            sealed = (ts - self.lateness_ms) // MIN_MS
+            self.open_from = sealed if sealed > self.floor else self.floor
+
+    def _late(self, ts: int) -> LateEvent:
+        return LateEvent(
+            "ts_ms", f"{ts} is behind the closed minutes (< {self.open_from * MIN_MS}, late event)"
+        )
 
     def _opened(self, minute: int) -> None:
         """A bucket (or the funding list: -1) opens with the message being filed."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -263,6 +265,40 @@ def test_srf_lookback_keeps_a_month_end_spike_and_revisions_win() -> None:
     comp = fund.picture(b, T_NOV4_15, F)["components"]["srf"]
     assert comp["value"] == 50.35 and comp["stress"] == 1.0
     assert comp["latest_usd_bn"] == 15.0
+
+
+def test_the_funding_panel_is_the_picture_at_every_tick() -> None:
+    """The panel reuses a picture until a publication, a new UTC date or a change of the book;
+    over days of minute ticks with rows added (some published later than the tick) it must equal
+    a fresh ``picture`` every time, and compute it only a handful of times."""
+    rng = random.Random(3)
+    # Rows of Fri 2025-10-31 go stale (> 3 business days) at the midnight starting Thu Nov 6.
+    book = book_with([(n, "2025-10-31", T_NOV4_15 - 4 * DAY, 4.0) for n in ("SOFR", "IORB")])
+    book.add("TGA", "2025-10-31", T_NOV4_15 - 4 * DAY, 950.0, 0)
+    panel = fund.FundingPanel(F)
+    computed = 0
+    real = fund.picture
+
+    def counting(*args: Any) -> dict[str, Any]:
+        nonlocal computed
+        computed += 1
+        return real(*args)
+
+    series = ["RESERVES", "SRF_TAKEUP", "ON_RRP_AMOUNT"]  # SOFR, IORB, TGA: only Oct 31
+    t0 = T_NOV4_15 - 2 * DAY
+    ticks = range(t0, t0 + 4 * DAY, 60_000)
+    stale = {t: bool(real(book, t, F)["stale"]) for t in (t0, ticks[-1])}
+    assert stale == {t0: False, ticks[-1]: True}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fund, "picture", counting)
+        for i, t in enumerate(ticks):
+            if rng.random() < 0.004:  # a publication, now or up to a day ahead (as-of join)
+                day = (t + rng.randrange(-2, 2) * DAY) // DAY * DAY
+                obs = datetime.fromtimestamp(day / 1000, UTC).date().isoformat()
+                book.add(rng.choice(series), obs, t + rng.randrange(0, DAY), rng.uniform(1, 900), 0)
+            got = panel.at(book, t)
+            assert got == real(book, t, F), f"tick {i}"
+    assert computed < len(ticks) / 20, computed
 
 
 def test_business_days() -> None:

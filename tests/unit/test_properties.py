@@ -731,6 +731,58 @@ def test_runtime_dead_letters_every_bad_item_once_and_skips_replays(stream: Stre
     assert (again.processed, again.dead, again.outputs) == (0, [], [])
 
 
+def framed(stream: Stream) -> Stream:
+    """The same items with each run of messages of one partition (within a batch) folded into
+    one frame, as a source that batches sends them; unparseable raw items stay on their own."""
+    out = Stream()
+    offsets: Counter[tuple[str, int]] = Counter()
+    for batch in stream.batches:
+        msgs: list[Message] = []
+        for m in batch:
+            prev = msgs[-1] if msgs else None
+            if (
+                prev is not None
+                and (prev.feed, prev.partition) == (m.feed, m.partition)
+                and not any(isinstance(i.doc, bytes) for i in [*prev.items, *m.items])
+            ):
+                prev.items = [*prev.items, *m.items]
+            else:
+                msgs.append(Message(m.feed, m.partition, list(m.items)))
+        for m in msgs:
+            m.offset = offsets[(m.topic, m.partition)]
+            offsets[(m.topic, m.partition)] += 1
+        out.batches.append(msgs)
+    return out
+
+
+@settings(FAST, max_examples=150)
+@given(stream=mixed_streams())
+def test_the_wire_fast_path_changes_nothing_the_worker_does(stream: Stream) -> None:
+    """The same streams (as they come and framed) through the worker with and without the
+    wire fast path: the same dead letters (late events inside frames included), counts,
+    signals, alerts and detector state."""
+    import streams.app as app_module
+
+    for case in (stream, framed(stream)):
+        results = []
+        for fast in (True, False):
+            rt = DetectorRuntime(Settings(), NAMES)
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(time, "time", lambda: NOW / 1000)  # the dead letters' stamps
+                if not fast:
+                    mp.setattr(app_module, "wire_items", lambda *a: None)
+                runs = [rt.process([m.tuple() for m in batch]) for batch in case.batches]
+            results.append((
+                [(r.processed, r.skipped, r.dead, [o.signal for o in r.outputs],
+                  [o.alerts for o in r.outputs], r.stats) for r in runs],
+                rt.detector.snapshot(),
+            ))  # fmt: skip
+        assert results[0] == results[1]
+        letters = [letter for run in results[0][0] for _, _, letter in run[2]]
+        late = [x for x in letters if x.reason == "late_event" and x.frame_index is not None]
+        event(f"late in a frame: {bool(late)}")
+
+
 @st.composite
 def late_streams(draw: st.DrawFn) -> tuple[list[Item], int]:
     """After a warm-up that closed ticks up to minute 10, events of any minute 0..20."""
