@@ -191,7 +191,9 @@ class DetectorRuntime:
         """(topic, partition, offset, key, value) per message -> outputs and dead letters.
 
         A message is one record or a frame of several (see ``decode_frame``); every item is
-        validated and dead-lettered on its own."""
+        validated and dead-lettered on its own. A message of plain valid records (nearly all of
+        them) is validated in one pass (``wire_items``) and filed in one call; any other takes
+        the readers item by item."""
         if self.first_batch_at is None:
             self.first_batch_at = time.perf_counter()
         det = self.detector
