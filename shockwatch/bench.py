@@ -500,6 +500,12 @@ def step_scale_out(b: Bench) -> None:
     b.add("e2e single worker / bare consumer", single / bare, "x")
     b.add("e2e scale-out 2 workers / 1 worker", two / one, "x")
     b.add("e2e scale-out 2 workers / bare consumer", two / bare, "x")
+    # Memory at full rate: the day arrives as fast as the producer sends it.
+    for label, what in (
+        ("single worker (one process does it all)", "single worker"),
+        ("scale-out, 2 workers sharing the partitions", "scale-out, larger of 2"),
+    ):
+        b.add(f"worker peak RSS, e2e at full rate ({what})", runs[label]["rss_mb"], "MB")
 
 
 def step_producer(b: Bench) -> None:
