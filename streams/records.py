@@ -788,8 +788,8 @@ def wire_items(
     decoder, build = codec
     try:
         wires = decoder.decode(raw)
-    except Exception:  # whatever it is (a rule, bad JSON, bad UTF-8), the readers judge it
-        return None
+    except (ValueError, RecursionError):  # a rule, bad JSON or UTF-8, deep nesting: the readers
+        return None  # judge it (msgspec's errors are ValueErrors)
     if type(wires) is not list:
         wires = [wires]
     latest = now_ms + max_future_ms

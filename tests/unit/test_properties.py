@@ -1350,6 +1350,24 @@ def test_the_wire_fast_path_at_every_rules_edge(record_type: type) -> None:
     assert seen["fast path"] and seen["refused"], seen
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"x":' + b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"}",  # deep in an unknown field
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"source":"\xff"}',  # not UTF-8 inside a string
+        b"\xef\xbb\xbf{}",  # a byte-order mark
+        b"",
+        b"null",
+        b"[]",
+    ],
+    ids=["deep-object", "deep-array", "bad-utf8", "bom", "empty", "null", "empty-frame"],
+)
+def test_the_wire_fast_path_survives_odd_bytes(raw: bytes) -> None:
+    for record_type in (PriceTick, Liquidation):
+        check_wire_agrees(record_type, raw)
+
+
 def test_the_wire_fast_path_takes_plain_valid_frames() -> None:
     """The point of it: the bulk of a feed (plain valid frames, single records) goes through."""
     from streams.records import wire_items
