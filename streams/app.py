@@ -50,8 +50,8 @@ from streams.records import (
     MalformedRecord,
     PriceTick,
     RecordError,
+    decode_frame,
     frame_items,
-    from_obj,
     is_frame,
     wire_items,
 )
@@ -217,10 +217,10 @@ class DetectorRuntime:
                 late = shard.file(records)
                 if late:
                     framed = is_frame(value)
-                    items = frame_items(value) if framed else []
+                    parsed = frame_items(value) if framed else []
                     for index, exc in late:
                         self._reject(res, now_ms, feed, topic, partition, offset, key, value,
-                                     items[index] if framed else None, exc,
+                                     parsed[index] if framed else None, exc,
                                      index if framed else None)  # fmt: skip
                     gone = {index for index, _ in late}
                     records = [r for i, r in enumerate(records) if i not in gone]
@@ -228,31 +228,22 @@ class DetectorRuntime:
                 accepted_all(feed, records)
                 offsets[tp] = offset + 1
                 continue
-            # Some item is not a plain valid record: decode_frame's work, inline (no list of
-            # (item, verdict) pairs), so each reject is named and dead-lettered on its own.
-            from_dict, add = record_type.from_dict, shard.add
-            try:
-                items = frame_items(value or b"")
-            except MalformedRecord as exc:
-                index = 0 if is_frame(value) else None  # "[..." counts as a frame
-                self._reject(res, now_ms, feed, topic, partition, offset, key, value, None, exc,
-                             index)  # fmt: skip
-                offsets[tp] = offset + 1
-                continue
+            # Some item is not a plain valid record: the readers judge each item, and each
+            # reject is named and dead-lettered on its own.
+            items = decode_frame(record_type, value or b"", now_ms, max_future)
             framed = len(items) > 1 or is_frame(value)
-            for index, item in enumerate(items):
-                try:
-                    if type(item) is dict and "kind" not in item:  # a plain record
-                        record = from_dict(item, now_ms, max_future)
+            for index, (item, record) in enumerate(items):
+                if not isinstance(record, RecordError):
+                    try:
+                        shard.add(record)
+                    except RecordError as exc:
+                        record = exc
                     else:
-                        record = from_obj(record_type, item, now_ms, max_future)
-                    add(record)
-                except RecordError as exc:
-                    self._reject(res, now_ms, feed, topic, partition, offset, key, value, item,
-                                 exc, index if framed else None)  # fmt: skip
-                    continue
-                processed += 1
-                accepted(feed, record)
+                        processed += 1
+                        accepted(feed, record)
+                        continue
+                self._reject(res, now_ms, feed, topic, partition, offset, key, value, item,
+                             record, index if framed else None)  # fmt: skip
             offsets[tp] = offset + 1  # the whole message is applied (items or dead letters)
         res.processed, res.skipped = processed, skipped
         if self.shard_only:

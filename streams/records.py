@@ -670,7 +670,7 @@ def encode_frame(events: list[bytes]) -> bytes:
 def frame_items(raw: bytes) -> list[Any]:
     """The parsed items of one input message: a frame's, or the one record's (raises
     ``MalformedRecord`` when it is not JSON at all). Each item still has to be validated
-    (``from_obj``; the worker's loop does it inline, see ``DetectorRuntime.process``)."""
+    (``from_obj``, as ``decode_frame`` does)."""
     obj = _parse(raw)
     return obj if type(obj) is list else [obj]
 
