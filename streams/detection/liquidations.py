@@ -73,17 +73,21 @@ class LiqWindow:
     cfg: LiquidationSettings
     recent: deque[tuple[int, MinuteLiq]] = field(default_factory=deque)
     older: deque[tuple[int, int]] = field(default_factory=deque)
-    recent_usd: int = 0  # cents
     older_usd: int = 0  # cents
     first_minute: int | None = None
     total_usd: int = 0  # cents
     total_count: int = 0
     # The sums over ``recent`` (moved as minutes enter and leave), so a tick reads them in O(1).
-    window: MinuteLiq = field(default_factory=MinuteLiq)
+    window: MinuteLiq = field(init=False, default_factory=MinuteLiq)
 
     def __post_init__(self) -> None:
         for _, bucket in self.recent:
             self.window.merge(bucket)
+
+    @property
+    def recent_usd(self) -> int:
+        """Notional of the window's minutes, cents."""
+        return self.window.notional_usd
 
     def close_minute(self, minute: int, bucket: MinuteLiq) -> None:
         if self.first_minute is None:
@@ -92,7 +96,6 @@ class LiqWindow:
         self.total_count += bucket.count
         if bucket.count:
             self.recent.append((minute, bucket))
-            self.recent_usd += bucket.notional_usd
             self.window.merge(bucket)
         self._evict(minute)
 
@@ -100,7 +103,6 @@ class LiqWindow:
         window_start = now_minute - self.cfg.window_min + 1
         while self.recent and self.recent[0][0] < window_start:
             m, b = self.recent.popleft()
-            self.recent_usd -= b.notional_usd
             self.window.merge(b, sign=-1)
             self.older.append((m, b.notional_usd))
             self.older_usd += b.notional_usd
@@ -113,7 +115,7 @@ class LiqWindow:
         return {
             "recent": [[m, b.to_list()] for m, b in self.recent],
             "older": [list(x) for x in self.older],
-            "recent_usd": self.recent_usd,
+            "recent_usd": self.recent_usd,  # derived; still written for earlier readers
             "older_usd": self.older_usd,
             "first_minute": self.first_minute,
             "total_usd": self.total_usd,
@@ -126,7 +128,6 @@ class LiqWindow:
             cfg,
             deque((m, MinuteLiq.from_list(b)) for m, b in d["recent"]),
             deque((m, usd) for m, usd in d["older"]),
-            d["recent_usd"],
             d["older_usd"],
             d["first_minute"],
             d["total_usd"],
