@@ -74,6 +74,12 @@ class LiquidationSettings(BaseModel):
     full_surge: float = 6.0
     # The window notional must also be large in absolute terms to count as a wave.
     wave_min_usd: float = 150_000_000.0
+    # Sustained pressure: the total over the last ``sustained_min`` minutes on a log scale
+    # from ``sustained_calm_usd`` (0: an ordinary day's share) to ``sustained_full_usd`` (1),
+    # so a large day spread over many hours counts even when no single hour is a wave.
+    sustained_min: int = 360
+    sustained_calm_usd: float = 60_000_000.0
+    sustained_full_usd: float = 1_000_000_000.0
 
 
 class FundingSettings(BaseModel):
@@ -92,6 +98,13 @@ class FundingSettings(BaseModel):
     reserves_full_usd_bn: float = 2_800.0
     tga_calm_usd_bn: float = 750.0
     tga_full_usd_bn: float = 950.0
+    # Balance-sheet quantities (ON RRP, reserves, TGA) are the fuel, the price of funding
+    # (SOFR over IORB, SRF take-up) is the fire: a quantity counts as stress only in proportion
+    # to the strongest price component, reaching full weight when that is at ``price_gate_full``.
+    # Levels of reserves or the TGA that were normal in another era (2019's $1.5tn of
+    # reserves, 2021's $1.6tn TGA with SOFR under IORB) then read calm, as funding was.
+    quantity_components: tuple[str, ...] = ("on_rrp", "reserves", "tga")
+    price_gate_full: float = 0.5
     stale_business_days: int = 3
     reserves_stale_business_days: int = 10
     weights: dict[str, float] = {
@@ -125,6 +138,14 @@ class AlertSettings(BaseModel):
     critical_score: float = 70.0
     # Critical needs every core class down at once: that is what "everything sells" means.
     critical_min_breadth: float = 1.0
+    # Broad, deep selling pages on its own: when the shallowest core class is down at least
+    # ``broad_warning_z`` normal days (so every class is), a warning fires whatever funding
+    # and liquidations say; at ``broad_critical_z`` it is critical without an amplifier.
+    broad_warning_z: float = 1.0
+    broad_critical_z: float = 3.0
+    # Critical by score also needs an amplifier nearly in full: funding or liquidation stress
+    # at least this (a broad fall with calm funding and moderate forced selling is a warning).
+    critical_amplifier_min: float = 0.8
     resolve_score: float = 40.0
     for_s: int = 300
     resolve_for_s: int = 900

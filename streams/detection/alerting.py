@@ -2,8 +2,9 @@
 
 Fire a level only after its condition held for ``for_s`` (like Prometheus ``for``); once an
 episode is open, escalate warning -> critical under the same id; resolve only after the score
-stayed below ``resolve_score`` (lower than the fire levels) for ``resolve_for_s``; after a
-resolve, stay quiet for ``cooldown_s``. All times are event time.
+stayed below ``resolve_score`` (lower than the fire levels), with no broad selling calling for
+a level either, for ``resolve_for_s``; after a resolve, stay quiet for ``cooldown_s``. All
+times are event time.
 """
 
 from __future__ import annotations
@@ -25,10 +26,25 @@ def alert_id(scope: str, started_ts_ms: int) -> str:
     return f"sw-{scope}-{stamp}-{digest}"
 
 
-def desired_level(score: float, breadth: float, cfg: AlertSettings) -> str:
-    if score >= cfg.critical_score and breadth >= cfg.critical_min_breadth:
+def desired_level(
+    score: float,
+    breadth: float,
+    cfg: AlertSettings,
+    depth: float = 0.0,
+    amplifier: float = 1.0,
+) -> str:
+    """The level the world calls for at a tick: the score with its breadth and amplifier gates
+    (``amplifier``: the larger of funding and liquidation stress), or broad and deep selling on
+    its own (``depth``: how many normal days the shallowest core class is down,
+    ``market.depth``)."""
+    by_score = (
+        score >= cfg.critical_score
+        and breadth >= cfg.critical_min_breadth
+        and amplifier >= cfg.critical_amplifier_min
+    )
+    if by_score or depth >= cfg.broad_critical_z:
         return "critical"
-    if score >= cfg.warning_score:
+    if score >= cfg.warning_score or depth >= cfg.broad_warning_z:
         return "warning"
     return "ok"
 
@@ -56,10 +72,17 @@ class AlertMachine:
 
 
 def step(
-    m: AlertMachine, ts_ms: int, score: float, breadth: float, scope: str, cfg: AlertSettings
+    m: AlertMachine,
+    ts_ms: int,
+    score: float,
+    breadth: float,
+    scope: str,
+    cfg: AlertSettings,
+    depth: float = 0.0,
+    amplifier: float = 1.0,
 ) -> list[tuple[str, str]]:
     """Advance one tick; returns the transitions as (state, severity) pairs, in order."""
-    want = desired_level(score, breadth, cfg)
+    want = desired_level(score, breadth, cfg, depth, amplifier)
     if LEVELS[want] < 1:
         m.warning_since = None
     elif m.warning_since is None:
@@ -92,7 +115,7 @@ def step(
             m.below_since = None
             out.append(("firing", level))
     if m.alert_id is not None and not out:
-        if score < cfg.resolve_score:
+        if score < cfg.resolve_score and want == "ok":
             if m.below_since is None:
                 m.below_since = ts_ms
             if ts_ms - m.below_since >= cfg.resolve_for_s * 1000:

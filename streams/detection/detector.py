@@ -31,7 +31,7 @@ from shockwatch.settings import DetectionSettings
 from streams.detection import funding as fund
 from streams.detection import liquidations as liq
 from streams.detection import market as mkt
-from streams.detection.alerting import AlertMachine, step
+from streams.detection.alerting import AlertMachine, desired_level, step
 from streams.detection.score import composite, regime
 from streams.detection.shard import PartitionShard, Summary, newer
 from streams.records import AlertEvent, ShockSignal
@@ -206,9 +206,10 @@ class Detector:
             "comovement": mkt.comovement_stress(corr, core_z, cfg.breadth),
         }
         score, points = composite(stresses, cfg.score)
+        deep = mkt.depth(core_z)
+        amp = max(funding["stress"] or 0.0, stresses["liquidations"] or 0.0)
         reg = regime(
-            score=score,
-            calm_below=cfg.alerts.warning_score,
+            level=desired_level(score, width, cfg.alerts, deep, amp),
             breadth=width,
             funding_stress=funding["stress"],
             liquidation_stress=stresses["liquidations"] or 0.0,
@@ -218,7 +219,7 @@ class Detector:
         )
         # A resolve clears the machine: keep the episode's id and start for its event.
         episode = (self.machine.alert_id, self.machine.started_ts_ms)
-        transitions = step(self.machine, tick_ms, score, width, self.scope, cfg.alerts)
+        transitions = step(self.machine, tick_ms, score, width, self.scope, cfg.alerts, deep, amp)
         state = "pending" if self.machine.pending else self.machine.level
         signal = ShockSignal(
             ts_ms=tick_ms,
@@ -234,7 +235,7 @@ class Detector:
             },
             breadth=round(width, 4),
             comovement=round(corr, 4) if corr is not None else None,
-            classes={**classes, "core_z": core_z},  # type: ignore[dict-item]
+            classes={**classes, "core_z": core_z, "depth": round(deep, 4)},  # type: ignore[dict-item]
             assets=assets,
             liquidations=panel,
             funding=funding,
@@ -350,6 +351,7 @@ def evidence(signal: ShockSignal) -> dict[str, Any]:
         "score": signal.score,
         "components": signal.components,
         "breadth": signal.breadth,
+        "depth": signal.classes.get("depth"),
         "comovement": signal.comovement,
         "core_z": signal.classes.get("core_z", {}),
         "assets": {

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shockwatch.settings import FundingSettings
-from streams.detection.mathutil import ramp
+from streams.detection.mathutil import clip01, ramp
 
 # series -> list of [observation_date, published_ts_ms, value, revision]
 Observations = dict[str, list[list[Any]]]
@@ -210,6 +210,12 @@ def picture(book: FundingBook, as_of_ms: int, cfg: FundingSettings) -> dict[str,
     )
     comps["tga"]["change_4w_usd_bn"] = _change(book, "TGA", as_of_ms, days=28)
 
+    gate = price_gate(comps, cfg)
+    for name in cfg.quantity_components:
+        comp = comps[name]
+        if comp["stress"] is not None:
+            comp["level_stress"] = comp["stress"]
+            comp["stress"] = comp["stress"] * gate
     usable = {k: c for k, c in comps.items() if c["stress"] is not None and not c["stale"]}
     weight = sum(cfg.weights.get(k, 0.0) for k in usable)
     stress = (
@@ -223,8 +229,23 @@ def picture(book: FundingBook, as_of_ms: int, cfg: FundingSettings) -> dict[str,
         "components": comps,
         "stale": sorted(k for k, c in comps.items() if c["stale"]),
         "missing": sorted(k for k, c in comps.items() if c["stress"] is None),
+        "price_gate": gate,
         "values": values,
     }
+
+
+def price_gate(comps: dict[str, dict[str, Any]], cfg: FundingSettings) -> float:
+    """How much the balance-sheet quantities count: the strongest fresh price-of-funding
+    component (SOFR over IORB, SRF take-up) over ``price_gate_full``, capped at 1. With no
+    price component known at all, the quantities are all there is and count in full."""
+    prices = [
+        c["stress"]
+        for k, c in comps.items()
+        if k not in cfg.quantity_components and c["stress"] is not None and not c["stale"]
+    ]
+    if not prices:
+        return 1.0
+    return clip01(max(prices) / cfg.price_gate_full) if cfg.price_gate_full > 0 else 1.0
 
 
 def _as_of_date(book: FundingBook, series: str, obs_date: str, as_of_ms: int) -> float | None:

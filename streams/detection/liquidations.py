@@ -77,6 +77,9 @@ class LiqWindow:
     first_minute: int | None = None
     total_usd: int = 0  # cents
     total_count: int = 0
+    # The last ``sustained_min`` minutes' totals (cents) and their running sum.
+    sustained: deque[tuple[int, int]] = field(default_factory=deque)
+    sustained_usd: int = 0  # cents
     # The sums over ``recent`` (moved as minutes enter and leave), so a tick reads them in O(1).
     window: MinuteLiq = field(init=False, default_factory=MinuteLiq)
 
@@ -97,6 +100,8 @@ class LiqWindow:
         if bucket.count:
             self.recent.append((minute, bucket))
             self.window.merge(bucket)
+            self.sustained.append((minute, bucket.notional_usd))
+            self.sustained_usd += bucket.notional_usd
         self._evict(minute)
 
     def _evict(self, now_minute: int) -> None:
@@ -110,6 +115,9 @@ class LiqWindow:
         while self.older and self.older[0][0] < base_start:
             _, usd = self.older.popleft()
             self.older_usd -= usd
+        sustained_start = now_minute - self.cfg.sustained_min + 1
+        while self.sustained and self.sustained[0][0] < sustained_start:
+            self.sustained_usd -= self.sustained.popleft()[1]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,19 +128,31 @@ class LiqWindow:
             "first_minute": self.first_minute,
             "total_usd": self.total_usd,
             "total_count": self.total_count,
+            "sustained": [list(x) for x in self.sustained],
         }
 
     @classmethod
     def from_dict(cls, cfg: LiquidationSettings, d: dict[str, Any]) -> LiqWindow:
-        return cls(
+        recent = deque((m, MinuteLiq.from_list(b)) for m, b in d["recent"])
+        older = deque((m, usd) for m, usd in d["older"])
+        if "sustained" in d:
+            sustained = deque((m, usd) for m, usd in d["sustained"])
+        else:  # a checkpoint from before the sustained window: rebuilt from what it holds
+            sustained = deque([*older, *((m, b.notional_usd) for m, b in recent)])
+        win = cls(
             cfg,
-            deque((m, MinuteLiq.from_list(b)) for m, b in d["recent"]),
-            deque((m, usd) for m, usd in d["older"]),
+            recent,
+            older,
             d["older_usd"],
             d["first_minute"],
             d["total_usd"],
             d["total_count"],
+            sustained,
+            sum(usd for _, usd in sustained),
         )
+        if recent and "sustained" not in d:
+            win._evict(recent[-1][0])
+        return win
 
 
 def pressure(win: LiqWindow, now_minute: int) -> dict[str, Any]:
@@ -172,10 +192,12 @@ def pressure(win: LiqWindow, now_minute: int) -> dict[str, Any]:
         "lower_bound_share": lower_usd / window_usd if window_usd else 0.0,
         "is_lower_bound": lower_usd > 0,
         "day_total_usd": win.total_usd / 100,
+        "sustained_usd": win.sustained_usd / 100,
+        "sustained_min": cfg.sustained_min,
     }
 
 
-def liquidation_stress(panel: dict[str, Any], cfg: LiquidationSettings) -> float:
+def wave_stress(panel: dict[str, Any], cfg: LiquidationSettings) -> float:
     """1 when the window is a wave (``wave_min_usd``) at ``full_surge`` times the baseline."""
     surge = panel["surge_ratio"]
     if surge <= 1.0:
@@ -183,3 +205,20 @@ def liquidation_stress(panel: dict[str, Any], cfg: LiquidationSettings) -> float
     surge_part = clip01(math.log(surge) / math.log(cfg.full_surge))
     size_part = clip01(panel["notional_usd"] / cfg.wave_min_usd)
     return surge_part * size_part
+
+
+def sustained_stress(panel: dict[str, Any], cfg: LiquidationSettings) -> float:
+    """The total of the last ``sustained_min`` minutes on a log scale: 0 at an ordinary day's
+    ``sustained_calm_usd``, 1 at ``sustained_full_usd``."""
+    total = panel.get("sustained_usd", 0.0)
+    if total <= cfg.sustained_calm_usd:
+        return 0.0
+    return clip01(
+        math.log(total / cfg.sustained_calm_usd)
+        / math.log(cfg.sustained_full_usd / cfg.sustained_calm_usd)
+    )
+
+
+def liquidation_stress(panel: dict[str, Any], cfg: LiquidationSettings) -> float:
+    """Forced selling: the sharper of an hour's wave and the day's sustained total."""
+    return max(wave_stress(panel, cfg), sustained_stress(panel, cfg))

@@ -185,6 +185,15 @@ def breadth(core_z: dict[str, float | None], cfg: BreadthSettings) -> float:
     return down / len(core_z)
 
 
+def depth(core_z: dict[str, float | None]) -> float:
+    """How far the *shallowest* core class is down, in normal days (its day z, negated): 1.0
+    means every core class fell at least a normal day's move. A missing or rising class makes
+    it <= 0, so a day on which one class (gold, say) is bid is never broad."""
+    if not core_z:
+        return 0.0
+    return min(-(z if z is not None else 0.0) for z in core_z.values())
+
+
 def market_stress(core_z: dict[str, float | None], cfg: BreadthSettings) -> float:
     """Mean over core classes of how far each is down, scaled so ``full_z`` sigmas = 1."""
     if not core_z:

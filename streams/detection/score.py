@@ -15,8 +15,7 @@ def composite(
 
 def regime(
     *,
-    score: float,
-    calm_below: float,
+    level: str,
     breadth: float,
     funding_stress: float | None,
     liquidation_stress: float,
@@ -26,8 +25,9 @@ def regime(
 ) -> str:
     """plumbing: broad selling with funding tight and forced (margin-call) selling;
     repricing: AI names falling far more than the index while funding is calm;
-    mixed: anything else that scores; calm: below the warning level."""
-    if score < calm_below:
+    mixed: anything else that calls for an alert; calm: ``level`` (``alerting.desired_level``)
+    is "ok"."""
+    if level == "ok":
         return "calm"
     funding = funding_stress or 0.0
     if (

@@ -20,7 +20,7 @@ from shockwatch.settings import (
 from streams.detection import funding as fund
 from streams.detection import liquidations as liq
 from streams.detection import market as mkt
-from streams.detection.alerting import AlertMachine, alert_id, step
+from streams.detection.alerting import AlertMachine, alert_id, desired_level, step
 from streams.detection.mathutil import ramp
 from streams.detection.score import composite, regime
 
@@ -326,10 +326,13 @@ def test_composite_score_is_weighted_and_unknown_counts_zero() -> None:
 @pytest.mark.parametrize(
     ("kw", "expected"),
     [
-        (dict(score=80, breadth=1.0, funding_stress=0.9, liquidation_stress=1.0), "plumbing"),
+        (
+            dict(level="critical", breadth=1.0, funding_stress=0.9, liquidation_stress=1.0),
+            "plumbing",
+        ),
         (
             dict(
-                score=60,
+                level="warning",
                 breadth=1 / 3,
                 funding_stress=0.1,
                 liquidation_stress=0.0,
@@ -338,13 +341,49 @@ def test_composite_score_is_weighted_and_unknown_counts_zero() -> None:
             ),
             "repricing",
         ),
-        (dict(score=60, breadth=2 / 3, funding_stress=None, liquidation_stress=1.0), "mixed"),
-        (dict(score=10, breadth=0.0, funding_stress=1.0, liquidation_stress=0.0), "calm"),
+        (
+            dict(level="warning", breadth=2 / 3, funding_stress=None, liquidation_stress=1.0),
+            "mixed",
+        ),
+        # broad selling that warns with calm funding and no wave is not plumbing
+        (dict(level="warning", breadth=1.0, funding_stress=0.1, liquidation_stress=0.2), "mixed"),
+        (dict(level="ok", breadth=0.0, funding_stress=1.0, liquidation_stress=0.0), "calm"),
     ],
 )
 def test_regime(kw: dict, expected: str) -> None:
     args = {"index_z": None, "ai_z": None, **kw}
-    assert regime(calm_below=A.warning_score, cfg=S, **args) == expected
+    assert regime(cfg=S, **args) == expected
+
+
+@pytest.mark.parametrize(
+    ("score", "breadth", "depth", "level"),
+    [
+        (40.0, 1.0, 1.2, "warning"),  # broad and deep: warns with no amplifier
+        (40.0, 1.0, 0.9, "ok"),  # broad but shallow: the score decides
+        (40.0, 2 / 3, -0.5, "ok"),  # one class rising (gold bid): never broad
+        (60.0, 1.0, 3.2, "critical"),  # extreme depth is critical on its own
+        (75.0, 2 / 3, -0.5, "warning"),  # a high score without breadth stays a warning
+        (75.0, 1.0, 0.9, "critical"),
+    ],
+)
+def test_desired_level_broad_and_deep(
+    score: float, breadth: float, depth: float, level: str
+) -> None:
+    assert desired_level(score, breadth, A, depth) == level
+
+
+def test_depth_is_the_shallowest_class() -> None:
+    assert mkt.depth({"equities": -3.0, "gold": -1.5, "crypto": -5.0}) == 1.5
+    assert mkt.depth({"equities": -3.0, "gold": 0.8, "crypto": -5.0}) == -0.8
+    assert mkt.depth({"equities": -3.0, "gold": None, "crypto": -5.0}) == 0.0
+
+
+def test_broad_episode_stays_open_while_the_selling_is_deep() -> None:
+    m = AlertMachine()
+    fired = []
+    for i in range(60):  # score under resolve_score, depth held at 1.5 normal days
+        fired += step(m, i * MIN_MS, 35.0, 1.0, "global", A, depth=1.5)
+    assert fired == [("firing", "warning")]
 
 
 def run_machine(scores: list[tuple[float, float]], cfg: AlertSettings = A) -> list[tuple]:
