@@ -140,9 +140,12 @@ class AlertSettings(BaseModel):
     critical_min_breadth: float = 1.0
     # Broad, deep selling pages on its own: when the shallowest core class is down at least
     # ``broad_warning_z`` normal days (so every class is), a warning fires whatever funding
-    # and liquidations say; at ``broad_critical_z`` it is critical without an amplifier.
+    # and liquidations say; at ``broad_critical_z`` (every class down three normal days at
+    # once: a crash) it is critical without an amplifier. An episode opened this way resolves
+    # only once the shallowest class is back within ``broad_resolve_z`` (hysteresis).
     broad_warning_z: float = 1.0
     broad_critical_z: float = 3.0
+    broad_resolve_z: float = 0.5
     # Critical by score also needs an amplifier nearly in full: funding or liquidation stress
     # at least this (a broad fall with calm funding and moderate forced selling is a warning).
     critical_amplifier_min: float = 0.8

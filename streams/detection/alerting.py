@@ -2,8 +2,8 @@
 
 Fire a level only after its condition held for ``for_s`` (like Prometheus ``for``); once an
 episode is open, escalate warning -> critical under the same id; resolve only after the score
-stayed below ``resolve_score`` (lower than the fire levels), with no broad selling calling for
-a level either, for ``resolve_for_s``; after a resolve, stay quiet for ``cooldown_s``. All
+stayed below ``resolve_score`` and the broad selling below ``broad_resolve_z`` (both lower than
+their fire levels) for ``resolve_for_s``; after a resolve, stay quiet for ``cooldown_s``. All
 times are event time.
 """
 
@@ -26,25 +26,30 @@ def alert_id(scope: str, started_ts_ms: int) -> str:
     return f"sw-{scope}-{stamp}-{digest}"
 
 
-def desired_level(
-    score: float,
-    breadth: float,
-    cfg: AlertSettings,
-    depth: float = 0.0,
-    amplifier: float = 1.0,
-) -> str:
-    """The level the world calls for at a tick: the score with its breadth and amplifier gates
-    (``amplifier``: the larger of funding and liquidation stress), or broad and deep selling on
-    its own (``depth``: how many normal days the shallowest core class is down,
-    ``market.depth``)."""
+@dataclass(frozen=True)
+class Reading:
+    """What the machine judges at a tick."""
+
+    score: float
+    breadth: float
+    # normal days the shallowest core class is down (``market.depth``): every class is
+    depth: float = 0.0
+    # the larger of funding and liquidation stress: how much of an amplifier is in play
+    amplifier: float = 1.0
+
+
+def desired_level(r: Reading, cfg: AlertSettings) -> str:
+    """The level the world calls for: the score with its breadth and amplifier gates, or
+    broad and deep selling on its own (every core class down ``broad_warning_z`` normal days:
+    warning; ``broad_critical_z``: critical)."""
     by_score = (
-        score >= cfg.critical_score
-        and breadth >= cfg.critical_min_breadth
-        and amplifier >= cfg.critical_amplifier_min
+        r.score >= cfg.critical_score
+        and r.breadth >= cfg.critical_min_breadth
+        and r.amplifier >= cfg.critical_amplifier_min
     )
-    if by_score or depth >= cfg.broad_critical_z:
+    if by_score or r.depth >= cfg.broad_critical_z:
         return "critical"
-    if score >= cfg.warning_score or depth >= cfg.broad_warning_z:
+    if r.score >= cfg.warning_score or r.depth >= cfg.broad_warning_z:
         return "warning"
     return "ok"
 
@@ -72,17 +77,10 @@ class AlertMachine:
 
 
 def step(
-    m: AlertMachine,
-    ts_ms: int,
-    score: float,
-    breadth: float,
-    scope: str,
-    cfg: AlertSettings,
-    depth: float = 0.0,
-    amplifier: float = 1.0,
+    m: AlertMachine, ts_ms: int, r: Reading, scope: str, cfg: AlertSettings
 ) -> list[tuple[str, str]]:
     """Advance one tick; returns the transitions as (state, severity) pairs, in order."""
-    want = desired_level(score, breadth, cfg, depth, amplifier)
+    want = desired_level(r, cfg)
     if LEVELS[want] < 1:
         m.warning_since = None
     elif m.warning_since is None:
@@ -115,7 +113,7 @@ def step(
             m.below_since = None
             out.append(("firing", level))
     if m.alert_id is not None and not out:
-        if score < cfg.resolve_score and want == "ok":
+        if r.score < cfg.resolve_score and r.depth < cfg.broad_resolve_z:
             if m.below_since is None:
                 m.below_since = ts_ms
             if ts_ms - m.below_since >= cfg.resolve_for_s * 1000:

@@ -31,7 +31,7 @@ from shockwatch.settings import DetectionSettings
 from streams.detection import funding as fund
 from streams.detection import liquidations as liq
 from streams.detection import market as mkt
-from streams.detection.alerting import AlertMachine, desired_level, step
+from streams.detection.alerting import AlertMachine, Reading, desired_level, step
 from streams.detection.score import composite, regime
 from streams.detection.shard import PartitionShard, Summary, newer
 from streams.records import AlertEvent, ShockSignal
@@ -206,10 +206,16 @@ class Detector:
             "comovement": mkt.comovement_stress(corr, core_z, cfg.breadth),
         }
         score, points = composite(stresses, cfg.score)
-        deep = mkt.depth(core_z)
-        amp = max(funding["stress"] or 0.0, stresses["liquidations"] or 0.0)
+        normal_z = mkt.core_class_z(assets, cfg.breadth, key="z_day_normal")
+        shallowest = mkt.depth(normal_z)
+        reading = Reading(
+            score=score,
+            breadth=width,
+            depth=shallowest,
+            amplifier=max(funding["stress"] or 0.0, stresses["liquidations"] or 0.0),
+        )
         reg = regime(
-            level=desired_level(score, width, cfg.alerts, deep, amp),
+            level=desired_level(reading, cfg.alerts),
             breadth=width,
             funding_stress=funding["stress"],
             liquidation_stress=stresses["liquidations"] or 0.0,
@@ -219,7 +225,7 @@ class Detector:
         )
         # A resolve clears the machine: keep the episode's id and start for its event.
         episode = (self.machine.alert_id, self.machine.started_ts_ms)
-        transitions = step(self.machine, tick_ms, score, width, self.scope, cfg.alerts, deep, amp)
+        transitions = step(self.machine, tick_ms, reading, self.scope, cfg.alerts)
         state = "pending" if self.machine.pending else self.machine.level
         signal = ShockSignal(
             ts_ms=tick_ms,
@@ -235,7 +241,12 @@ class Detector:
             },
             breadth=round(width, 4),
             comovement=round(corr, 4) if corr is not None else None,
-            classes={**classes, "core_z": core_z, "depth": round(deep, 4)},  # type: ignore[dict-item]
+            classes={  # type: ignore[dict-item]
+                **classes,
+                "core_z": core_z,
+                "core_z_normal": {k: _round(z) for k, z in normal_z.items()},
+                "depth": round(shallowest, 4),
+            },
             assets=assets,
             liquidations=panel,
             funding=funding,
@@ -309,6 +320,10 @@ class Detector:
         d.next_tick_ms = snap["next_tick_ms"]
         d.ticks = snap["ticks"]
         return d
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
 
 
 def _last_id(signal: ShockSignal) -> str:

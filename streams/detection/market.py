@@ -146,6 +146,9 @@ def asset_view(state: AssetState, now_minute: int, cfg: MarketSettings) -> dict[
     view["ret_day"] = r_day
     view["ret_day_pct"] = (math.exp(r_day) - 1.0) * 100.0
     view["z_day"] = r_day / (sigma * math.sqrt(day_minutes))
+    # The same move in units of the class's *normal* day (its prior annual volatility): what
+    # the day's own turbulence cannot shrink, so a crash is deep however wild its hours were.
+    view["z_day_normal"] = r_day / (prior_sigma_1m(state.asset_class, cfg) * math.sqrt(day_minutes))
     return view
 
 
@@ -167,12 +170,13 @@ def class_views(assets: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]
 
 
 def core_class_z(
-    assets: dict[str, dict[str, Any]], cfg: BreadthSettings
+    assets: dict[str, dict[str, Any]], cfg: BreadthSettings, key: str = "z_day"
 ) -> dict[str, float | None]:
-    """Mean day z of the members of each core class (equities, gold, crypto); None if absent."""
+    """Mean day z (``key``: ``z_day``, or ``z_day_normal`` in normal days) of the members of
+    each core class (equities, gold, crypto); None if absent."""
     out: dict[str, float | None] = {}
     for core, members in cfg.core_classes.items():
-        zs = [v["z_day"] for v in assets.values() if v["asset_class"] in members]
+        zs = [v[key] for v in assets.values() if v["asset_class"] in members]
         out[core] = sum(zs) / len(zs) if zs else None
     return out
 
@@ -185,13 +189,14 @@ def breadth(core_z: dict[str, float | None], cfg: BreadthSettings) -> float:
     return down / len(core_z)
 
 
-def depth(core_z: dict[str, float | None]) -> float:
-    """How far the *shallowest* core class is down, in normal days (its day z, negated): 1.0
-    means every core class fell at least a normal day's move. A missing or rising class makes
-    it <= 0, so a day on which one class (gold, say) is bid is never broad."""
-    if not core_z:
+def depth(normal_z: dict[str, float | None]) -> float:
+    """How far the shallowest core class is down, in normal days (the class day z from
+    ``core_class_z(..., key="z_day_normal")``, negated): 1.0 means every core class fell at
+    least a normal day's move. A missing or rising class makes it <= 0, so a day on which one
+    class (gold, say) is bid is never broad."""
+    if not normal_z:
         return 0.0
-    return min(-(z if z is not None else 0.0) for z in core_z.values())
+    return min(-(z if z is not None else 0.0) for z in normal_z.values())
 
 
 def market_stress(core_z: dict[str, float | None], cfg: BreadthSettings) -> float:

@@ -20,7 +20,7 @@ from shockwatch.settings import (
 from streams.detection import funding as fund
 from streams.detection import liquidations as liq
 from streams.detection import market as mkt
-from streams.detection.alerting import AlertMachine, alert_id, desired_level, step
+from streams.detection.alerting import AlertMachine, Reading, alert_id, desired_level, step
 from streams.detection.mathutil import ramp
 from streams.detection.score import composite, regime
 
@@ -356,20 +356,19 @@ def test_regime(kw: dict, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("score", "breadth", "depth", "level"),
+    ("reading", "level"),
     [
-        (40.0, 1.0, 1.2, "warning"),  # broad and deep: warns with no amplifier
-        (40.0, 1.0, 0.9, "ok"),  # broad but shallow: the score decides
-        (40.0, 2 / 3, -0.5, "ok"),  # one class rising (gold bid): never broad
-        (60.0, 1.0, 3.2, "critical"),  # extreme depth is critical on its own
-        (75.0, 2 / 3, -0.5, "warning"),  # a high score without breadth stays a warning
-        (75.0, 1.0, 0.9, "critical"),
+        (Reading(40.0, 1.0, depth=1.2), "warning"),  # broad and deep: warns with no amplifier
+        (Reading(40.0, 1.0, depth=0.9), "ok"),  # broad but shallow: the score decides
+        (Reading(40.0, 2 / 3, depth=-0.5), "ok"),  # one class rising (gold bid): never broad
+        (Reading(60.0, 1.0, depth=3.2), "critical"),  # a crash: critical with no amplifier
+        (Reading(75.0, 2 / 3, amplifier=1.0), "warning"),  # a high score without breadth
+        (Reading(75.0, 1.0, amplifier=1.0), "critical"),
+        (Reading(75.0, 1.0, amplifier=0.6), "warning"),  # no amplifier in full
     ],
 )
-def test_desired_level_broad_and_deep(
-    score: float, breadth: float, depth: float, level: str
-) -> None:
-    assert desired_level(score, breadth, A, depth) == level
+def test_desired_level(reading: Reading, level: str) -> None:
+    assert desired_level(reading, A) == level
 
 
 def test_depth_is_the_shallowest_class() -> None:
@@ -378,12 +377,13 @@ def test_depth_is_the_shallowest_class() -> None:
     assert mkt.depth({"equities": -3.0, "gold": None, "crypto": -5.0}) == 0.0
 
 
-def test_broad_episode_stays_open_while_the_selling_is_deep() -> None:
+def test_broad_episode_holds_until_the_selling_fades() -> None:
     m = AlertMachine()
     fired = []
-    for i in range(60):  # score under resolve_score, depth held at 1.5 normal days
-        fired += step(m, i * MIN_MS, 35.0, 1.0, "global", A, depth=1.5)
-    assert fired == [("firing", "warning")]
+    depths = [1.5] * 30 + [0.8] * 40 + [0.2] * 20  # deep, then between resolve and fire, then gone
+    for i, d in enumerate(depths):
+        fired += [(i, *t) for t in step(m, i * MIN_MS, Reading(35.0, 1.0, d), "global", A)]
+    assert fired == [(5, "firing", "warning"), (70 + A.resolve_for_s // 60, "resolved", "warning")]
 
 
 def run_machine(scores: list[tuple[float, float]], cfg: AlertSettings = A) -> list[tuple]:
@@ -391,7 +391,7 @@ def run_machine(scores: list[tuple[float, float]], cfg: AlertSettings = A) -> li
     events = []
     for i, (score, breadth) in enumerate(scores):
         ts = i * MIN_MS
-        for state, sev in step(m, ts, score, breadth, "global", cfg):
+        for state, sev in step(m, ts, Reading(score, breadth), "global", cfg):
             events.append((i, state, sev, m.alert_id or "-"))
     return events
 
