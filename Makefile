@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 SCENARIO ?= data/scenarios/2025-11-04-everything-sells
 
 .PHONY: help setup venv tools jars kafka-up kafka-down kafka-status topics demo run test \
-        test-unit test-faults lint fmt bench replay report scenarios clean
+        test-unit test-faults lint fmt bench backtest replay report scenarios clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,14 +77,18 @@ fmt: venv ## format the code
 bench: setup ## throughput, latency, replay speed, RSS (starts its own broker)
 	$(BIN)/python -m shockwatch.bench
 
+backtest: venv ## every calendar day and bundled scenario: expected vs fired (exit 1 on a mismatch)
+	$(SW) backtest
+
 replay: venv ## replay a time range: make replay FROM=... TO=... [SPEED=max]
 	$(SW) replay --from "$(FROM)" --to "$(TO)" --speed "$(or $(SPEED),max)" --report
 
 report: venv ## post-mortem report of a replay run: make report RUN=<run-id>
 	$(SW) report --run-id "$(RUN)"
 
-scenarios: venv ## regenerate the synthesized bundled scenarios (deterministic)
+scenarios: venv ## regenerate the synthesized bundled scenarios and the calendar (deterministic)
 	$(BIN)/python scripts/synthesize_scenarios.py --out data/scenarios
+	$(BIN)/python scripts/synthesize_calendar.py --out data/calendar
 
 clean: ## stop the broker and remove local state (topics, offsets, reports)
 	-$(SW) kafka down

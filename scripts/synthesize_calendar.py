@@ -36,8 +36,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import synthesize_scenarios as syn  # noqa: E402
-from synthesize_scenarios import (  # noqa: E402
+import synthesize_scenarios as syn
+from synthesize_scenarios import (
     CALM_SIGMA,
     DAY_MS,
     EQUITY_CLASS,
@@ -47,7 +47,6 @@ from synthesize_scenarios import (  # noqa: E402
     LiqBlock,
     LiqSpec,
     Market,
-    Meta,
     SeriesDef,
     VolWindow,
     build_path,

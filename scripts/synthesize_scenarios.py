@@ -804,6 +804,7 @@ class Meta:
     sourced: tuple[str, ...]
     notes: tuple[str, ...]
     expected_text: str
+    kind: str = ""  # what kind of day (data/scenarios/README.md); shown by `shockwatch backtest`
 
 
 @dataclass(frozen=True)
@@ -1011,6 +1012,7 @@ def everything_sells() -> Recipe:
     start, end = utc_ms("2025-11-03T21:00"), utc_ms("2025-11-05T00:00")
     meta = Meta(
         name="2025-11-04-everything-sells",
+        kind="broad-tight-funding",
         description=(
             "Tuesday 2025-11-04: US equities, AI names, gold and crypto all fall on the same day "
             "while repo funding is tight (SOFR above IORB, heavy Standing Repo Facility use). "
@@ -1118,6 +1120,7 @@ def calm_day() -> Recipe:
     starts = {"SOL": 163.0, "XRP": 2.90, "DOGE": 0.200, "BNB": 690.0}
     meta = Meta(
         name="calm-day",
+        kind="calm",
         description=(
             "An ordinary, quiet Tuesday at mid-July 2025 levels: small moves everywhere, light "
             "two-sided liquidations, calm funding. Synthesized; not a reproduction of that day."
@@ -1234,6 +1237,7 @@ def crypto_only_crash() -> Recipe:
 def crash_meta(start: int, end: int) -> Meta:
     return Meta(
         name="crypto-only-crash",
+        kind="crypto-only",
         description=(
             "FICTIONAL day dated 2025-08-19: crypto crashes (BTC -9%, ETH -12% within a few "
             "US-session hours, ~$1.5bn liquidations, 80% longs) while equities, gold and VIX "
@@ -1324,6 +1328,7 @@ def funding_squeeze() -> Recipe:
 def squeeze_meta(start: int, end: int) -> Meta:
     return Meta(
         name="funding-squeeze",
+        kind="funding-only",
         description=(
             "FICTIONAL market day modelled on the Oct 31 2025 month-end: risk assets rise while "
             "repo funding is squeezed (SOFR 32 bp over IORB, record $50.35bn SRF take-up). "
@@ -1544,6 +1549,7 @@ def render_toml(meta: Meta) -> str:
     lines = [
         f"name = {toml_value(meta.name)}",
         f"description = {toml_value(meta.description)}",
+        *([f"kind = {toml_value(meta.kind)}"] if meta.kind else []),
         f"start = {toml_value(iso_utc(meta.start))}",
         f"end = {toml_value(iso_utc(meta.end))}",
         "synthesized = true",

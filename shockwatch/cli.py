@@ -410,6 +410,92 @@ def scenario_check(
     console.print("[green]OK[/] outcome matches scenario.toml")
 
 
+@app.command("backtest")
+def backtest_cmd(
+    dirs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Scenario folders, or folders of them (default: data/calendar and data/scenarios)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per day, then a summary line.")
+    ] = False,
+    kafka: Annotated[
+        bool,
+        typer.Option(
+            "--kafka", help="Run each day through the real worker over the broker (slower)."
+        ),
+    ] = False,
+) -> None:
+    """Run every calendar day and bundled scenario through detection and print the confusion
+    table: expected vs fired, peak score and why. Exit 1 on any day not as expected."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from shockwatch.backtest import DEFAULT_DIRS, backtest, discover
+    from shockwatch.kafka import KafkaUnavailable
+    from shockwatch.runner import RunError
+    from shockwatch.scenario import ScenarioError
+
+    settings = settings_from_env()
+    try:
+        folders, samples = discover(dirs or DEFAULT_DIRS)
+        if not folders:
+            raise fail("no scenario with an [expect] found")
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("backtest (days)", total=len(folders))
+            outcomes, summary = backtest(
+                folders,
+                settings,
+                kafka=kafka,
+                progress=lambda o: bar.update(task, advance=1, description=o.name),
+            )
+    except (ScenarioError, KafkaUnavailable, RunError) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        for o in outcomes:
+            sys.stdout.write(json.dumps(o.to_json()) + "\n")
+        sys.stdout.write(json.dumps(summary.to_json()) + "\n")
+    else:
+        _print_backtest(outcomes, summary, samples)
+    if summary.wrong:
+        raise typer.Exit(1)
+
+
+def _print_backtest(outcomes: list, summary: object, samples: list[Path]) -> None:
+    from shockwatch.backtest import utc_hm
+
+    table = Table(title="backtest: expected vs fired", show_lines=False)
+    for col in ("day", "kind", "expected", "fired", "first fire UTC", "peak m/l/f/c"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("why (at the deciding tick; class moves in normal days)", overflow="fold")
+    table.add_column("ok")
+    for o in outcomes:
+        fired = o.fired + (f" ({o.regime})" if o.regime else "")
+        p = o.peak_points
+        peak = (
+            f"{o.peak_score:.0f} ({p.get('market', 0):.0f}/{p.get('liquidations', 0):.0f}/"
+            f"{p.get('funding', 0):.0f}/{p.get('comovement', 0):.0f})"
+        )
+        mark = "[green]yes[/]" if o.ok else "[red]NO[/]"
+        table.add_row(o.name, o.kind, o.expected, fired, utc_hm(o.first_fire_ms), peak,
+                      o.reason, mark)  # fmt: skip
+    out.print(table)
+    s = summary
+    out.print(
+        f"{s.days} days: {s.right} as expected, {s.wrong} not; "  # type: ignore[attr-defined]
+        f"false pages {s.false_pages}, missed pages {s.missed_pages}"  # type: ignore[attr-defined]
+    )
+    if samples:
+        out.print(f"left out (no \\[expect]): {', '.join(p.name for p in samples)}")
+
+
 # -- replay and reports -----------------------------------------------------------------------
 
 

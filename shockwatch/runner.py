@@ -363,36 +363,8 @@ def save_run(result: RunResult, scenario: Scenario, out_dir: Path, run_id: str) 
     return out_dir
 
 
-SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}
-
-
 def check_expectations(result: RunResult, scenario: Scenario) -> list[str]:
     """Compare a run with ``[expect]`` of scenario.toml; returns the mismatches (empty = ok)."""
-    from shockwatch.scenario import parse_time_ms
+    from shockwatch.scenario import check_outcome
 
-    expect = scenario.expect
-    problems: list[str] = []
-    firing = [a for a in result.alerts if a.state == "firing"]
-    got = max((SEVERITY_RANK[a.severity] for a in firing), default=0)
-    want_name = str(expect.get("max_severity", "none"))
-    want = SEVERITY_RANK[want_name]
-    allow_lower = bool(expect.get("allow_lower", False))
-    got_name = next(k for k, v in SEVERITY_RANK.items() if v == got)
-    if got > want or (got < want and not allow_lower):
-        problems.append(f"max severity {got_name}, expected {want_name}")
-    top = [a for a in firing if SEVERITY_RANK[a.severity] == want]
-    if top and expect.get("regimes"):
-        regimes = set(expect["regimes"])
-        if top[0].regime not in regimes:
-            problems.append(f"regime {top[0].regime}, expected one of {sorted(regimes)}")
-    if top and "first_fire_after" in expect:
-        after = parse_time_ms(expect["first_fire_after"])
-        before = parse_time_ms(expect.get("first_fire_before", "2100-01-01T00:00:00Z"))
-        if not after <= top[0].ts_ms <= before:
-            problems.append(f"first {want_name} alert at {top[0].ts_ms} outside the window")
-    fexp = expect.get("funding_stress")
-    if fexp == "high" and (result.max_funding_stress or 0.0) < 0.5:
-        problems.append(f"funding stress peaked at {result.max_funding_stress}, expected high")
-    if fexp == "low" and (result.max_funding_stress or 0.0) >= 0.5:
-        problems.append(f"funding stress peaked at {result.max_funding_stress}, expected low")
-    return problems
+    return check_outcome(scenario.expect, result.alerts, result.max_funding_stress)

@@ -54,6 +54,7 @@ class Scenario:
     end_ms: int
     synthesized: bool
     expect: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""  # what kind of day (calm, crypto-only, broad-tight-funding, ...); optional
 
     def feed_file(self, feed: str) -> Path | None:
         for suffix in (".jsonl", ".jsonl.gz"):
@@ -93,6 +94,7 @@ def read_scenario(path: str | Path) -> Scenario:
         end_ms=end,
         synthesized=bool(meta.get("synthesized", False)),
         expect=dict(meta.get("expect", {})),
+        kind=str(meta.get("kind", "")),
     )
     if not any(scenario.feed_file(f) for f in FEEDS):
         raise ScenarioError(f"{folder}: no prices/liquidations/funding .jsonl(.gz) file")
@@ -286,3 +288,67 @@ def count_lines(scenario: Scenario) -> int:
         if path is not None:
             total += sum(1 for _ in iter_raw(path))
     return total
+
+
+SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}
+EXPECT_KEYS = frozenset(
+    {
+        "max_severity",
+        "min_severity",
+        "allow_lower",
+        "regimes",
+        "first_fire_after",
+        "first_fire_before",
+        "funding_stress",
+    }
+)
+
+
+def severity_bounds(expect: dict[str, Any]) -> tuple[str, str]:
+    """The (lowest, highest) severity ``[expect]`` accepts as the highest one fired:
+    ``max_severity`` alone is exact; ``allow_lower`` makes it a ceiling (lowest "none");
+    ``min_severity`` sets the floor explicitly."""
+    high = str(expect.get("max_severity", "none"))
+    low = "none" if expect.get("allow_lower", False) else high
+    low = str(expect.get("min_severity", low))
+    for name in (low, high):
+        if name not in SEVERITY_RANK:
+            raise ScenarioError(f"[expect] severity {name!r}: use one of {list(SEVERITY_RANK)}")
+    if SEVERITY_RANK[low] > SEVERITY_RANK[high]:
+        raise ScenarioError(f"[expect] min_severity {low} is above max_severity {high}")
+    return low, high
+
+
+def check_outcome(
+    expect: dict[str, Any], alerts: list[Any], max_funding_stress: float | None
+) -> list[str]:
+    """Compare what a run fired (its alert events) with ``[expect]``; returns the mismatches
+    (empty = as expected). The regime and first-fire checks apply to the first alert of the
+    highest severity fired, when that severity is within the expected bounds."""
+    unknown = set(expect) - EXPECT_KEYS
+    if unknown:
+        raise ScenarioError(f"[expect] has unknown keys {sorted(unknown)}")
+    problems: list[str] = []
+    low, high = severity_bounds(expect)
+    firing = [a for a in alerts if a.state == "firing"]
+    got = max((SEVERITY_RANK[a.severity] for a in firing), default=0)
+    got_name = next(k for k, v in SEVERITY_RANK.items() if v == got)
+    if not SEVERITY_RANK[low] <= got <= SEVERITY_RANK[high]:
+        want = high if low == high else f"{low} to {high}"
+        problems.append(f"max severity {got_name}, expected {want}")
+    top = [a for a in firing if SEVERITY_RANK[a.severity] == got] if got else []
+    if top and not problems and expect.get("regimes"):
+        regimes = set(expect["regimes"])
+        if top[0].regime not in regimes:
+            problems.append(f"regime {top[0].regime}, expected one of {sorted(regimes)}")
+    if top and not problems and "first_fire_after" in expect:
+        after = parse_time_ms(expect["first_fire_after"])
+        before = parse_time_ms(expect.get("first_fire_before", "2100-01-01T00:00:00Z"))
+        if not after <= top[0].ts_ms <= before:
+            problems.append(f"first {got_name} alert at {top[0].ts_ms} outside the window")
+    fexp = expect.get("funding_stress")
+    if fexp == "high" and (max_funding_stress or 0.0) < 0.5:
+        problems.append(f"funding stress peaked at {max_funding_stress}, expected high")
+    if fexp == "low" and (max_funding_stress or 0.0) >= 0.5:
+        problems.append(f"funding stress peaked at {max_funding_stress}, expected low")
+    return problems

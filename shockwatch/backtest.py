@@ -1,0 +1,235 @@
+"""``shockwatch backtest``: every calendar day and bundled scenario through detection.
+
+Each scenario folder with an ``[expect]`` is run through the detector — offline (the worker's
+own code, ``streams.detection.offline``), or with ``kafka=True`` through the real worker over
+a broker (``runner.run_scenario``) — and its outcome is set against what the day was expected
+to give: the highest severity fired, its regime and first-fire time, the peak score with its
+components, and a one-line reason read from the tick that decided it. The summary counts the
+right and wrong days, the false pages (a severity above what was expected) and the missed
+pages (a page expected and none, or too low, fired).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shockwatch.scenario import (
+    SEVERITY_RANK,
+    Scenario,
+    ScenarioError,
+    check_outcome,
+    read_scenario,
+    severity_bounds,
+)
+from shockwatch.settings import PROJECT_ROOT, Settings
+from streams.records import AlertEvent, ShockSignal
+
+DEFAULT_DIRS = (PROJECT_ROOT / "data" / "calendar", PROJECT_ROOT / "data" / "scenarios")
+
+
+@dataclass
+class DayOutcome:
+    name: str
+    kind: str
+    path: str
+    expected: str
+    fired: str  # "none" | "warning" | "critical": the highest severity fired
+    regime: str | None
+    first_fire_ms: int | None  # first alert of that severity
+    peak_score: float
+    peak_ms: int | None
+    peak_points: dict[str, float]
+    max_funding_stress: float | None
+    max_depth: float
+    reason: str
+    problems: list[str] = field(default_factory=list)
+    mode: str = "offline"
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Scenario folders under ``paths`` (a folder that is one, or its sub-folders that are):
+    (those with an ``[expect]``, those without — format samples, left out)."""
+    found: list[Path] = []
+    for path in paths:
+        if (path / "scenario.toml").exists():
+            found.append(path)
+        elif path.is_dir():
+            found += sorted(p for p in path.iterdir() if (p / "scenario.toml").exists())
+        else:
+            raise ScenarioError(f"{path}: not a scenario folder nor a folder of them")
+    with_expect, samples = [], []
+    for folder in found:
+        (with_expect if read_scenario(folder).expect else samples).append(folder)
+    return with_expect, samples
+
+
+def expected_text(expect: dict[str, Any]) -> str:
+    low, high = severity_bounds(expect)
+    text = high if low == high else f"<= {high}" if low == "none" else f"{low}..{high}"
+    if expect.get("regimes"):
+        text += " (" + "|".join(expect["regimes"]) + ")"
+    if expect.get("funding_stress"):
+        text += f", funding {expect['funding_stress']}"
+    return text
+
+
+def utc_hm(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%m-%d %H:%M")
+
+
+SHORT = {"equities": "eq", "gold": "au", "crypto": "cx"}
+
+
+def normal_moves(signal: ShockSignal | None) -> str:
+    """The core classes' day moves in normal days, e.g. ``eq -3.1 au -2.2 cx -7.0``."""
+    normal = signal.classes.get("core_z_normal") if signal is not None else None
+    return " ".join(
+        f"{SHORT.get(k, k)} {v:+.1f}"
+        for k, v in (normal or {}).items()  # type: ignore[union-attr]
+        if v is not None
+    )
+
+
+def reason(
+    fired: str, signal: ShockSignal | None, settings: Settings, problems: Sequence[str]
+) -> str:
+    """Why the day came out as it did, read from the deciding tick (the first firing of the
+    highest severity, or the peak-score tick when nothing fired)."""
+    if signal is None:
+        return "no signal"
+    a = settings.detection.alerts
+    c = signal.components
+    depth = float(signal.classes.get("depth") or 0.0)  # type: ignore[arg-type]
+    funding = c.get("funding_stress")
+    parts = (
+        f"mkt {c.get('market_stress', 0):.2f} liq {c.get('liquidations_stress', 0):.2f} "
+        f"fund {'?' if funding is None else f'{funding:.2f}'}"
+    )
+    if fired == "critical":
+        why = (
+            f"crash: every class >= {a.broad_critical_z:g} normal days down"
+            if depth >= a.broad_critical_z
+            else f"score {signal.score:.0f}, breadth {signal.breadth:.2f}, amplifier ({parts})"
+        )
+    elif fired == "warning":
+        why = (
+            f"broad: every class >= {a.broad_warning_z:g} normal day down"
+            if depth >= a.broad_warning_z
+            else f"score {signal.score:.0f} ({parts})"
+        )
+    else:
+        why = f"quiet: peak {signal.score:.0f} < {a.warning_score:g} ({parts})"
+    why = f"{why}; shallowest {depth:+.1f} ({normal_moves(signal)})"
+    if problems:
+        why = "MISMATCH " + "; ".join(problems) + " - " + why
+    return why
+
+
+def outcome_of(
+    scenario: Scenario,
+    alerts: list[AlertEvent],
+    signals: Sequence[ShockSignal],
+    settings: Settings,
+    mode: str,
+) -> DayOutcome:
+    firing = [a for a in alerts if a.state == "firing"]
+    top = max((SEVERITY_RANK[a.severity] for a in firing), default=0)
+    fired = next(k for k, v in SEVERITY_RANK.items() if v == top)
+    first = next((a for a in firing if SEVERITY_RANK[a.severity] == top), None) if top else None
+    funding = [s.funding.get("stress") for s in signals]
+    max_funding = max((f for f in funding if f is not None), default=None)
+    problems = check_outcome(scenario.expect, alerts, max_funding)
+    peak = max(signals, key=lambda s: s.score, default=None)
+    by_ts = {s.ts_ms: s for s in signals}
+    deciding = by_ts.get(first.ts_ms) if first is not None else peak
+    return DayOutcome(
+        name=scenario.name,
+        kind=scenario.kind or "-",
+        path=str(scenario.path),
+        expected=expected_text(scenario.expect),
+        fired=fired,
+        regime=first.regime if first is not None else None,
+        first_fire_ms=first.ts_ms if first is not None else None,
+        peak_score=round(peak.score, 1) if peak else 0.0,
+        peak_ms=peak.ts_ms if peak else None,
+        peak_points={
+            k.removesuffix("_points"): round(v, 1)
+            for k, v in (peak.components.items() if peak else ())
+            if k.endswith("_points") and v is not None
+        },
+        max_funding_stress=round(max_funding, 3) if max_funding is not None else None,
+        max_depth=round(
+            max((float(s.classes.get("depth") or 0.0) for s in signals), default=0.0), 2
+        ),  # type: ignore[arg-type]
+        reason=reason(fired, deciding, settings, problems),
+        problems=problems,
+        mode=mode,
+    )
+
+
+def run_day(folder: Path, settings: Settings, kafka: bool = False) -> DayOutcome:
+    scenario = read_scenario(folder)
+    if kafka:
+        from shockwatch.runner import run_scenario
+
+        result = run_scenario(settings, scenario, keep_signals=True)
+        signals = [ShockSignal.from_dict(s) for s in result.signal_log]
+        return outcome_of(scenario, result.alerts, signals, settings, "kafka")
+    from streams.detection.offline import run_offline
+
+    outputs, _ = run_offline(scenario, settings.detection)
+    alerts = [a for o in outputs for a in o.alerts]
+    return outcome_of(scenario, alerts, [o.signal for o in outputs], settings, "offline")
+
+
+@dataclass
+class Summary:
+    days: int
+    right: int
+    wrong: int
+    false_pages: int  # fired above the expected ceiling
+    missed_pages: int  # a page expected, fired below the expected floor
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": True, **asdict(self)}
+
+
+def summarize(outcomes: Sequence[DayOutcome], expects: Sequence[dict[str, Any]]) -> Summary:
+    false_pages = missed = 0
+    for o, expect in zip(outcomes, expects, strict=True):
+        low, high = severity_bounds(expect)
+        if SEVERITY_RANK[o.fired] > SEVERITY_RANK[high]:
+            false_pages += 1
+        if SEVERITY_RANK[o.fired] < SEVERITY_RANK[low]:
+            missed += 1
+    right = sum(1 for o in outcomes if o.ok)
+    return Summary(len(outcomes), right, len(outcomes) - right, false_pages, missed)
+
+
+def backtest(
+    folders: Sequence[Path],
+    settings: Settings,
+    kafka: bool = False,
+    progress: Callable[[DayOutcome], None] | None = None,
+) -> tuple[list[DayOutcome], Summary]:
+    outcomes: list[DayOutcome] = []
+    for folder in folders:
+        outcome = run_day(folder, settings, kafka)
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+    expects = [read_scenario(f).expect for f in folders]
+    return outcomes, summarize(outcomes, expects)
