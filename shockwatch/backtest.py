@@ -233,3 +233,30 @@ def backtest(
             progress(outcome)
     expects = [read_scenario(f).expect for f in folders]
     return outcomes, summarize(outcomes, expects)
+
+
+def markdown(outcomes: Sequence[DayOutcome], summary: Summary) -> str:
+    """The confusion table as Markdown (docs/detection.md holds one, printed by ``--markdown``)."""
+    rows = [
+        "| day | kind | expected | fired | first fire (UTC) | peak score (m/l/f/c) | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for o in outcomes:
+        p = o.peak_points
+        fired = o.fired + (f" ({o.regime})" if o.regime else "")
+        peak = (
+            f"{o.peak_score:.0f} ({p.get('market', 0):.0f}/{p.get('liquidations', 0):.0f}/"
+            f"{p.get('funding', 0):.0f}/{p.get('comovement', 0):.0f})"
+        )
+        mark = "" if o.ok else " **MISMATCH**"
+        rows.append(
+            f"| {o.name} | {o.kind} | {o.expected} | {fired}{mark} | {utc_hm(o.first_fire_ms)} "
+            f"| {peak} | {o.reason} |"
+        )
+    s = summary
+    rows += [
+        "",
+        f"{s.days} days: {s.right} as expected, {s.wrong} not; false pages {s.false_pages}, "
+        f"missed pages {s.missed_pages}.",
+    ]
+    return "\n".join(rows)

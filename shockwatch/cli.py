@@ -427,6 +427,9 @@ def backtest_cmd(
             "--kafka", help="Run each day through the real worker over the broker (slower)."
         ),
     ] = False,
+    as_markdown: Annotated[
+        bool, typer.Option("--markdown", help="The table as Markdown (as in docs/detection.md).")
+    ] = False,
 ) -> None:
     """Run every calendar day and bundled scenario through detection and print the confusion
     table: expected vs fired, peak score and why. Exit 1 on any day not as expected."""
@@ -462,6 +465,10 @@ def backtest_cmd(
         for o in outcomes:
             sys.stdout.write(json.dumps(o.to_json()) + "\n")
         sys.stdout.write(json.dumps(summary.to_json()) + "\n")
+    elif as_markdown:
+        from shockwatch.backtest import markdown
+
+        sys.stdout.write(markdown(outcomes, summary) + "\n")
     else:
         _print_backtest(outcomes, summary, samples)
     if summary.wrong:
