@@ -187,6 +187,16 @@ class Metrics:
         self.breadth = self._gauge(
             "breadth_ratio", "Share of core classes down beyond the threshold at once.", ["scope"]
         )
+        self.core_class_normal = self._gauge(
+            "core_class_normal_days",
+            "Day move of each core class in normal days (its long-run daily volatility).",
+            ["core_class"],
+        )
+        self.depth = self._gauge(
+            "broad_depth_normal_days",
+            "How far the shallowest core class is down, in normal days (>= 1: broad selling).",
+            ["scope"],
+        )
         self.comovement = self._gauge(
             "comovement_correlation",
             "Average pairwise correlation of recent core-class returns (NaN when unknown).",
@@ -329,6 +339,7 @@ class Metrics:
             self.slack_sends.labels(result)
         for core in CORE_CLASSES:
             self.core_class_z.labels(core).set(math.nan)
+            self.core_class_normal.labels(core).set(math.nan)
 
     # -- health ------------------------------------------------------------------------------
     @staticmethod
@@ -387,6 +398,7 @@ class Metrics:
         self.last_signal_ts.labels(scope).set(signal.ts_ms / 1000.0)
         self.score.labels(scope).set(_num(signal.score))
         self.breadth.labels(scope).set(_num(signal.breadth))
+        self.depth.labels(scope).set(_num(signal.classes.get("depth")))
         self.comovement.labels(scope).set(_num(signal.comovement))
         for regime in Regime:
             self.regime.labels(scope, regime.value).set(1.0 if signal.regime == regime else 0.0)
@@ -441,8 +453,10 @@ class Metrics:
 
     def _observe_classes(self, classes: Mapping[str, Any]) -> None:
         core = classes.get("core_z") or {}
+        normal = classes.get("core_z_normal") or {}
         for name in CORE_CLASSES:
             self.core_class_z.labels(name).set(_num(core.get(name)))
+            self.core_class_normal.labels(name).set(_num(normal.get(name)))
         for cls in ASSET_CLASSES:
             view = classes.get(cls)
             if isinstance(view, Mapping):

@@ -139,6 +139,20 @@ PANELS: list[Panel | Row] = [
         extra={"thresholdsStyle": "line"},
     ),
     Panel(
+        "Broad selling: core classes in normal days",
+        "timeseries",
+        (
+            Q("max by (core_class) (shockwatch_core_class_normal_days)", "{{core_class}}"),
+            Q("max(shockwatch_broad_depth_normal_days)", "shallowest down"),
+        ),
+        unit="none",
+        thresholds=((-1e9, "green"), (1, "orange"), (3, "red")),
+        description="Each class's day move in normal days (its long-run daily volatility), and "
+        "how far the shallowest class is down: at 1 every class has fallen a normal day and a "
+        "warning fires; at 3 it is a crash and critical (docs/detection.md).",
+        extra={"thresholdsStyle": "line"},
+    ),
+    Panel(
         "Asset classes: day z",
         "timeseries",
         (

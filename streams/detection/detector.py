@@ -206,7 +206,7 @@ class Detector:
             "comovement": mkt.comovement_stress(corr, core_z, cfg.breadth),
         }
         score, points = composite(stresses, cfg.score)
-        normal_z = mkt.core_class_z(assets, cfg.breadth, key="z_day_normal")
+        normal_z = mkt.core_class_z(assets, cfg.breadth, key="day_z_normal")
         shallowest = mkt.depth(normal_z)
         reading = Reading(
             score=score,

@@ -148,7 +148,7 @@ def asset_view(state: AssetState, now_minute: int, cfg: MarketSettings) -> dict[
     view["z_day"] = r_day / (sigma * math.sqrt(day_minutes))
     # The same move in units of the class's *normal* day (its prior annual volatility): what
     # the day's own turbulence cannot shrink, so a crash is deep however wild its hours were.
-    view["z_day_normal"] = r_day / (prior_sigma_1m(state.asset_class, cfg) * math.sqrt(day_minutes))
+    view["day_z_normal"] = r_day / (prior_sigma_1m(state.asset_class, cfg) * math.sqrt(day_minutes))
     return view
 
 
@@ -172,7 +172,7 @@ def class_views(assets: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]
 def core_class_z(
     assets: dict[str, dict[str, Any]], cfg: BreadthSettings, key: str = "z_day"
 ) -> dict[str, float | None]:
-    """Mean day z (``key``: ``z_day``, or ``z_day_normal`` in normal days) of the members of
+    """Mean day z (``key``: ``z_day``, or ``day_z_normal`` in normal days) of the members of
     each core class (equities, gold, crypto); None if absent."""
     out: dict[str, float | None] = {}
     for core, members in cfg.core_classes.items():
@@ -191,7 +191,7 @@ def breadth(core_z: dict[str, float | None], cfg: BreadthSettings) -> float:
 
 def depth(normal_z: dict[str, float | None]) -> float:
     """How far the shallowest core class is down, in normal days (the class day z from
-    ``core_class_z(..., key="z_day_normal")``, negated): 1.0 means every core class fell at
+    ``core_class_z(..., key="day_z_normal")``, negated): 1.0 means every core class fell at
     least a normal day's move. A missing or rising class makes it <= 0, so a day on which one
     class (gold, say) is bid is never broad."""
     if not normal_z:

@@ -152,6 +152,9 @@ def test_observe_signal_sets_every_family(m: Metrics) -> None:
     # classes
     for core, z in s.classes["core_z"].items():
         assert value(m, "shockwatch_core_class_zscore", core_class=core) == z
+    for core, z in s.classes["core_z_normal"].items():
+        assert value(m, "shockwatch_core_class_normal_days", core_class=core) == z
+    assert value(m, "shockwatch_broad_depth_normal_days", scope="global") == s.classes["depth"]
     zc = value(m, "shockwatch_class_zscore", asset_class="ai_equity")
     assert zc == s.classes["ai_equity"]["z_day"]
     # score components
