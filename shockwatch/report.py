@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from shockwatch.settings import DetectionSettings, Settings
+    from shockwatch.settings import AlertSettings, DetectionSettings, Settings
 
 MIN_MS = 60_000
 HOUR_MS = 3_600_000
@@ -811,15 +811,25 @@ def _liq_lines(liq: LiqSummary, clock: Clock) -> list[str]:
     return lines
 
 
+def alert_rules(a: AlertSettings) -> str:
+    """The alert rules in one sentence (docs/detection.md, section 6)."""
+    return (
+        f"a warning needs score {a.warning_score:.0f} or every core class "
+        f"{a.broad_warning_z:g} normal day down; a critical needs score {a.critical_score:.0f} "
+        f"with breadth {a.critical_min_breadth:.2f} and funding or liquidation stress "
+        f"{a.critical_amplifier_min:.2f}, or every core class {a.broad_critical_z:g} normal "
+        f"days down"
+    )
+
+
 def _alert_lines(data: RunData, cfg: DetectionSettings, clock: Clock) -> list[str]:
     eps = episodes(data.alerts)
     if not eps:
         peak = max(data.window, key=lambda s: s["score"])
         a = cfg.alerts
         return [
-            f"Nothing fired. Peak score {peak['score']:.1f} at {clock(peak['ts_ms'])}; a warning "
-            f"needs {a.warning_score:.0f} for {a.for_s // 60} min, a critical "
-            f"{a.critical_score:.0f} with breadth {a.critical_min_breadth:.2f}."
+            f"Nothing fired. Peak score {peak['score']:.1f} at {clock(peak['ts_ms'])}; "
+            f"{alert_rules(a)}, each for {a.for_s // 60} min."
         ]
     lines = []
     for ep in eps:
@@ -1397,8 +1407,7 @@ def chart_score(
         "Composite score and its components",
         "Points each component adds to the 0-100 score (weights: "
         + ", ".join(f"{k} {w:.0f}" for k, w in cfg.score.weights.items())
-        + f"). A warning fires after {a.for_s // 60} min at or above {a.warning_score:.0f}; a "
-        f"critical at {a.critical_score:.0f} with breadth {a.critical_min_breadth:.2f}; an alert "
+        + f"). {alert_rules(a).capitalize()}, each held {a.for_s // 60} min; an alert "
         f"resolves after {a.resolve_for_s // 60} min below {a.resolve_score:.0f}. Triangles: "
         f"alert firing; circles: resolved.",
         _png(fig),
@@ -1898,8 +1907,7 @@ def _run_details(data: RunData, cfg: DetectionSettings) -> str:
         ),
         (
             "Thresholds",
-            f"breadth down at {cfg.breadth.down_z:+.2f}σ; warning {a.warning_score:.0f}, "
-            f"critical {a.critical_score:.0f} (breadth {a.critical_min_breadth:.2f}), "
+            f"breadth down at {cfg.breadth.down_z:+.2f}σ; {alert_rules(a)}; "
             f"resolve below {a.resolve_score:.0f}; plumbing: funding stress >= "
             f"{cfg.score.plumbing_funding_min:.2f}, breadth >= 0.67, liquidation stress "
             f">= {cfg.score.plumbing_liq_min:.2f}",
