@@ -86,6 +86,11 @@ class ProducerSettings(BaseSettings):
     yahoo_tickers: tuple[str, ...] = ("^GSPC", "^IXIC", "NVDA", "PLTR", "GC=F", "^VIX")
     crypto_symbols: tuple[str, ...] = ("BTC/USDT:USDT", "ETH/USDT:USDT")
     price_poll_s: float = 60.0
+    # A bar whose close is more than this multiple away from the symbol's last published
+    # close (either way) is rejected as implausible; ``price_rebase_after`` such bars in a row
+    # that agree with each other are accepted as a new level (a split, a re-denomination).
+    price_max_multiple: float = 1.5
+    price_rebase_after: int = 5
     # Polled minute bars arrive up to a poll interval after their end: heartbeat behind that.
     price_lag_ms: int = 90_000
     # A rate-limited provider is left alone at least this long.

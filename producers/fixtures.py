@@ -236,6 +236,10 @@ class FixtureServer:
         if path.startswith("/api/rp/repo/") and "/results/" in path:
             return r / "nyfed" / "repo_results.json"
         if path.startswith("/services/api/fiscal_service/v1/accounting/dts/operating_cash_balance"):
+            page = query.get("page[number]", "1")
+            paged = r / "treasury" / f"operating_cash_balance.p{page}.json"
+            if page.isdigit() and page != "1" and paged.exists():
+                return paged
             return r / "treasury" / "operating_cash_balance.json"
         if path.startswith("/v8/finance/chart/"):
             ticker = path.rsplit("/", 1)[-1]

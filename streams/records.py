@@ -106,6 +106,13 @@ class FarFuture(InvalidValue):
     reason = "far_future"
 
 
+class ImplausibleValue(InvalidValue):
+    """A well-formed value outside what the world allows (a unit changed at the source, a
+    bad print): raised by the producers' plausibility bands (``producers/plausibility.py``)."""
+
+    reason = "implausible_value"
+
+
 class UnknownKind(RecordError):
     reason = "unknown_kind"
 
@@ -122,6 +129,7 @@ REJECT_REASONS: tuple[str, ...] = (
     WrongType.reason,
     InvalidValue.reason,
     FarFuture.reason,
+    ImplausibleValue.reason,
     UnknownKind.reason,
     LateEvent.reason,
 )

@@ -19,7 +19,27 @@ import orjson
 from producers.funding.series import FRED_IDS, UNITS, FundingSource, publication_ms
 from streams.records import InvalidValue, MalformedRecord, MissingField, RecordError, Unit
 
+# The row of the DTS operating cash balance that holds the Treasury's end-of-day cash, by era
+# (fiscal data's ``account_type``): "Federal Reserve Account" to 2021-09-30 and "Treasury
+# General Account (TGA)" to 2022-04-15, one row a day with the balance in ``close_today_bal``;
+# since 2022-04-18 an "Opening Balance" and a "Closing Balance" row, the closing balance in
+# ``open_today_bal`` of the latter and ``close_today_bal`` the string "null". Amounts in $mn.
 TGA_CLOSING = "Treasury General Account (TGA) Closing Balance"
+TGA_ACCOUNTS = (TGA_CLOSING, "Treasury General Account (TGA)", "Federal Reserve Account")
+# Rows the TGA parser reads past on purpose (the other lines of Table I), not counted as skips.
+DTS_OTHER_ROWS = (
+    "Treasury General Account (TGA) Opening Balance",
+    "Total TGA Deposits (Table II)",
+    "Total TGA Withdrawals (Table II) (-)",
+    "Tax and Loan Note Accounts (Table V)",
+    "Total Operating Balance",
+    "Short-Term Cash Investments (Table V)",
+    "Supplementary Financing Program Account",
+)
+# New York Fed small value exercises: ordinary-looking repo operations run to keep systems
+# ready, "limited to one $1 million proposition per eligible security type" per counterparty
+# (NY Fed operating policy statements of 2020-02-18 and 2025-10-31): not SRF take-up.
+SMALL_VALUE_PER_CPTY_USD = 3_000_000.0  # $1m in each of three security types (tranches)
 DATE_COLUMNS = ("observation_date", "DATE")  # FRED's header, current and older
 
 
@@ -169,6 +189,9 @@ def parse_nyfed_repo(
         if str(op.get("auctionStatus", "Results")).lower() != "results":
             out.skip("not_results")
             continue
+        if small_value_exercise(op):
+            out.skip("small_value_exercise")
+            continue
         try:
             d = _iso_date(op.get("operationDate"), "operationDate")
             value = _value(op.get("totalAmtAccepted"), "totalAmtAccepted")
@@ -189,9 +212,32 @@ def parse_nyfed_repo(
     return out
 
 
+def small_value_exercise(op: Mapping[str, Any]) -> bool:
+    """A NY Fed small value exercise: its note says so, or its accepted amount is within the
+    exercise's cap of $1m per security type per accepted counterparty."""
+    note = str(op.get("note") or "").lower()
+    if "small value" in note or "small-value" in note:
+        return True
+    try:
+        accepted = float(op.get("totalAmtAccepted") or 0.0)
+        cpty = int(op.get("acceptedCpty") or 0)
+    except (TypeError, ValueError):
+        return False
+    return 0 < accepted <= cpty * SMALL_VALUE_PER_CPTY_USD
+
+
+def dts_pages(doc: Mapping[str, Any]) -> int | None:
+    """``meta.total-pages`` of a fiscal data answer (None when absent)."""
+    meta = doc.get("meta") if isinstance(doc, Mapping) else None
+    pages = meta.get("total-pages") if isinstance(meta, Mapping) else None
+    return pages if isinstance(pages, int) and pages >= 1 else None
+
+
 def parse_dts(doc: Mapping[str, Any], since: str | None = None) -> Parsed:
-    """TGA closing balance per record date ($mn -> $bn). Since 2022 the DTS reports it in
-    ``open_today_bal`` of the "Closing Balance" row and ``close_today_bal`` is "null"."""
+    """TGA closing balance per record date ($mn -> $bn), from the account row of each era
+    (``TGA_ACCOUNTS``): the value of ``close_today_bal``, or of ``open_today_bal`` where the
+    former is "null" (since 2022-04-18). Rows of other accounts are skipped and counted unless
+    they are the known other lines of Table I."""
     out = Parsed()
     rows = doc.get("data") if isinstance(doc, Mapping) else None
     if not isinstance(rows, list):
@@ -199,7 +245,13 @@ def parse_dts(doc: Mapping[str, Any], since: str | None = None) -> Parsed:
         return out
     seen: set[str] = set()
     for row in rows:
-        if not isinstance(row, Mapping) or row.get("account_type") != TGA_CLOSING:
+        if not isinstance(row, Mapping):
+            out.rejects.append((orjson.dumps(row), MalformedRecord("data", "row is not an object")))
+            continue
+        account = row.get("account_type")
+        if account not in TGA_ACCOUNTS:
+            if account not in DTS_OTHER_ROWS:
+                out.skip("other_account")
             continue
         try:
             d = _iso_date(row.get("record_date"), "record_date")

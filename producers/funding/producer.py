@@ -24,6 +24,7 @@ from producers.config import Endpoint, ProducerSettings
 from producers.funding.parse import (
     Observation,
     Parsed,
+    dts_pages,
     parse_dts,
     parse_fred_csv,
     parse_nyfed_repo,
@@ -33,6 +34,7 @@ from producers.funding.series import FRED_IDS, FundingSource, next_poll, rank
 from producers.funding.state import Action, FundingState, decide
 from producers.http import HttpClient
 from producers.metrics import ProducerMetrics
+from producers.plausibility import OncePerDay, check_funding
 from producers.sink import Sink
 from streams.records import FundingObservation, RecordError
 
@@ -42,6 +44,8 @@ FEED = "funding"
 SOURCE_ORDER = (FundingSource.NYFED, FundingSource.TREASURY, FundingSource.FRED)
 NYFED_MAX_N = 1000
 REPO_OPS_PER_DAY = 3  # morning and afternoon standing repo operations, and a margin
+DTS_PAGE_SIZE = 1000  # rows per fiscal data page (4 rows a day since 2022: ~1 year a page)
+DTS_MAX_PAGES = 100
 
 
 @dataclass
@@ -81,6 +85,7 @@ class FundingProducer:
             backoff_base_s=min(1.0, ps.rate_limit_min_s),
         )
         self.stats = FundingStats()
+        self.implausible = OncePerDay()
 
     async def close(self) -> None:
         await self.http.close()
@@ -107,12 +112,18 @@ class FundingProducer:
         elif source is FundingSource.TREASURY:
             base = self._base(Endpoint.TREASURY)
             url = f"{base}/services/api/fiscal_service/v1/accounting/dts/operating_cash_balance"
-            params = {
-                "filter": f"record_date:gte:{window}",
-                "sort": "-record_date",
-                "page[size]": "1000",
-            }
-            out.extend(parse_dts(orjson.loads(await self.http.get(url, params)), since=cut))
+            page, pages = 1, 1
+            while page <= pages:  # a long backfill spans pages: follow meta.total-pages
+                params = {
+                    "filter": f"record_date:gte:{window}",
+                    "sort": "-record_date",
+                    "page[size]": str(DTS_PAGE_SIZE),
+                    "page[number]": str(page),
+                }
+                doc = orjson.loads(await self.http.get(url, params))
+                out.extend(parse_dts(doc, since=cut))
+                pages = min(dts_pages(doc) or 1, DTS_MAX_PAGES)
+                page += 1
         else:
             base = self._base(Endpoint.FRED)
             for fred_id in FRED_IDS:
@@ -142,6 +153,15 @@ class FundingProducer:
                     self.state.put(obs, revision)  # the preferred source now owns the date
                 continue
             ts = now if live else min(now, obs.published_ms)
+            implausible = check_funding(obs.series, obs.value)
+            if implausible is not None:
+                # never published, never remembered: a corrected value is sent when it comes
+                self.implausible.warn(
+                    obs.series, now, "funding %s %s from %s rejected: %s",
+                    obs.series, obs.observation_date, obs.source.value, implausible.message,
+                )  # fmt: skip
+                await self._reject(obs.source, orjson.dumps(asdict(obs)), implausible)
+                continue
             try:
                 record = FundingObservation.from_dict(
                     {

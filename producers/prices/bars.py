@@ -40,20 +40,30 @@ def _ok(x: float | None) -> bool:
 
 
 def select_bars(
-    bars: list[Bar], last_end_ms: int | None, clock_ms: int
+    bars: list[Bar], last_end_ms: int | None, clock_ms: int, close_print_ms: int | None = None
 ) -> tuple[list[Bar], dict[str, int]]:
     """The bars to send now (complete, new, with a close), in time order; and skip counts.
 
-    A bar is complete when it ends at or before ``clock_ms`` (the provider's clock) or when a
-    later bar exists.
+    Rows with the same start are one interval (Yahoo can return the forming interval twice,
+    the live copy after the other: yfinance's ``fix_Yahoo_returning_live_separate``): the last
+    one stands for it. A bar is complete when it ends at or before ``clock_ms`` (the
+    provider's clock) or when a bar of a later interval exists. The bar that starts at the
+    session's end (``close_print_ms``: Yahoo's row holding the closing-auction print) is
+    complete once the clock has reached its start.
     """
     skipped: dict[str, int] = {}
     out: list[Bar] = []
-    ordered = sorted(bars, key=lambda b: b.start_ms)
+    by_start: dict[int, Bar] = {}
+    for bar in sorted(bars, key=lambda b: b.start_ms):  # stable: a later copy replaces
+        if bar.start_ms in by_start:
+            skipped["duplicate_interval"] = skipped.get("duplicate_interval", 0) + 1
+        by_start[bar.start_ms] = bar
+    ordered = list(by_start.values())
     for i, bar in enumerate(ordered):
         if last_end_ms is not None and bar.end_ms <= last_end_ms:
             continue  # sent before: not counted, every poll sees the whole day again
-        if bar.end_ms > clock_ms and i == len(ordered) - 1:
+        closing_print = bar.start_ms == close_print_ms and clock_ms >= bar.start_ms
+        if bar.end_ms > clock_ms and i == len(ordered) - 1 and not closing_print:
             skipped["incomplete_bar"] = skipped.get("incomplete_bar", 0) + 1
             continue
         if not _ok(bar.close):

@@ -79,9 +79,14 @@ class CcxtBars:
             since_ms = server_ms - 60 * INTERVAL_MS
         since_ms -= since_ms % INTERVAL_MS
         rows = await self._call(self.exchange.fetch_ohlcv, symbol, "1m", since_ms, MAX_BARS)
-        bars = [
-            Bar(int(r[0]), r[1], r[2], r[3], r[4], r[5])
-            for r in rows
-            if r and r[0] is not None and int(r[0]) >= since_ms
-        ]
-        return bars, server_ms
+        return bars_from_ohlcv(rows, since_ms), server_ms
+
+
+def bars_from_ohlcv(rows: list[list[Any]], since_ms: int | None = None) -> list[Bar]:
+    """ccxt's unified OHLCV rows ``[timestamp ms (bar start), open, high, low, close, volume]``
+    (oldest first) as ``Bar``s from ``since_ms`` on."""
+    return [
+        Bar(int(r[0]), r[1], r[2], r[3], r[4], r[5])
+        for r in rows
+        if r and r[0] is not None and (since_ms is None or int(r[0]) >= since_ms)
+    ]

@@ -21,13 +21,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from producers.config import Endpoint, ProducerSettings
 from producers.liquidations.markets import load_snapshot
 from producers.metrics import ProducerMetrics
+from producers.plausibility import OncePerDay, PriceGuard
 from producers.prices.bars import Bar, LastSent, select_bars, to_tick
 from producers.prices.crypto import CcxtBars
 from producers.prices.symbols import INSTRUMENTS, Instrument, PriceProvider, Session
-from producers.prices.yahoo import YahooChart, parse_chart, provider_clock_ms
+from producers.prices.yahoo import YahooChart, parse_chart, provider_clock_ms, session_end_ms
 from producers.retry import ProviderError, RateLimited, calculate_backoff
 from producers.sink import Sink
 from streams.records import RecordError
@@ -111,6 +114,8 @@ class PriceProducer:
         self._pauses: dict[PriceProvider, int] = {}
         self._crypto_open = False
         self._outbox: list[tuple[int, str, Any]] = []
+        self.guard = PriceGuard(ps.price_max_multiple, ps.price_rebase_after)
+        self.implausible = OncePerDay()
 
     async def close(self) -> None:
         await self.yahoo.http.close()
@@ -170,6 +175,7 @@ class PriceProducer:
             doc = await self.yahoo.fetch(inst.ticker)
             meta, bars, unaligned = parse_chart(doc)
             clock = provider_clock_ms(meta, self.clock_ms())
+            close_print = session_end_ms(meta)
             if unaligned:
                 self._skip(venue, "unaligned_point", unaligned)
         else:
@@ -177,20 +183,32 @@ class PriceProducer:
                 await self.crypto.open()
                 self._crypto_open = True
             bars, clock = await self.crypto.fetch(inst.ticker, self.last.get(inst.symbol))
-        return await self._send(inst, bars, clock)
+            close_print = None
+        return await self._send(inst, bars, clock, close_print)
 
-    async def _send(self, inst: Instrument, bars: list[Bar], clock_ms: int) -> int:
+    async def _send(
+        self, inst: Instrument, bars: list[Bar], clock_ms: int, close_print_ms: int | None = None
+    ) -> int:
         venue = inst.provider.value
-        chosen, skipped = select_bars(bars, self.last.get(inst.symbol), clock_ms)
+        chosen, skipped = select_bars(bars, self.last.get(inst.symbol), clock_ms, close_print_ms)
         for reason, n in skipped.items():
             self._skip(venue, reason, n)
         sent = 0
         for bar in chosen:
             try:
                 tick = to_tick(inst, bar)
+                implausible = self.guard.check(inst.symbol, tick.price_usd)
+                if implausible is not None:
+                    self.implausible.warn(
+                        inst.symbol, tick.ts_ms, "price %s rejected: %s",
+                        inst.symbol, implausible.message,
+                    )  # fmt: skip
+                    raise implausible
             except RecordError as exc:
                 self.metrics.rejects.labels(FEED, venue, exc.reason).inc()
-                raw = f'{{"ticker":"{inst.ticker}","start_ms":{bar.start_ms}}}'.encode()
+                raw = orjson.dumps(
+                    {"ticker": inst.ticker, "start_ms": bar.start_ms, "close": bar.close}
+                )
                 await self.sink.dead_letter(self.topic, raw, exc, inst.provider.source, inst.symbol)
                 self.last.set(inst.symbol, bar.end_ms)
                 continue

@@ -73,6 +73,15 @@ def parse_chart(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[Bar], int]
     return meta, bars, unaligned
 
 
+def session_end_ms(meta: Mapping[str, Any]) -> int | None:
+    """The regular session's end (``currentTradingPeriod.regular.end``): Yahoo returns a row
+    starting there that holds the closing-auction print."""
+    period = meta.get("currentTradingPeriod")
+    regular = period.get("regular") if isinstance(period, Mapping) else None
+    end = regular.get("end") if isinstance(regular, Mapping) else None
+    return end * 1000 if isinstance(end, int) and end > 0 else None
+
+
 def provider_clock_ms(meta: Mapping[str, Any], now_ms: int) -> int:
     """Yahoo's clock: the last trade time (a bar ending after it is still forming)."""
     t = meta.get("regularMarketTime")

@@ -1,0 +1,105 @@
+"""Plausibility bands: a value outside what the world allows is rejected, never published.
+
+A unit that changes at the source (FRED moved its H.4.1 week averages from billions to
+millions of dollars), a misread column or a bad print would otherwise flow into detection as a
+silent 1000x. Each funding series has a band in its canonical unit; each price must stay
+within a multiple of the symbol's last published close. A value outside goes to the
+dead-letter topic as ``implausible_value`` (``ImplausibleValue``) with the series, is counted
+(``shockwatch_producer_rejects{reason="implausible_value"}``) and is logged once per series
+and day (``OncePerDay``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from streams.records import ImplausibleValue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    low: float
+    high: float
+    why: str
+
+
+# Canonical units: percent for rates, billions of USD for amounts (``streams.records.Unit``).
+FUNDING_BANDS: dict[str, Band] = {
+    "SOFR": Band(-1.0, 25.0, "percent: never below -1% nor above 25% (5.25% on 2019-09-17)"),
+    "EFFR": Band(-1.0, 25.0, "percent"),
+    "IORB": Band(-1.0, 25.0, "percent"),
+    "TARGET_UPPER": Band(-1.0, 25.0, "percent"),
+    "TARGET_LOWER": Band(-1.0, 25.0, "percent"),
+    "ON_RRP_AMOUNT": Band(0.0, 5_000.0, "$bn: the record was $2.55tn (Dec 2022)"),
+    "SRF_TAKEUP": Band(0.0, 2_000.0, "$bn: the Mar 2020 repo operations peaked near $500bn"),
+    "RESERVES": Band(500.0, 10_000.0, "$bn: $1.4tn at the 2019 low, $4.3tn at the 2021 high"),
+    "TGA": Band(0.0, 3_000.0, "$bn: the record was $1.8tn (Jul 2020)"),
+}
+
+
+def check_funding(series: str, value: float) -> ImplausibleValue | None:
+    """The error for a value outside its series' band (None when plausible or unbanded)."""
+    band = FUNDING_BANDS.get(series)
+    if band is None or band.low <= value <= band.high:
+        return None
+    return ImplausibleValue(
+        series, f"{value:g} is outside [{band.low:g}, {band.high:g}] ({band.why})"
+    )
+
+
+@dataclass
+class PriceGuard:
+    """Per symbol: the last published close; a close more than ``max_multiple`` away from it
+    is implausible. ``rebase_after`` implausible closes in a row that agree with each other
+    (within the same multiple) are taken as a new level and accepted from then on."""
+
+    max_multiple: float = 1.5
+    rebase_after: int = 5
+    last: dict[str, float] = field(default_factory=dict)
+    streak: dict[str, list[float]] = field(default_factory=dict)
+
+    def _far(self, a: float, b: float) -> bool:
+        return max(a, b) / min(a, b) > self.max_multiple
+
+    def check(self, symbol: str, close: float) -> ImplausibleValue | None:
+        ref = self.last.get(symbol)
+        if ref is None or ref <= 0 or close <= 0 or not self._far(close, ref):
+            self.last[symbol] = close
+            self.streak.pop(symbol, None)
+            return None
+        run = self.streak.setdefault(symbol, [])
+        if run and self._far(close, run[-1]):
+            run.clear()
+        run.append(close)
+        if len(run) >= self.rebase_after:
+            log.warning(
+                "%s: %d closes in a row near %g, %.2fx the last published %g: taken as a new "
+                "level", symbol, len(run), close, close / ref, ref
+            )  # fmt: skip
+            self.last[symbol] = close
+            self.streak.pop(symbol, None)
+            return None
+        return ImplausibleValue(
+            "price_usd",
+            f"{symbol} close {close:g} is {close / ref:.3g}x the last published {ref:g} "
+            f"(allowed within {self.max_multiple:g}x)",
+        )
+
+
+class OncePerDay:
+    """Log a warning once per (key, UTC day): a source that stays wrong does not flood logs."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, int]] = set()
+
+    def warn(self, key: str, ts_ms: int, message: str, *args: object) -> None:
+        day = ts_ms // 86_400_000
+        if (key, day) in self.seen:
+            return
+        self.seen.add((key, day))
+        if len(self.seen) > 10_000:
+            self.seen = {k for k in self.seen if k[1] >= day - 1}
+        log.warning(message, *args)

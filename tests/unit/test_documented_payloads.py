@@ -1,0 +1,295 @@
+"""Providers' own documented payloads and public captures, through the real parse paths.
+
+Every sample under tests/fixtures/providers/documented/ (origins in its README.md) goes through
+the functions the producers call, and the values are asserted: the liquidated side, USD
+notional, UTC millisecond timestamps, percent vs basis points, billions vs millions. Each test
+of one of the six defects of issue 14 names it and fails on the code before its fix.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from producers.config import ProducerSettings
+from producers.fixtures import FixtureServer
+from producers.funding.parse import (
+    parse_dts,
+    parse_fred_csv,
+    parse_nyfed_repo,
+    parse_nyfed_sofr,
+)
+from producers.funding.producer import FundingProducer
+from producers.funding.series import FundingSource
+from producers.liquidations import binance, bybit, okx
+from producers.liquidations.markets import MarketIndex, load_snapshot
+from producers.liquidations.normalise import normalise
+from producers.liquidations.venues import VENUES, Venue, side_liquidated
+from producers.metrics import create_metrics
+from producers.plausibility import PriceGuard, check_funding
+from producers.prices.bars import LastSent, select_bars
+from producers.prices.crypto import bars_from_ohlcv
+from producers.prices.yahoo import parse_chart, provider_clock_ms, session_end_ms
+from producers.sink import DryRunSink
+from streams.records import ImplausibleValue, Liquidation, Side
+
+PROVIDERS = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+DOC = PROVIDERS / "documented"
+ADAPTERS: dict[Venue, Any] = {Venue.BINANCE: binance, Venue.BYBIT: bybit, Venue.OKX: okx}
+MARKETS = {
+    Venue.BINANCE: PROVIDERS / "binanceusdm" / "markets.json",
+    Venue.BYBIT: DOC / "bybit" / "markets.json",
+    Venue.OKX: PROVIDERS / "okx" / "markets.json",
+}
+
+
+def load(rel: str) -> Any:
+    return json.loads((DOC / rel).read_text())
+
+
+def liquidations(venue: Venue, rel: str) -> list[Liquidation]:
+    spec, index = VENUES[venue], MarketIndex(load_snapshot(MARKETS[venue]))
+    return [normalise(spec, index, raw) for raw in ADAPTERS[venue].extract(load(rel))]
+
+
+def utc_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+# -- liquidations ---------------------------------------------------------------------------
+
+
+def test_documented_binance_force_order() -> None:
+    [doc] = liquidations(Venue.BINANCE, "binance/forceOrder.doc.json")
+    assert doc.side_liquidated is Side.LONG  # a forced SELL order closes a long
+    assert (doc.qty_base, doc.price_usd) == (0.014, 9910.0)  # z (filled), ap (average)
+    assert doc.notional_usd == pytest.approx(138.74)
+    assert doc.ts_ms == 1568014460893 and doc.lower_bound  # T, UTC ms; a snapshot stream
+    [cap] = liquidations(Venue.BINANCE, "binance/forceOrder.capture.json")
+    assert cap.side_liquidated is Side.SHORT and cap.symbol == "BTC/USDT:USDT"
+    assert cap.notional_usd == pytest.approx(1.437 * 34959.70)  # ap, not the order price p
+    assert cap.ts_ms == 1698871323059  # trade time T, not event time E
+
+
+def test_documented_bybit_all_liquidation_and_legacy_topic() -> None:
+    [rose] = liquidations(Venue.BYBIT, "bybit/allLiquidation.doc.json")
+    # Bybit: "When you receive a Buy update, this means that a long position has been
+    # liquidated": S is the position side, so Sell = a short was liquidated
+    assert rose.side_liquidated is Side.SHORT and rose.base == "ROSE"
+    assert rose.notional_usd == pytest.approx(20000 * 0.04499)
+    assert rose.ts_ms == 1739502302929 and not rose.lower_bound
+    [legacy] = liquidations(Venue.BYBIT, "bybit/liquidation.legacy.doc.json")
+    assert legacy.side_liquidated is Side.SHORT
+    assert legacy.notional_usd == pytest.approx(0.003 * 43511.70)
+    assert legacy.ts_ms == 1703485237953
+
+
+def test_documented_okx_liquidation_orders_linear_and_inverse() -> None:
+    [doc] = okx.extract(load("okx/liquidation-orders.doc.json"))
+    assert (doc.market_id, doc.qty, doc.price, doc.ts_ms) == (
+        "IOST-USDT-SWAP", "13", "0.007831", "1692266434010",
+    )  # fmt: skip
+    assert side_liquidated(VENUES[Venue.OKX].side_field, doc.side, doc.pos_side) is Side.SHORT
+    [cap] = liquidations(Venue.OKX, "okx/liquidation-orders.capture.json")
+    assert cap.side_liquidated is Side.LONG  # posSide long (order side sell)
+    assert cap.qty_base == pytest.approx(10000 * 0.01)  # sz in contracts x ctVal 0.01 BTC
+    assert cap.notional_usd == pytest.approx(100 * 57102.9)
+    assert cap.ts_ms == 1723038122631
+    [inv] = liquidations(Venue.OKX, "okx/liquidation-orders.inverse.derived.json")
+    assert inv.symbol == "BTC/USD:BTC" and inv.notional_usd == pytest.approx(100 * 100.0)
+    assert inv.qty_base == pytest.approx(100 * 100.0 / 57102.9)  # ctVal is $100 a contract
+
+
+def test_documented_ccxt_floor_uses_binances_new_market_route() -> None:
+    """Defect 6: Binance retired the old USD-M websocket routes on 2026-04-23; ccxt opens
+    /market/ws for forceOrder from 4.5.44 on. The URL comes from ccxt's own configuration."""
+    import ccxt
+    import ccxt.pro
+
+    major, minor, patch = (int(x) for x in ccxt.__version__.split(".")[:3])
+    assert (major, minor, patch) >= (4, 5, 44)
+    exchange = ccxt.pro.binanceusdm()
+    url = exchange.get_ws_url("linear", exchange.get_future_ws_category("forceOrder"))
+    assert url == "wss://fstream.binance.com/market/ws"
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert re.search(r'"ccxt>=4\.5\.(4[4-9]|[5-9]\d)', pyproject), "the floor must be >= 4.5.44"
+
+
+# -- prices ---------------------------------------------------------------------------------
+
+
+def test_documented_ccxt_ohlcv_rows_are_bar_starts() -> None:
+    text = (DOC / "ccxt" / "ohlcv.manual.jsonc").read_text()
+    clean = re.sub(r"//[^\n]*", "", text).replace("...", "")
+    rows = json.loads(re.sub(r",\s*\]", "]", clean))
+    [bar] = bars_from_ohlcv(rows)
+    assert bar.start_ms == 1504541580000 and bar.end_ms == 1504541640000
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (
+        4235.4, 4240.6, 4230.0, 4230.7, 37.72941911,
+    )  # fmt: skip
+
+
+def test_documented_yahoo_null_minute_and_live_row() -> None:
+    doc = load("yahoo/PETR4.SA.1m.capture.json")
+    meta, bars, unaligned = parse_chart(doc)
+    assert unaligned == 1  # the live row at :36 (= regularMarketTime) is not a minute bar
+    clock = provider_clock_ms(meta, now_ms=utc_ms("2030-01-01T00:00:00"))
+    assert clock == 1678108476000
+    chosen, skipped = select_bars(bars, None, clock)
+    assert [b.start_ms // 1000 for b in chosen] == [1678108200, 1678108260, 1678108320,
+                                                   1678108380]  # fmt: skip
+    assert chosen[-1].close == pytest.approx(25.65, abs=0.001)
+    assert skipped == {"incomplete_bar": 1}  # the null, forming 13:14 minute waits
+
+
+def amzn_mid_session() -> dict[str, Any]:
+    """The AMZN capture as Yahoo answers a poll at 15:58:30 ET: the rows up to 15:57, the
+    forming 15:58 interval with its close so far (103.70), and that interval again with the
+    live price (103.72) - yfinance's ``fix_Yahoo_returning_live_separate``: "the interval is
+    simply duplicated"."""
+    doc = load("yahoo/AMZN.1m.close-print.capture.json")
+    result = doc["chart"]["result"][0]
+    stamps = result["timestamp"]
+    keep = stamps.index(1683057480)  # through 15:57
+    result["timestamp"] = [*stamps[:keep], 1683057480, 1683057480]
+    quote = result["indicators"]["quote"][0]
+    for key, values in quote.items():
+        forming = values[keep]
+        partial, live = (0, 0) if key == "volume" else (103.70, 103.72)
+        quote[key] = [*values[:keep], forming if key == "open" else partial, live]
+    result["meta"]["regularMarketTime"] = 1683057510
+    return doc
+
+
+def test_documented_yahoo_duplicated_interval_is_sent_once_and_final() -> None:
+    """Defect 2: with the forming interval returned twice, the first copy was taken as
+    complete ("a later bar exists"), sent with a partial close, and the final bar of that
+    minute was then suppressed as already sent."""
+    last = LastSent(None)
+    sent: dict[int, float] = {}
+    for doc in (amzn_mid_session(), load("yahoo/AMZN.1m.close-print.capture.json")):
+        meta, bars, _ = parse_chart(doc)
+        clock = provider_clock_ms(meta, now_ms=utc_ms("2030-01-01T00:00:00"))
+        chosen, _ = select_bars(bars, last.get("AMZN"), clock, session_end_ms(meta))
+        for bar in chosen:
+            assert bar.start_ms not in sent, "a minute sent twice"
+            sent[bar.start_ms] = bar.close  # type: ignore[assignment]
+            last.set("AMZN", bar.end_ms)
+    final = load("yahoo/AMZN.1m.close-print.capture.json")["chart"]["result"][0]
+    closes = dict(zip(final["timestamp"], final["indicators"]["quote"][0]["close"], strict=True))
+    assert sent[1683057480_000] == closes[1683057480]  # 15:58: its final close, not 103.70
+    assert closes[1683057480] not in (103.70, 103.72)
+    # the 16:00 row holds the closing-auction print: sent once the clock is past 16:00
+    assert sent[1683057600_000] == pytest.approx(103.63, abs=0.001)
+
+
+def test_documented_price_guard_rejects_a_1000x_and_rebases_after_a_run() -> None:
+    guard = PriceGuard(max_multiple=1.5, rebase_after=3)
+    assert guard.check("NVDA", 180.6) is None
+    err = guard.check("NVDA", 18.06)  # a 10:1 split, or a misread
+    assert isinstance(err, ImplausibleValue) and err.reason == "implausible_value"
+    assert guard.check("NVDA", 18.1) is not None
+    assert guard.check("NVDA", 18.2) is None  # three agreeing closes: a new level
+    assert guard.check("NVDA", 18.3) is None
+
+
+# -- funding --------------------------------------------------------------------------------
+
+
+def test_documented_fred_both_header_styles_and_missing_markers() -> None:
+    old = parse_fred_csv((DOC / "fred/old_header_DATE_SOFR_dot_missing.csv").read_text(), "SOFR")
+    by_date = {o.observation_date: o.value for o in old.observations}
+    assert by_date["2019-09-17"] == 5.25 and by_date["2019-09-16"] == 2.43  # percent
+    assert old.skipped == {"missing": 2} and not old.rejects  # "." on two holidays
+    new = parse_fred_csv(
+        (DOC / "fred/new_header_observation_date_SOFR_empty_missing.csv").read_text(), "SOFR"
+    )
+    assert len(new.observations) == 10 and new.skipped == {"missing": 1}  # empty field
+    rrp = parse_fred_csv(
+        (DOC / "fred/observation_date_RRPONTSYD_empty_missing.csv").read_text(), "RRPONTSYD"
+    )
+    assert rrp.observations[0].value == pytest.approx(1018.483)  # already billions
+
+
+def test_documented_fred_reserves_and_tga_are_millions_today() -> None:
+    """Defect 1: FRED serves WRESBAL and WTREGEN in millions; reserves were read as billions
+    (~3,808,042 "bn"), so their funding component could never fire."""
+    res = parse_fred_csv(
+        (DOC / "fred/new_header_observation_date_WRESBAL_millions.csv").read_text(), "WRESBAL"
+    )
+    assert res.observations[0].value == pytest.approx(3808.042)  # $bn: $3.8tn
+    assert all(check_funding("RESERVES", o.value) is None for o in res.observations)
+    tga = parse_fred_csv((DOC / "fred/observation_date_WTREGEN_millions.csv").read_text(),
+                         "WTREGEN")  # fmt: skip
+    assert tga.observations[0].value == pytest.approx(731.405)
+    # an old billions download read with today's factor is 1000x small: rejected, loudly
+    stale = parse_fred_csv((DOC / "fred/old_header_DATE_WRESBAL_billions.csv").read_text(),
+                           "WRESBAL")  # fmt: skip
+    err = check_funding("RESERVES", stale.observations[0].value)
+    assert err is not None and err.reason == "implausible_value"
+
+
+def test_documented_nyfed_sofr_is_percent_published_next_morning() -> None:
+    parsed = parse_nyfed_sofr(load("nyfed/sofr.search.capture.json"))
+    first = {o.observation_date: o for o in parsed.observations}["2024-06-06"]
+    assert first.value == 5.33  # percent, not basis points
+    assert first.published_ms == utc_ms("2024-06-07T12:00:00")  # 08:00 New York (EDT)
+    assert len(parsed.observations) == 4
+
+
+def test_documented_nyfed_repo_small_value_exercise_is_not_srf_takeup() -> None:
+    """Defect 5: a small value exercise ($1m per security type per counterparty) was counted
+    as Standing Repo Facility take-up."""
+    parsed = parse_nyfed_repo(load("nyfed/repo_results.assembled.json"))
+    assert {o.observation_date: o.value for o in parsed.observations} == {
+        "2025-10-31": pytest.approx(50.35)  # $bn: both operations of the day; RRP ignored
+    }
+    assert parsed.skipped == {"small_value_exercise": 1}
+
+
+def test_documented_treasury_dts_rows_of_every_era() -> None:
+    """Defect 4 (names): rows named "Federal Reserve Account" (to 2021-09) and "Treasury
+    General Account (TGA)" (to 2022-04-15) were dropped silently."""
+    rows = load("treasury/dts.2005-10-03.rows.json")
+    [obs] = parse_dts({"data": rows}).observations
+    assert (obs.observation_date, obs.value) == ("2005-10-03", pytest.approx(5.448))  # $mn->$bn
+    page1 = parse_dts(load("treasury/operating_cash_balance.json"))
+    page2 = parse_dts(load("treasury/operating_cash_balance.p2.json"))
+    got = {o.observation_date: o.value for o in [*page1.observations, *page2.observations]}
+    assert got == {
+        "2022-04-18": 965.0,  # open_today_bal of the Closing Balance row
+        "2022-04-15": 950.0,
+        "2021-10-01": 172.0,
+        "2021-09-30": 215.0,
+    }
+    assert page2.skipped == {"other_account": 1}  # an unknown account is counted, not silent
+
+
+async def test_documented_treasury_backfill_follows_the_pages() -> None:
+    """Defect 4 (paging): one page of 1,000 rows was asked for and the paging metadata
+    ignored, so a long backfill lost its oldest days."""
+    async with FixtureServer(DOC, {}) as server:
+        out = io.StringIO()
+        producer = FundingProducer(
+            sink=DryRunSink(out, io.StringIO()),
+            topic="funding.daily",
+            ps=ProducerSettings(endpoints=server.endpoints()),
+            metrics=create_metrics(CollectorRegistry()),
+            state_path=None,
+            clock_ms=lambda: utc_ms("2022-04-20T12:00:00"),
+        )
+        parsed = await producer.fetch(FundingSource.TREASURY, date(2021, 9, 1), strict=True)
+        await producer.close()
+    assert sorted(o.observation_date for o in parsed.observations) == [
+        "2021-09-30", "2021-10-01", "2022-04-15", "2022-04-18",
+    ]  # fmt: skip
+    pages = [q for q in server.requests if "operating_cash_balance" in q]
+    assert len(pages) == 2
+    assert any(m in pages[1] for m in ("page%5Bnumber%5D=2", "page[number]=2"))
