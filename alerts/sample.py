@@ -37,7 +37,7 @@ END = "2025-11-05T02:00:00Z"
 # symbol: (class, price before the fall, move on the day in %)
 ASSETS: dict[str, tuple[AssetClass, float, float]] = {
     "SPX": (AssetClass.EQUITY_INDEX, 6851.97, -1.17),
-    "NDX": (AssetClass.EQUITY_INDEX, 25_972.0, -2.04),
+    "IXIC": (AssetClass.EQUITY_INDEX, 23_834.72, -2.04),  # Nasdaq Composite
     "NVDA": (AssetClass.AI_EQUITY, 206.88, -3.96),
     "PLTR": (AssetClass.AI_EQUITY, 207.18, -7.94),
     "XAU": (AssetClass.GOLD, 4_014.0, -1.45),

@@ -52,7 +52,7 @@ CORE_LABELS = {"equities": "Equities", "gold": "Gold", "crypto": "Crypto"}
 # Used only when the evidence does not name an asset's class (older AlertEvents).
 KNOWN_CLASSES = {
     "SPX": "equity_index",
-    "NDX": "equity_index",
+    "IXIC": "equity_index",
     "NVDA": "ai_equity",
     "PLTR": "ai_equity",
     "XAU": "gold",

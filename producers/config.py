@@ -81,6 +81,10 @@ class ProducerSettings(BaseSettings):
     # Heartbeat watermark = newest event time seen + idle time - this lag (events of several
     # venues interleave on one partition, each a little late).
     liquidation_lag_ms: int = 2_000
+    # Liquidations are held this long past their event time and sent in event-time order:
+    # OKX's pushes are "not necessarily in chronological order" (producers/liquidations/
+    # order.py measures what a disorder does against the worker's 2 s lateness). 0 = off.
+    liquidation_reorder_ms: int = 5_000
 
     # -- prices ----------------------------------------------------------------------------
     yahoo_tickers: tuple[str, ...] = ("^GSPC", "^IXIC", "NVDA", "PLTR", "GC=F", "^VIX")

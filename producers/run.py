@@ -14,6 +14,7 @@ from producers.config import ProducerSettings
 from producers.fixtures import FixtureServer
 from producers.funding.producer import FundingProducer, FundingStats
 from producers.liquidations.feed import FeedStats
+from producers.liquidations.order import ReorderingSink
 from producers.liquidations.producer import RunLimits, build_feeds, run_feeds
 from producers.liquidations.venues import Venue
 from producers.metrics import ProducerMetrics, default_metrics
@@ -74,6 +75,9 @@ def make_sink(
 
 
 async def _close(sink: Sink) -> None:
+    if isinstance(sink, ReorderingSink):
+        await sink.flush()  # release what is held before the final heartbeat
+        sink = sink.inner
     if isinstance(sink, KafkaSink):
         await sink.close(final_heartbeat=True)
     else:
@@ -107,11 +111,14 @@ async def produce_liquidations(
             client_id="shockwatch-liquidations",
             source="producer:liquidations",
             topic=topic,
-            lag_ms=ps2.liquidation_lag_ms,
+            # heartbeats never pass what the reorder stage still holds
+            lag_ms=ps2.liquidation_lag_ms + ps2.liquidation_reorder_ms,
             replay=fixtures is not None,
             metrics=metrics,
             out=out,
         )
+        if ps2.liquidation_reorder_ms > 0:
+            sink = ReorderingSink(sink, ps2.liquidation_reorder_ms)
         await sink.start()
         try:
             feeds = build_feeds(

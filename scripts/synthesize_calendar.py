@@ -66,7 +66,7 @@ from synthesize_scenarios import (
 
 ROOT = Path(__file__).resolve().parent.parent
 DAYS_FILE = ROOT / "data" / "calendar" / "days.json"
-EQUITIES = ("SPX", "NDX", "NVDA", "PLTR", "VIX")
+EQUITIES = ("SPX", "IXIC", "NVDA", "PLTR", "VIX")
 SYMBOLS = (*EQUITIES, "XAU", "BTC", "ETH")
 # Minutes in a "day" per group, to turn a daily volatility into a per-minute one.
 DAY_MINUTES = {"equity": 390, "gold": 1380, "crypto": 1440}
@@ -374,8 +374,8 @@ def render_readme(spec: dict[str, Any], world: dict[str, Any], era_src: dict[str
         "## Sourced figures",
         "",
         "Equities and VIX: previous session close and close. Gold: COMEX settlements (see the "
-        "source column). Crypto: the UTC day (00:00 to 24:00). The symbol `NDX` carries the "
-        "Nasdaq Composite (^IXIC) level, as in the bundled scenarios.",
+        "source column). Crypto: the UTC day (00:00 to 24:00). `IXIC` is the Nasdaq Composite "
+        "(Yahoo ^IXIC), not the Nasdaq-100.",
         "",
         "| symbol | previous close | close | move | low | source |",
         "|---|---:|---:|---:|---:|---|",

@@ -2,7 +2,7 @@
 """Synthesize shockwatch's bundled replay scenarios into ``data/scenarios/<name>/``.
 
 Every scenario folder gets ``scenario.toml``, ``README.md``, ``prices.jsonl.gz`` (1-minute bars
-for SPX, NDX, NVDA, PLTR, XAU, VIX, BTC, ETH), ``liquidations.jsonl.gz`` (forced-liquidation
+for SPX, IXIC, NVDA, PLTR, XAU, VIX, BTC, ETH), ``liquidations.jsonl.gz`` (forced-liquidation
 prints from Binance USD-M, Bybit and OKX) and ``funding.jsonl`` (daily and weekly money-market
 series stamped with their publication time), in the public scenario format described in
 ``data/scenarios/README.md``.
@@ -46,7 +46,10 @@ DAY_MS = 86_400_000
 SCHEMA_VERSION = 1
 LOW_TOLERANCE = 0.001  # a calibrated day low may be undercut by at most 0.1%
 MAX_ATTEMPTS = 500
-SYMBOL_ORDER = ("SPX", "NDX", "NVDA", "PLTR", "XAU", "VIX", "BTC", "ETH")
+SYMBOL_ORDER = ("SPX", "IXIC", "NVDA", "PLTR", "XAU", "VIX", "BTC", "ETH")
+# The Nasdaq Composite was first carried under the Nasdaq-100's ticker NDX; its random walk
+# keeps that seed, so regenerating changes the label, not the paths.
+SEED_NAMES = {"IXIC": "NDX"}
 SERIES_ORDER = (
     "SOFR", "EFFR", "IORB", "TARGET_UPPER", "TARGET_LOWER",
     "ON_RRP_AMOUNT", "SRF_TAKEUP", "TGA", "RESERVES",
@@ -359,7 +362,7 @@ def acceptable(path: PricePath) -> bool:
 def build_path(asset: Asset, market: Market, seed: str) -> PricePath:
     """The first seeded walk (attempt 0, 1, ...) that respects the asset's low and band."""
     for attempt in range(MAX_ATTEMPTS):
-        rng = random.Random(f"{seed}:{asset.symbol}:{attempt}")
+        rng = random.Random(f"{seed}:{SEED_NAMES.get(asset.symbol, asset.symbol)}:{attempt}")
         segments = tuple(
             (start, simulate_session(asset, market, rng, start, end))
             for start, end in asset.sessions
@@ -829,19 +832,19 @@ class World:
 
 ALTS = (("SOL", 1.5, 1.6), ("XRP", 1.3, 1.5), ("DOGE", 1.5, 1.7), ("BNB", 1.0, 0.9))  # beta, vol
 STRESS_SIGMA = {
-    "SPX": 0.0005, "NDX": 0.0007, "NVDA": 0.0012, "PLTR": 0.0020, "VIX": 0.0040,
+    "SPX": 0.0005, "IXIC": 0.0007, "NVDA": 0.0012, "PLTR": 0.0020, "VIX": 0.0040,
     "XAU": 0.0003, "BTC": 0.0010, "ETH": 0.0013,
 }  # fmt: skip
 CALM_SIGMA = {
-    "SPX": 0.00025, "NDX": 0.00035, "NVDA": 0.0008, "PLTR": 0.0012, "VIX": 0.0025,
+    "SPX": 0.00025, "IXIC": 0.00035, "NVDA": 0.0008, "PLTR": 0.0012, "VIX": 0.0025,
     "XAU": 0.0002, "BTC": 0.0006, "ETH": 0.0008,
 }  # fmt: skip
 RHO = {
-    "SPX": 0.9, "NDX": 0.9, "NVDA": 0.7, "PLTR": 0.5, "VIX": -0.7, "XAU": 0.0,
+    "SPX": 0.9, "IXIC": 0.9, "NVDA": 0.7, "PLTR": 0.5, "VIX": -0.7, "XAU": 0.0,
     "BTC": 0.85, "ETH": 0.85,
 }  # fmt: skip
 EQUITY_CLASS = {
-    "SPX": "equity_index", "NDX": "equity_index", "NVDA": "ai_equity", "PLTR": "ai_equity",
+    "SPX": "equity_index", "IXIC": "equity_index", "NVDA": "ai_equity", "PLTR": "ai_equity",
     "VIX": "volatility",
 }  # fmt: skip
 
@@ -968,7 +971,7 @@ GOLD_NOV4 = (
 )  # fmt: skip
 NOV4_EQUITIES = (  # symbol, previous close, close, previous-hour ratio, shape
     ("SPX", 6851.97, 6771.55, 0.9990, SELL_SHAPE),
-    ("NDX", 23834.72, 23348.64, 0.9985, SELL_SHAPE),
+    ("IXIC", 23834.72, 23348.64, 0.9985, SELL_SHAPE),
     ("NVDA", 206.88, 198.69, 0.9970, SELL_SHAPE),
     ("PLTR", 207.18, 190.74, 0.9950, PLTR_SHAPE),
     ("VIX", 17.17, 19.50, 1.0100, SELL_SHAPE),
@@ -1059,7 +1062,7 @@ def everything_sells() -> Recipe:
 
 NOV4_SOURCED = (
     "S&P 500: Nov 3 close ~6,851.97, Nov 4 close ~6,771.55 (-1.17%).",
-    "Nasdaq Composite (^IXIC, carried as symbol NDX): ~23,834.72 -> ~23,348.64 (-2.04%).",
+    "Nasdaq Composite (^IXIC, symbol IXIC): ~23,834.72 -> ~23,348.64 (-2.04%).",
     "NVDA ~206.88 -> ~198.69 (about -4%); PLTR ~207.18 -> ~190.74 (about -8%, after its "
     "Nov 3 earnings).",
     "BTC -5.9% on the UTC day, intraday low ~99.1k, close ~100.4k; ETH intraday low ~3,097.",
@@ -1097,7 +1100,7 @@ NOV4_NOTES = (
 JUL14, JUL15 = date(2025, 7, 14), date(2025, 7, 15)
 CALM_EQUITIES = {  # previous close, close-to-close %, wiggle amplitude %, phase
     "SPX": (6268.56, -0.20, 0.12, 0),
-    "NDX": (20640.33, 0.15, 0.15, 2),
+    "IXIC": (20640.33, 0.15, 0.15, 2),
     "NVDA": (164.07, 0.55, 0.35, 4),
     "PLTR": (151.00, -0.65, 0.45, 1),
     "VIX": (17.20, 1.50, 2.00, 5),
@@ -1107,7 +1110,7 @@ CALM_EQUITIES = {  # previous close, close-to-close %, wiggle amplitude %, phase
 def calm_day() -> Recipe:
     start, end = utc_ms("2025-07-14T21:00"), utc_ms("2025-07-16T00:00")
     midnight = utc_ms("2025-07-15T00:00")
-    bands = {"SPX": 0.0045, "NDX": 0.0045, "NVDA": 0.012, "PLTR": 0.012, "VIX": 0.05}
+    bands = {"SPX": 0.0045, "IXIC": 0.0045, "NVDA": 0.012, "PLTR": 0.012, "VIX": 0.05}
     assets = [
         calm_equity(sym, CALM_SIGMA[sym], JUL14, JUL15, move, bands[sym])
         for sym, move in CALM_EQUITIES.items()
@@ -1175,7 +1178,7 @@ def calm_day() -> Recipe:
 AUG18, AUG19 = date(2025, 8, 18), date(2025, 8, 19)
 CRASH_EQUITIES = {
     "SPX": (6449.15, 0.15, 0.10, 1),
-    "NDX": (21629.77, 0.25, 0.12, 3),
+    "IXIC": (21629.77, 0.25, 0.12, 3),
     "NVDA": (182.01, 0.60, 0.30, 0),
     "PLTR": (177.17, -0.50, 0.40, 6),
     "VIX": (14.99, 0.30, 1.50, 2),
@@ -1201,7 +1204,7 @@ ETH_AUG19 = (
 def crypto_only_crash() -> Recipe:
     start, end = utc_ms("2025-08-18T20:00"), utc_ms("2025-08-20T00:00")
     midnight = utc_ms("2025-08-19T00:00")
-    bands = {"SPX": 0.0045, "NDX": 0.0045, "NVDA": 0.012, "PLTR": 0.012, "VIX": 0.05}
+    bands = {"SPX": 0.0045, "IXIC": 0.0045, "NVDA": 0.012, "PLTR": 0.012, "VIX": 0.05}
     assets = [
         calm_equity(sym, CALM_SIGMA[sym], AUG18, AUG19, move, bands[sym])
         for sym, move in CRASH_EQUITIES.items()
@@ -1263,8 +1266,8 @@ def crash_meta(start: int, end: int) -> Meta:
             "that a crypto-only event never escalates to critical; it does not describe what "
             "happened on 2025-08-19.",
             "Targets: BTC -9% and ETH -12% UTC close-to-close (lows about -9.7% and -13.8% "
-            "near 17:15 UTC), the fall concentrated in 13:30-17:15 UTC; SPX/NDX within 0 to +0.3%, "
-            "NVDA/PLTR within +-0.8%, gold 0 to +0.3%, VIX flat.",
+            "near 17:15 UTC), the fall concentrated in 13:30-17:15 UTC; "
+            "SPX/IXIC within 0 to +0.3%, NVDA/PLTR within +-0.8%, gold 0 to +0.3%, VIX flat.",
             "Liquidation budget per block (USD): Aug 18 20:00-24:00 $12m (50% longs); Aug 19 "
             "00:00-13:30 $60m (50%); 13:30-18:30 $1,370m (83%, the wave); 18:30-24:00 $70m (45%).",
             "Funding is the calm summer-2025 generator shared with calm-day (not a reproduction "
@@ -1289,7 +1292,7 @@ UP_SHAPE = (
 )  # fmt: skip
 OCT31_EQUITIES = (  # symbol, previous close, close-to-close %, previous-hour ratio
     ("SPX", 6822.34, 0.6, 0.9990),
-    ("NDX", 23581.14, 0.9, 0.9985),
+    ("IXIC", 23581.14, 0.9, 0.9985),
     ("NVDA", 202.89, 1.5, 0.9970),
     ("PLTR", 193.00, 2.0, 0.9960),
     ("VIX", 16.91, -4.2, 1.0080),
@@ -1352,7 +1355,7 @@ def squeeze_meta(start: int, end: int) -> Meta:
             "~23,581, NVDA ~203, PLTR ~193, gold ~$4,000, VIX ~16.9, BTC ~108k, ETH ~3,850).",
         ),
         notes=(
-            "**The market day is fictional**: the price moves (SPX +0.6%, NDX +0.9%, NVDA +1.5%, "
+            "**The market day is fictional**: the price moves (SPX +0.6%, IXIC +0.9%, NVDA +1.5%, "
             "PLTR +2%, BTC +2%, ETH +2.5%, gold +0.3%, VIX -4.2%) and the light, mostly-short "
             "liquidations (~$150m, 30% longs) are invented; the real session differed. Only the "
             "funding history is modelled on real prints.",

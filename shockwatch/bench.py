@@ -39,7 +39,7 @@ MIN_MS = 60_000
 DAY0_MS = 1_762_214_400_000  # 2025-11-04 00:00 UTC
 SYMBOLS = {
     "SPX": "equity_index",
-    "NDX": "equity_index",
+    "IXIC": "equity_index",
     "NVDA": "ai_equity",
     "PLTR": "ai_equity",
     "XAU": "gold",

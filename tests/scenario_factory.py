@@ -13,7 +13,7 @@ from shockwatch.scenario import parse_time_ms
 MIN_MS = 60_000
 CLASSES = {
     "SPX": "equity_index",
-    "NDX": "equity_index",
+    "IXIC": "equity_index",
     "NVDA": "ai_equity",
     "PLTR": "ai_equity",
     "XAU": "gold",
@@ -135,7 +135,7 @@ def stressed_funding(day: str = "2025-11-03", published: str = "2025-11-04T00:00
     return rows
 
 
-SELLOFF = {"SPX": -2, "NDX": -3, "NVDA": -5, "PLTR": -9, "XAU": -2, "BTC": -7, "ETH": -9}
+SELLOFF = {"SPX": -2, "IXIC": -3, "NVDA": -5, "PLTR": -9, "XAU": -2, "BTC": -7, "ETH": -9}
 
 
 def selloff_session(folder: Path, minutes: int = 390) -> Path:

@@ -4,12 +4,18 @@
   (SELL closes a long); quantity in the base coin; a snapshot feed (at most one event per
   symbol per second), so its sums are lower bounds.
 - Bybit, ``allLiquidation.<symbol>`` per configured symbol: ``S`` is the liquidated
-  POSITION's side (Buy = a long); quantity in the base coin; every liquidation, pushed every
-  500 ms.
+  POSITION's side (Bybit's docs: "When you receive a Buy update, this means that a long
+  position has been liquidated"); quantity in the base coin; every liquidation of the
+  subscribed symbols, pushed every 500 ms. Only the configured symbols are subscribed (ccxt
+  subscribes one ``allLiquidation.<id>`` per symbol; Bybit has no all-market topic), so the
+  venue's totals are partial: flagged as a lower bound like Binance's.
 - OKX, ``liquidation-orders`` with instType SWAP: ``posSide`` long/short is the liquidated
   side (in net mode the order ``side`` tells: sell closes a long); ``sz`` in contracts, times
-  the instrument's contract value ``ctVal``; at most one order per contract per second (lower
-  bound); several liquidations per push in ``details``; recent events replayed on subscribe.
+  the instrument's contract value ``ctVal``; several liquidations per push in ``details``.
+  OKX documents that the data "doesn't represent the total number of liquidations" (a lower
+  bound) and "is not necessarily in chronological order" (the producer's reorder buffer,
+  ``producers/liquidations/order.py``). Nothing in OKX's docs says recent orders are re-sent
+  on subscribe; de-duplication by event id covers any re-send anyway.
 """
 
 from __future__ import annotations
@@ -65,7 +71,6 @@ class VenueSpec:
     scope: Scope
     # No liquidation message for this long on a live venue = a stale stream: reconnect.
     silence_s: float
-    replays_on_subscribe: bool
     # Market types ``load_markets`` fetches (ccxt's ``options.fetchMarkets.types``).
     market_types: tuple[str, ...]
 
@@ -86,7 +91,6 @@ VENUES: dict[Venue, VenueSpec] = {
         lower_bound=True,
         scope=Scope.ALL_MARKETS,
         silence_s=120.0,
-        replays_on_subscribe=False,
         market_types=("linear",),
     ),
     Venue.BYBIT: VenueSpec(
@@ -97,11 +101,10 @@ VENUES: dict[Venue, VenueSpec] = {
         ws_endpoint=Endpoint.BYBIT_WS,
         side_field=SideField.POSITION_SIDE,
         qty_unit=QtyUnit.BASE,
-        lower_bound=False,
+        lower_bound=True,  # partial: only the configured symbols are subscribed
         scope=Scope.CONFIGURED_SYMBOLS,
         # A handful of symbols can be quiet for minutes on a calm day.
         silence_s=900.0,
-        replays_on_subscribe=False,
         market_types=("linear", "inverse"),
     ),
     Venue.OKX: VenueSpec(
@@ -115,7 +118,6 @@ VENUES: dict[Venue, VenueSpec] = {
         lower_bound=True,
         scope=Scope.ALL_MARKETS,
         silence_s=300.0,
-        replays_on_subscribe=True,
         market_types=("swap",),
     ),
 }

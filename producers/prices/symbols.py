@@ -33,7 +33,9 @@ class Instrument:
 
 INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument(PriceProvider.YFINANCE, "^GSPC", "SPX", AssetClass.EQUITY_INDEX, Session.US_EQUITY),
-    Instrument(PriceProvider.YFINANCE, "^IXIC", "NDX", AssetClass.EQUITY_INDEX, Session.US_EQUITY),
+    Instrument(
+        PriceProvider.YFINANCE, "^IXIC", "IXIC", AssetClass.EQUITY_INDEX, Session.US_EQUITY
+    ),  # Nasdaq Composite
     Instrument(PriceProvider.YFINANCE, "NVDA", "NVDA", AssetClass.AI_EQUITY, Session.US_EQUITY),
     Instrument(PriceProvider.YFINANCE, "PLTR", "PLTR", AssetClass.AI_EQUITY, Session.US_EQUITY),
     Instrument(PriceProvider.YFINANCE, "GC=F", "XAU", AssetClass.GOLD, Session.US_EQUITY),

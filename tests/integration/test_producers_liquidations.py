@@ -179,7 +179,7 @@ async def test_all_venues_publish_from_fixtures(kafka_settings: Settings) -> Non
     assert by_venue == {v: n for v, (n, _) in EXPECTED.items()}
     assert {v: s.rejects for v, s in stats.items()} == {v: r for v, (_, r) in EXPECTED.items()}
     # Snapshot venues are flagged as lower bounds; sides normalised per venue.
-    assert {r.exchange for r in records if r.lower_bound} == {"binanceusdm", "okx"}
+    assert {r.exchange for r in records if r.lower_bound} == {"binanceusdm", "bybit", "okx"}
     assert Counter(r.side_liquidated for r in records)["long"] > len(records) / 2
     # The final heartbeat reached every partition, at the newest event time.
     newest = max(r.ts_ms for r in records)

@@ -8,9 +8,11 @@ of one of the six defects of issue 14 names it and fails on the code before its 
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import re
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -84,7 +86,7 @@ def test_documented_bybit_all_liquidation_and_legacy_topic() -> None:
     # liquidated": S is the position side, so Sell = a short was liquidated
     assert rose.side_liquidated is Side.SHORT and rose.base == "ROSE"
     assert rose.notional_usd == pytest.approx(20000 * 0.04499)
-    assert rose.ts_ms == 1739502302929 and not rose.lower_bound
+    assert rose.ts_ms == 1739502302929 and rose.lower_bound  # configured symbols only
     [legacy] = liquidations(Venue.BYBIT, "bybit/liquidation.legacy.doc.json")
     assert legacy.side_liquidated is Side.SHORT
     assert legacy.notional_usd == pytest.approx(0.003 * 43511.70)
@@ -293,3 +295,54 @@ async def test_documented_treasury_backfill_follows_the_pages() -> None:
     pages = [q for q in server.requests if "operating_cash_balance" in q]
     assert len(pages) == 2
     assert any(m in pages[1] for m in ("page%5Bnumber%5D=2", "page[number]=2"))
+
+
+def test_documented_nasdaq_composite_is_labelled_truthfully() -> None:
+    """Defect 3: Yahoo's ^IXIC is the Nasdaq Composite (the Nasdaq-100 is ^NDX), yet it was
+    published as symbol NDX. It is IXIC everywhere now, bundled scenarios included."""
+    from producers.prices.symbols import PriceProvider, instrument
+
+    assert instrument(PriceProvider.YFINANCE, "^IXIC").symbol == "IXIC"
+    data = Path(__file__).resolve().parents[2] / "data"
+    for prices in sorted(data.glob("*/*/prices.jsonl.gz")):
+        with gzip.open(prices, "rt") as f:
+            symbols = {json.loads(line)["symbol"] for line in f}
+        assert "NDX" not in symbols, prices
+        assert "IXIC" in symbols, prices
+
+
+async def dry_run_funding(fixtures: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``shockwatch produce funding --dry-run --once --fixtures DIR``: (records, dead letters)."""
+    out, err = io.StringIO(), io.StringIO()
+    async with FixtureServer(fixtures, {}) as server:
+        producer = FundingProducer(
+            sink=DryRunSink(out, err),
+            topic="funding.daily",
+            ps=ProducerSettings(endpoints=server.endpoints()),
+            metrics=create_metrics(CollectorRegistry()),
+            state_path=None,
+            clock_ms=lambda: utc_ms("2025-11-05T15:00:00"),
+        )
+        await producer.run_once(commit=False)
+        await producer.close()
+    records = [json.loads(x) for x in out.getvalue().splitlines()]
+    letters = [json.loads(x)["dead_letter"] for x in err.getvalue().splitlines()]
+    return records, letters
+
+
+async def test_documented_dry_run_reads_billions_and_rejects_a_1000x_series(
+    tmp_path: Path,
+) -> None:
+    records, letters = await dry_run_funding(PROVIDERS)
+    last = {r["series"]: r["value"] for r in sorted(records, key=lambda r: r["observation_date"])}
+    assert 2_800 <= last["RESERVES"] <= 3_400 and 300 <= last["TGA"] <= 1_100  # $bn
+    assert letters == []
+    scaled = tmp_path / "providers"
+    shutil.copytree(PROVIDERS, scaled, ignore=shutil.ignore_patterns("documented"))
+    csv = scaled / "fred" / "WRESBAL.csv"
+    rows = csv.read_text().splitlines()
+    csv.write_text("\n".join([rows[0], *(f"{d},{float(v) / 1000:g}" for d, v in
+                                         (r.split(",") for r in rows[1:]))]) + "\n")  # fmt: skip
+    records, letters = await dry_run_funding(scaled)
+    assert not [r for r in records if r["series"] == "RESERVES"]
+    assert {(x["reason"], x["error_field"]) for x in letters} == {("implausible_value", "RESERVES")}

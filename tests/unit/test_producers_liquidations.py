@@ -137,7 +137,7 @@ def test_binance_unknown_symbol_is_named_from_its_id() -> None:
     assert (r.symbol, r.base) == ("NEW/USDT:USDT", "NEW")
 
 
-def test_bybit_every_entry_is_a_record_and_complete() -> None:
+def test_bybit_every_entry_is_a_record_and_a_lower_bound() -> None:
     msg = all_liquidation("Buy")
     msg["data"].append({"T": T + 1, "s": "BTCUSDT", "S": "Sell", "v": "0.5", "p": "43000"})
     records = run(Venue.BYBIT, msg)
@@ -146,7 +146,7 @@ def test_bybit_every_entry_is_a_record_and_complete() -> None:
         (Side.SHORT, 0.5),
     ]
     assert records[0].notional_usd == pytest.approx(0.003 * 43511.70)
-    assert all(r.lower_bound is False for r in records)
+    assert all(r.lower_bound is True for r in records)  # only the configured symbols
 
 
 def test_okx_details_batch_gives_one_record_each() -> None:
@@ -305,3 +305,36 @@ def test_recorded_streams_normalise(venue: Venue, records: int, rejects: int) ->
     got = [r for r, _, _ in feed._pending if r is not None]
     assert (len(got), feed.stats.rejects) == (records, rejects)
     assert all(r.notional_usd > 0 for r in got)
+
+
+# -- event-time order (OKX pushes "not necessarily in chronological order") ----------------
+
+
+def test_okx_disorder_beyond_the_lateness_is_late_without_the_hold() -> None:
+    from producers.liquidations.order import DEFAULT_HOLD_MS, measure_late
+
+    assert measure_late(2_000, 0)[0] == 0  # within the worker's 2 s lateness: harmless
+    late, total = measure_late(5_000, 0)
+    assert late > 0 and total > 10_000  # up to 5 s out of order: dead-lettered as late
+    assert measure_late(5_000, DEFAULT_HOLD_MS)[0] == 0  # the producer's hold absorbs it
+
+
+async def test_reordering_sink_releases_in_event_time_order_and_never_drops() -> None:
+    import io
+
+    from producers.liquidations.order import ReorderingSink
+    from producers.sink import DryRunSink
+
+    out = io.StringIO()
+    now = [T + 1_000]
+    sink = ReorderingSink(DryRunSink(out, io.StringIO()), hold_ms=5_000, clock_ms=lambda: now[0])
+    okx = run(Venue.OKX, okx_push("BTC-USDT-SWAP", okx_detail("long", "sell", ts=T + 900)))[0]
+    bybit = run(Venue.BYBIT, all_liquidation("Buy"))[0]  # ts T: older, but arrives later
+    for record in (okx, bybit):
+        await sink.send("crypto.liquidations", record)
+    assert out.getvalue() == "" and len(sink.buffer) == 2  # held
+    now[0] = T + 5_500
+    assert await sink.release_due() == 1  # only what has passed the hold: the older one
+    await sink.flush()  # flush releases everything still held
+    sent = [json.loads(line)["ts_ms"] for line in out.getvalue().splitlines()]
+    assert sent == [T, T + 900]  # event-time order, though the OKX one arrived first

@@ -30,7 +30,7 @@ def test_symbol_table() -> None:
     got = {(i.provider.value, i.ticker): (i.symbol, i.asset_class) for i in INSTRUMENTS}
     assert got == {
         ("yfinance", "^GSPC"): ("SPX", AssetClass.EQUITY_INDEX),
-        ("yfinance", "^IXIC"): ("NDX", AssetClass.EQUITY_INDEX),
+        ("yfinance", "^IXIC"): ("IXIC", AssetClass.EQUITY_INDEX),
         ("yfinance", "NVDA"): ("NVDA", AssetClass.AI_EQUITY),
         ("yfinance", "PLTR"): ("PLTR", AssetClass.AI_EQUITY),
         ("yfinance", "GC=F"): ("XAU", AssetClass.GOLD),
@@ -148,7 +148,7 @@ async def test_poll_from_fixtures_once_then_nothing_new(tmp_path: Path) -> None:
         stats = await first.run(_never(), once=True)
         assert stats.sent == {
             "SPX": 60,
-            "NDX": 60,
+            "IXIC": 60,
             "NVDA": 60,
             "PLTR": 59,
             "XAU": 60,

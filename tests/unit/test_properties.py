@@ -1190,8 +1190,8 @@ def test_fixed_bug_extreme_price_ratio_crashes_the_tick() -> None:
 def test_fixed_bug_late_before_any_tick_depends_on_batching() -> None:
     msgs = [
         (NAMES.prices, 0, 0, b"SPX", orjson.dumps(price_doc(T0 + 10 * MIN, "SPX", 100.0))),
-        (NAMES.prices, 1, 0, b"NDX", orjson.dumps(hb_doc(T0 + 3 * MIN))),
-        (NAMES.prices, 1, 1, b"NDX", orjson.dumps(price_doc(T0 + 5 * MIN, "NVDA", 100.0))),
+        (NAMES.prices, 1, 0, b"IXIC", orjson.dumps(hb_doc(T0 + 3 * MIN))),
+        (NAMES.prices, 1, 1, b"IXIC", orjson.dumps(price_doc(T0 + 5 * MIN, "NVDA", 100.0))),
     ]
     one = DetectorRuntime(Settings(), NAMES).process(msgs)
     rt = DetectorRuntime(Settings(), NAMES)

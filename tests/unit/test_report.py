@@ -20,8 +20,8 @@ from streams.detection.offline import run_offline
 from tests.scenario_factory import funding_row, stressed_funding, write_scenario
 
 CFG = DetectionSettings()
-SELLOFF = {"SPX": -2, "NDX": -3, "NVDA": -5, "PLTR": -9, "XAU": -2, "BTC": -7, "ETH": -9}
-QUIET = {"SPX": 0.1, "NDX": 0.1, "NVDA": 0.2, "PLTR": -0.1, "XAU": 0.05, "BTC": 0.2, "ETH": -0.1}
+SELLOFF = {"SPX": -2, "IXIC": -3, "NVDA": -5, "PLTR": -9, "XAU": -2, "BTC": -7, "ETH": -9}
+QUIET = {"SPX": 0.1, "IXIC": 0.1, "NVDA": 0.2, "PLTR": -0.1, "XAU": 0.05, "BTC": 0.2, "ETH": -0.1}
 BUNDLED = sorted((PROJECT_ROOT / "data" / "scenarios").glob("*/scenario.toml"))
 IMG = '<img src="data:image/png;base64,'
 # Any src/href (or CSS url()) that would need the network to render the page.
