@@ -8,7 +8,7 @@ Layout of ``dir`` (see tests/fixtures/providers/README.md)::
 
     binanceusdm/markets.json  forceOrder.jsonl  klines_<ID>.json  time.json
     bybit/markets.json        allLiquidation.jsonl
-    okx/markets.json          liquidation-orders.jsonl  replay.jsonl (re-sent on subscribe)
+    okx/markets.json          liquidation-orders.jsonl  replay.jsonl (sent again on each connection)
     yahoo/<ticker>.json       (chart API documents)
     fred/<ID>.csv   nyfed/sofr.json  nyfed/repo_results.json  treasury/operating_cash_balance.json
 

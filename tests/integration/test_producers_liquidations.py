@@ -1,6 +1,6 @@
 """Liquidation producer against the real broker, fed by the local venue fixture server.
 
-Reconnect after a dropped socket, reconnect after silence, OKX replays de-duplicated across
+Reconnect after a dropped socket, reconnect after silence, re-sent OKX events de-duplicated across
 reconnects, and all three venues publishing from the recorded fixtures (a test the detection
 worker can be run on: ``publish_all_venues`` leaves the records in the test's topics).
 """
@@ -152,7 +152,7 @@ async def test_silence_triggers_a_reconnect(kafka_settings: Settings) -> None:
     assert len(records) == EXPECTED["bybit"][0]
 
 
-async def test_okx_replays_are_dropped_across_reconnects(kafka_settings: Settings) -> None:
+async def test_okx_events_sent_again_are_dropped_on_reconnect(kafka_settings: Settings) -> None:
     plans = {"okx": [ConnPlan(0, 20, then="close"), ConnPlan(20, None)]}
     async with FixtureServer(FIXTURES, plans) as server:
         stats = await run_venues(kafka_settings, [Venue.OKX], server)

@@ -261,13 +261,13 @@ def make_feed(venue: Venue) -> tuple[VenueFeed, CollectorRegistry]:
     return feed, registry
 
 
-def test_okx_replay_on_subscribe_is_dropped_as_duplicates() -> None:
+def test_okx_events_sent_again_after_a_reconnect_are_dropped_as_duplicates() -> None:
     feed, registry = make_feed(Venue.OKX)
     replay = [json.loads(x) for x in (FIXTURES / "okx" / "replay.jsonl").read_text().splitlines()]
     n_details = sum(len(m["data"][0]["details"]) for m in replay)
     for message in replay:  # first subscribe
         feed.on_message(message)
-    for message in replay:  # reconnect: OKX sends the same recent events again
+    for message in replay:  # a reconnect that brings the same recent events again
         feed.on_message(message)
     records = [r for r, _, _ in feed._pending if r is not None]
     assert len(records) == n_details
