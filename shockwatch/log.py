@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
+from collections.abc import Callable
 
 _SECRETS: set[str] = set()
 _PATTERNS = (
@@ -46,6 +48,42 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RateLimitFilter(logging.Filter):
+    """The same line over and over (a client library retrying a broker that is away) is let
+    through once, then at most once per ``window_s`` with a count of what was held back.
+
+    "The same line" is the same logger, level and message template (``record.msg`` before
+    its arguments), so "Unable connect to node with id 1" at every retry is one line. Errors
+    with a traceback, and lines logged with ``extra={"always": True}`` (an alert), always
+    pass."""
+
+    def __init__(self, window_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.window_s = window_s
+        self.clock = clock
+        self.seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [last shown, held]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info or record.levelno < logging.WARNING or getattr(record, "always", False):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        entry = self.seen.get(key)
+        if entry is None:
+            if len(self.seen) > 1000:
+                self.seen.clear()
+            self.seen[key] = [now, 0]
+            return True
+        if now - entry[0] < self.window_s:
+            entry[1] += 1
+            return False
+        held = int(entry[1])
+        entry[0], entry[1] = now, 0
+        if held:
+            record.msg = f"{record.msg} [{held} more like this in the last {self.window_s:.0f} s]"
+        return True
+
+
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
 
@@ -73,6 +111,7 @@ def setup_logging(level: str | int = "INFO", json_lines: bool = False) -> None:
     )
     handler.setFormatter(logging.Formatter(fmt))
     handler.addFilter(RedactingFilter())
+    handler.addFilter(RateLimitFilter())
     root.addHandler(handler)
     root.setLevel(level)
     for name in QUIET:

@@ -44,6 +44,7 @@ from streams.detection.shard import PartitionShard, Summary
 from streams.dlq import dead_letter
 from streams.records import (
     DeadLetter,
+    DuplicateEvent,
     FundingObservation,
     Heartbeat,
     Liquidation,
@@ -216,14 +217,8 @@ class DetectorRuntime:
             if records is not None:  # every item valid (one C pass): only lateness rejects now
                 late = shard.file(records)
                 if late:
-                    framed = is_frame(value)
-                    parsed = frame_items(value) if framed else []
-                    for index, exc in late:
-                        self._reject(res, now_ms, feed, topic, partition, offset, key, value,
-                                     parsed[index] if framed else None, exc,
-                                     index if framed else None)  # fmt: skip
-                    gone = {index for index, _ in late}
-                    records = [r for i, r in enumerate(records) if i not in gone]
+                    where = (topic, partition, offset, key, value)
+                    records = self._drop_unfiled(res, now_ms, feed, records, late, where)
                 processed += len(records)
                 accepted_all(feed, records)
                 offsets[tp] = offset + 1
@@ -236,6 +231,9 @@ class DetectorRuntime:
                 if not isinstance(record, RecordError):
                     try:
                         shard.add(record)
+                    except DuplicateEvent as exc:  # a re-send: dropped, counted
+                        res.stats.rejected(feed, exc.reason)
+                        continue
                     except RecordError as exc:
                         record = exc
                     else:
@@ -251,6 +249,30 @@ class DetectorRuntime:
         else:
             res.outputs = det.advance()
         return self._done(res, now_ms)
+
+    def _drop_unfiled(
+        self,
+        res: BatchResult,
+        now_ms: int,
+        feed: str,
+        records: list[Any],
+        unfiled: list[tuple[int, RecordError]],
+        where: tuple[str, int, int, bytes | None, bytes | None],
+    ) -> list[Any]:
+        """A message's records the shard did not file: late ones dead-lettered, re-sent ones
+        (``DuplicateEvent``) dropped and counted; returns the records that were filed."""
+        topic, partition, offset, key, value = where
+        framed = is_frame(value)
+        parsed = frame_items(value) if framed else []  # type: ignore[arg-type]
+        for index, exc in unfiled:
+            if type(exc) is DuplicateEvent:
+                res.stats.rejected(feed, exc.reason)
+                continue
+            self._reject(res, now_ms, feed, topic, partition, offset, key, value,
+                         parsed[index] if framed else None, exc,
+                         index if framed else None)  # fmt: skip
+        gone = {index for index, _ in unfiled}
+        return [r for i, r in enumerate(records) if i not in gone]
 
     def _done(self, res: BatchResult, now_ms: int) -> BatchResult:
         """A batch's bookkeeping: counts, the dirty flag, its metrics, when it ended."""
@@ -275,8 +297,15 @@ class DetectorRuntime:
         error: RecordError,
         frame_index: int | None,
     ) -> None:
-        """One item dead-lettered (a frame's item on its own), with the reason, and counted."""
-        raw = orjson.dumps(item) if frame_index is not None and item is not None else value
+        """One item dead-lettered (a frame's item on its own), with the reason, and counted.
+        Never raises: an item that cannot be serialised again (nested deeper than orjson
+        writes) is kept as the whole message's bytes, bounded by ``dead_letter``."""
+        raw = value
+        if frame_index is not None and item is not None:
+            try:
+                raw = orjson.dumps(item)
+            except (TypeError, ValueError):  # orjson.JSONEncodeError: recursion limit, ...
+                raw = value
         letter = dead_letter(
             source_topic=topic,
             value=raw or b"",
@@ -488,7 +517,14 @@ class Stage(ConsumerRebalanceListener):
             for m in msgs
         )
         for dlq_topic, key, letter in result.dead:
-            await self.producer.send(dlq_topic, key=key, value=letter.encode())
+            try:
+                await self.producer.send(dlq_topic, key=key, value=letter.encode())
+            except Exception as exc:  # a letter the producer refuses: counted, logged, skipped
+                log.warning(
+                    "dead letter for %s[%s]@%s not written (%s: %s); skipped",
+                    letter.source_topic, letter.partition, letter.offset,
+                    type(exc).__name__, exc,
+                )  # fmt: skip
         return result
 
     def due(self) -> bool:
@@ -641,7 +677,7 @@ class Topology(Stage):
         for out in result.outputs:
             await send(self.names.signals, key=out.signal.scope.encode(), value=out.signal.encode())
             for alert in out.alerts:
-                log.warning("ALERT %s: %s", alert.state, alert.headline)
+                log.warning("ALERT %s: %s", alert.state, alert.headline, extra={"always": True})
                 await send(self.names.alerts, key=alert.alert_id.encode(), value=alert.encode())
             if self.on_output is not None:
                 self.on_output(out)
@@ -892,7 +928,7 @@ def run_worker(app: faust.App, loglevel: str = "WARNING") -> None:
     """Run the app as a faust worker in this process until SIGINT/SIGTERM."""
     from faust.worker import Worker
 
-    from shockwatch.log import RedactingFilter
+    from shockwatch.log import RateLimitFilter, RedactingFilter
 
     class RedactingWorker(Worker):
         """faust's worker installs its own root handlers; give each the redacting filter.
@@ -908,6 +944,8 @@ def run_worker(app: faust.App, loglevel: str = "WARNING") -> None:
             for handler in logging.getLogger().handlers:
                 if not any(isinstance(f, RedactingFilter) for f in handler.filters):
                     handler.addFilter(RedactingFilter())
+                if not any(isinstance(f, RateLimitFilter) for f in handler.filters):
+                    handler.addFilter(RateLimitFilter())
 
     worker = RedactingWorker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -1,11 +1,19 @@
-"""Dead letters: a rejected message kept whole, with the rule it broke and where it came from."""
+"""Dead letters: a rejected message, with the rule it broke and where it came from.
+
+A letter always fits the topic: the value kept is at most ``MAX_VALUE_BYTES`` (a longer one is
+cut, with its full length and SHA-256 beside it, and topic, partition and offset to fetch the
+original), so a 1 MB poison message cannot make its own letter too large to write.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 
 from streams.records import DeadLetter, RecordError
+
+MAX_VALUE_BYTES = 64 * 1024  # base64 makes it ~87 KB: far under any broker's message limit
 
 
 def dead_letter(
@@ -19,7 +27,11 @@ def dead_letter(
     offset: int | None = None,
     ts_ms: int | None = None,
     frame_index: int | None = None,
+    max_value_bytes: int | None = None,
 ) -> DeadLetter:
+    limit = MAX_VALUE_BYTES if max_value_bytes is None else max_value_bytes
+    truncated = len(value) > limit
+    kept = value[:limit] if truncated else value
     return DeadLetter(
         ts_ms=int(time.time() * 1000) if ts_ms is None else ts_ms,
         source=source,
@@ -27,9 +39,12 @@ def dead_letter(
         reason=error.reason,
         error=str(error),
         error_field=error.field,
-        value_b64=base64.b64encode(value).decode(),
+        value_b64=base64.b64encode(kept).decode(),
         key_b64=base64.b64encode(key).decode() if key is not None else None,
         partition=partition,
         offset=offset,
         frame_index=frame_index,
+        value_len=len(value),
+        value_sha256=hashlib.sha256(value).hexdigest(),
+        truncated=truncated,
     )

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from streams.detection.liquidations import MinuteLiq
-from streams.records import FundingObservation, LateEvent, Liquidation, PriceTick
+from streams.records import DuplicateEvent, FundingObservation, LateEvent, Liquidation, PriceTick
 
 MIN_MS = 60_000
 # minute -> symbol -> [ts_ms, price_usd, asset_class]; the newest tick of a minute wins and
@@ -94,6 +94,10 @@ class PartitionShard:
     msg: tuple[int, int] | None = None  # (offset, ts before it) of the message being filed
     next_offset: int | None = None
     reported_ms: int = -1  # through_ms of the last summary
+    # The event ids of the liquidations filed in each open minute: a re-sent one is dropped
+    # (``DuplicateEvent``). A re-send arriving once its minute is sealed is late anyway, so
+    # the ids of sealed minutes are let go: the set is bounded by the open minutes.
+    ids: dict[int, set[str]] = field(default_factory=dict)
 
     @classmethod
     def resumed(cls, lateness_ms: int, ts: int) -> PartitionShard:
@@ -126,11 +130,13 @@ class PartitionShard:
             )  # fmt: skip
         # a heartbeat only moves the partition's event time
 
-    def file(self, records: list[Any]) -> list[tuple[int, LateEvent]]:
+    def file(self, records: list[Any]) -> list[tuple[int, LateEvent | DuplicateEvent]]:
         """File one message's records, all of one type (liquidations or price ticks: what the
-        worker's wire path gives); returns the late ones (index, why), which are not filed.
-        One call per message: the per-record work is the loop below."""
-        late: list[tuple[int, LateEvent]] = []
+        worker's wire path gives); returns the late and the duplicate ones (index, why), which
+        are not filed. One call per message: the per-record work is the loop below. (A price
+        tick sent twice needs no such check: the newest tick of a minute wins, and the same
+        tick again changes nothing.)"""
+        late: list[tuple[int, LateEvent | DuplicateEvent]] = []
         if not records:
             return late
         liquidations = type(records[0]) is Liquidation
@@ -151,6 +157,13 @@ class PartitionShard:
                     bucket = buckets[minute] = MinuteLiq() if liquidations else {}
                     self._opened(minute)
             if liquidations:
+                seen = self.ids.get(minute)
+                if seen is None:
+                    seen = self.ids[minute] = set()
+                if record.event_id in seen:
+                    late.append((index, DuplicateEvent("event_id", f"{record.event_id} again")))
+                    continue
+                seen.add(record.event_id)
                 bucket.add(record.exchange, record.notional_usd,
                            record.side_liquidated == "long", record.lower_bound)  # fmt: skip
             else:
@@ -194,6 +207,8 @@ class PartitionShard:
         minutes = [(m, self.prices.pop(m, {}), self.liq.pop(m, None) or MinuteLiq()) for m in done]
         for m in done:
             self.firsts.pop(m, None)
+        for m in [m for m in self.ids if m < before]:
+            del self.ids[m]
         self.firsts.pop(-1, None)
         funding, self.funding = self.funding, []
         self.reported_ms = self.ts
@@ -217,6 +232,7 @@ class PartitionShard:
             "liq": {str(m): b.to_list() for m, b in self.liq.items()},
             "funding": self.funding,
             "reported_ms": self.reported_ms,
+            "ids": {str(m): sorted(ids) for m, ids in self.ids.items()},
         }
 
     @classmethod
@@ -230,4 +246,5 @@ class PartitionShard:
             liq={int(m): MinuteLiq.from_list(b) for m, b in d["liq"].items()},
             funding=d["funding"],
             reported_ms=d["reported_ms"],
+            ids={int(m): set(ids) for m, ids in d.get("ids", {}).items()},
         )

@@ -21,6 +21,7 @@ regression test XPASSes (a failure, as strict): remove its marker and widen the 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import os
@@ -74,6 +75,7 @@ QUICK = settings(FAST, max_examples=120)
 SLOW = settings(FAST, max_examples=25)
 
 NOW = 1_762_300_000_000  # 2025-11-04 23:46 UTC: the codec's "now" for decoder tests
+EVENT_IDS = itertools.count()
 T0 = 1_762_268_400_000  # 2025-11-04 15:00 UTC: start of the worker-path event streams
 MIN = 60_000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -444,7 +446,8 @@ def good_events(draw: st.DrawFn, span_min: int = 30) -> tuple[str, dict[str, Any
     if feed == "liquidations":
         venue = draw(st.sampled_from(["binanceusdm", "bybit", "okx"]))
         notional = draw(st.floats(1_000.0, 5e8))
-        return feed, liq_doc(ts, venue, draw(st.booleans()), notional, draw(st.integers(0, 10**6)))
+        # distinct events get distinct ids (the worker drops a repeated one: tested apart)
+        return feed, liq_doc(ts, venue, draw(st.booleans()), notional, next(EVENT_IDS))
     if feed == "funding":
         series = draw(st.sampled_from(sorted(SERIES)))
         return feed, fund_doc(ts, series, draw(st.integers(1, 3)), draw(st.floats(0.0, 5000.0)))
