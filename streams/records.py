@@ -354,8 +354,8 @@ class PriceTick(_Codec):
                 and (interval is None or (type(interval) is int and interval > 0))
                 and type(source) is str
                 and type(sym) is str
-                and source
-                and sym
+                and 0 < len(source) <= MAX_TEXT_LEN
+                and 0 < len(sym) <= MAX_TEXT_LEN
                 and g("open_usd") is None
                 and g("high_usd") is None
                 and g("low_usd") is None
@@ -439,11 +439,11 @@ class Liquidation(_Codec):
                 and type(sym) is str
                 and type(base) is str
                 and type(eid) is str
-                and source
-                and ex
-                and sym
-                and base
-                and eid
+                and 0 < len(source) <= MAX_TEXT_LEN
+                and 0 < len(ex) <= MAX_TEXT_LEN
+                and 0 < len(sym) <= MAX_TEXT_LEN
+                and 0 < len(base) <= MAX_TEXT_LEN
+                and 0 < len(eid) <= MAX_TEXT_LEN
             ):
                 return cls(ts, source, ex, sym, base, _SIDES[side], q, p, n, eid, lb)
         ts, source = _header(d, now_ms, max_future_ms)

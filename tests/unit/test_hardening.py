@@ -1,0 +1,160 @@
+"""Hostile input: nothing crashes or blinds the worker's runtime, nothing is counted twice."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+
+import orjson
+import pytest
+
+from shockwatch.log import RateLimitFilter
+from shockwatch.scenario import read_scenario
+from shockwatch.settings import PROJECT_ROOT, Settings
+from streams.app import DetectorRuntime
+from streams.detection.detector import Detector
+from streams.detection.offline import merged_records, run_offline
+from streams.dlq import MAX_VALUE_BYTES
+from streams.records import (
+    MAX_MESSAGE_BYTES,
+    MAX_TEXT_LEN,
+    Heartbeat,
+    Liquidation,
+    PriceTick,
+    RecordError,
+    decode_frame,
+    wire_items,
+)
+from streams.topics import TopicNames
+
+NAMES = TopicNames("h.")
+T = 1_762_268_400_000
+NOW = T + 60_000
+
+
+def liq(n: int, symbol: str = "BTC/USDT:USDT", ts: int = T) -> dict:
+    return {
+        "schema_version": 1, "ts_ms": ts, "source": "ccxt:okx", "exchange": "okx",
+        "symbol": symbol, "base": "BTC", "side_liquidated": "long", "qty_base": 0.01,
+        "price_usd": 100_000.0, "notional_usd": 1_000.0, "event_id": f"okx:{n}",
+        "lower_bound": True,
+    }  # fmt: skip
+
+
+def run(*values: bytes) -> tuple[DetectorRuntime, object]:
+    rt = DetectorRuntime(Settings(), NAMES)
+    msgs = [(NAMES.liquidations, 0, i, b"k", v) for i, v in enumerate(values)]
+    return rt, rt.process(msgs)
+
+
+def test_an_item_nested_past_the_serialiser_is_dead_lettered_not_a_crash() -> None:
+    nested = b"[" * 300 + b"]" * 300  # orjson reads 1024 levels, writes only 255
+    frame = b"[" + orjson.dumps(liq(1)) + b"," + nested + b"]"
+    _, res = run(frame)
+    assert res.processed == 1  # the valid item of the frame is filed
+    [(topic, _, letter)] = res.dead
+    assert topic == NAMES.dlq(NAMES.liquidations) and letter.frame_index == 1
+    assert base64.b64decode(letter.value_b64) == frame  # kept as the whole message
+
+
+def test_a_huge_message_gets_a_bounded_letter_with_its_length_and_digest() -> None:
+    big = b"[" + b",".join([orjson.dumps(liq(0))] * 5_000) + b"]"
+    assert len(big) > MAX_MESSAGE_BYTES
+    _, res = run(big)
+    [(_, _, letter)] = res.dead
+    assert letter.reason == "too_large" and letter.truncated
+    assert letter.value_len == len(big)
+    assert letter.value_sha256 == hashlib.sha256(big).hexdigest()
+    assert len(base64.b64decode(letter.value_b64)) == MAX_VALUE_BYTES
+    assert len(letter.encode()) < 100_000  # far under the broker's 1 MB message limit
+
+
+@pytest.mark.parametrize("field", ["symbol", "exchange", "event_id", "source"])
+def test_overlong_strings_are_rejected_by_both_validation_paths(field: str) -> None:
+    doc = liq(1)
+    doc[field] = "X" * 200_000
+    raw = orjson.dumps(doc)
+    assert wire_items(Liquidation, raw, NOW, 300_000) is None  # the wire pass declines
+    [(_, err)] = decode_frame(Liquidation, raw, NOW)
+    assert isinstance(err, RecordError) and err.reason == "too_long" and err.field == field
+    ok = liq(1)
+    ok[field] = "X" * MAX_TEXT_LEN
+    assert wire_items(Liquidation, orjson.dumps(ok), NOW, 300_000) is not None
+
+
+def test_too_many_items_in_a_frame_is_one_named_reject() -> None:
+    frame = b"[" + b",".join([orjson.dumps(liq(0, ts=T))] * 10_001) + b"]"
+    if len(frame) <= MAX_MESSAGE_BYTES:  # the item count alone decides
+        [(_, err)] = decode_frame(Liquidation, frame, NOW)
+        assert err.reason == "too_large"
+    assert wire_items(Liquidation, frame, NOW, 300_000) is None
+
+
+def test_a_resent_liquidation_is_dropped_and_counted_once() -> None:
+    one = orjson.dumps(liq(7))
+    _, res = run(one, one, b"[" + one + b"," + orjson.dumps(liq(8)) + b"]")
+    assert res.processed == 2 and res.dead == []
+    assert res.stats.rejects == {("liquidations", "duplicate"): 2}
+
+
+def test_resent_frames_give_the_alerts_of_a_clean_run() -> None:
+    """Every 40th liquidation sent twice (a producer re-sending a batch): the day's alerts,
+    their ids, times and liquidation figures are those of the clean day."""
+    scenario = read_scenario(PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells")
+    cfg = Settings().detection
+    clean, _ = run_offline(scenario, cfg)
+    det = Detector(cfg)
+    det.set_partitions(("prices", "liquidations", "funding"))
+    outputs, dups, n_liq = [], 0, 0
+    for n, (feed, record) in enumerate(merged_records(scenario)):
+        copies = 1
+        if feed == "liquidations":
+            n_liq += 1
+            copies = 2 if n_liq % 40 == 0 else 1
+        for _ in range(copies):
+            try:
+                det.ingest(record, feed)
+            except RecordError as exc:
+                assert exc.reason == "duplicate"
+                dups += 1
+        if n % 256 == 0:
+            outputs.extend(det.advance())
+    for feed in ("prices", "liquidations", "funding"):
+        det.ingest(Heartbeat(ts_ms=scenario.end_ms + 2_000, source="t"), feed)
+    outputs.extend(det.advance())
+    assert dups == n_liq // 40 > 500
+    key = lambda outs: [(a.ts_ms, a.alert_id, a.state, a.severity, a.headline)  # noqa: E731
+                        for o in outs for a in o.alerts]  # fmt: skip
+    assert key(outputs) == key(clean) != []
+
+
+def test_a_price_bar_sent_twice_changes_nothing() -> None:
+    tick = PriceTick(ts_ms=T + 60_000, source="t", symbol="SPX", asset_class="equity_index",  # type: ignore[arg-type]
+                     price_usd=6_800.0, interval_s=60)  # fmt: skip
+    det = Detector(Settings().detection)
+    det.ingest(tick, "prices")
+    before = orjson.dumps(det.snapshot())
+    det.ingest(tick, "prices")
+    assert orjson.dumps(det.snapshot()) == before
+
+
+def test_repeated_warnings_are_rate_limited_with_a_count() -> None:
+    now = [0.0]
+    limiter = RateLimitFilter(window_s=30.0, clock=lambda: now[0])
+
+    def record(msg: str = "Unable connect to node with id %s", **extra: object) -> bool:
+        rec = logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, msg, (1,), None)
+        rec.__dict__.update(extra)
+        return limiter.filter(rec) and rec.getMessage() is not None and rec
+
+    shown = []
+    for i in range(1_000):  # 25 s of a client retrying every 25 ms
+        now[0] = i * 0.025
+        if rec := record():
+            shown.append(rec.getMessage())
+    assert len(shown) == 1
+    now[0] = 31.0
+    rec = record()
+    assert rec and "[999 more like this in the last 30 s]" in rec.getMessage()
+    assert record("ALERT %s", always=True) and record("ALERT %s", always=True)  # never held
