@@ -187,6 +187,11 @@ class Metrics:
         self.breadth = self._gauge(
             "breadth_ratio", "Share of core classes down beyond the threshold at once.", ["scope"]
         )
+        self.partitions_idle = self._gauge(
+            "input_partitions_idle",
+            "Input partitions left out of the tick watermark as idle (silent, caught up).",
+            ["feed"],
+        )
         self.core_class_normal = self._gauge(
             "core_class_normal_days",
             "Day move of each core class in normal days (its long-run daily volatility).",
@@ -516,6 +521,17 @@ class Metrics:
         self.funding_stress.set(_num(funding.get("stress")))
         unknown = funding.get("unknown", funding.get("stress") is None)
         self.funding_unknown.set(1.0 if unknown else 0.0)
+
+    def observe_idle(self, partitions: list[str]) -> None:
+        """Input partitions ("topic:partition") the worker left out of its watermark as idle."""
+        counts = dict.fromkeys(FEEDS, 0)
+        for tp in partitions:
+            topic = tp.rsplit(":", 1)[0]
+            feed = next((f for f in FEEDS if topic.endswith(f) or f in topic), None)
+            if feed is not None:
+                counts[feed] += 1
+        for feed, n in counts.items():
+            self.partitions_idle.labels(feed).set(n)
 
     # -- alerts and Slack --------------------------------------------------------------------
     def observe_alert(self, alert: AlertEvent) -> None:

@@ -72,6 +72,9 @@ class WorkerProcess:
             "SHOCKWATCH_STATE_DIR": str(self.settings.state_dir),
             "SHOCKWATCH_INPUT_PARTITIONS": str(self.settings.input_partitions),
             "SHOCKWATCH_SCALE_OUT": str(self.settings.scale_out).lower(),
+            # Recorded data: no partition is ever taken as idle, so the output does not depend
+            # on how fast the day is replayed (``extra_env`` may turn it on, e.g. fault tests).
+            "SHOCKWATCH_IDLE_PARTITION_S": "0",
             **self.extra_env,
         }
         cmd = [sys.executable, "-m", "shockwatch.cli", "worker"]

@@ -203,6 +203,12 @@ class Settings(BaseSettings):
     # it all and a second one stands by.
     scale_out: bool = False
     max_future_s: int = 300
+    # Liveness: an input partition that showed nothing (no data, no heartbeat) for this many
+    # seconds of wall-clock time while the worker is caught up on it is idle and left out of
+    # the tick watermark, so a silent feed (a producer down) cannot stop detection. 0 = off;
+    # scenario runs and replays turn it off so a recorded day gives the same output at any
+    # speed (docs/architecture.md, "Idle partitions").
+    idle_partition_s: float = 120.0
     # Records per Kafka message when tools (scenario runs, replay, bench) frame a source that
     # naturally batches; 1 = one record per message. See docs/architecture.md.
     frame_max_events: int = 500

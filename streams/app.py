@@ -86,6 +86,7 @@ class MetricsSink(Protocol):
     def observe_liquidations(self, agg: dict[tuple[str, str, str], tuple[int, float]]) -> None: ...
     def observe_signal(self, signal: Any, ticks: int = 1) -> None: ...
     def observe_alert(self, alert: Any) -> None: ...
+    def observe_idle(self, partitions: list[str]) -> None: ...
 
 
 @dataclass
@@ -592,6 +593,10 @@ class Topology(Stage):
         self.assigned: list[TopicPartition] = []
         self.last_checkpoint = time.monotonic()
         self.writing: asyncio.Future[None] | None = None  # the checkpoint being written
+        # Liveness (``Settings.idle_partition_s``): when each input partition last delivered.
+        self.idle_after_s = settings.idle_partition_s if not merging else 0.0
+        self.last_seen: dict[TopicPartition, float] = {}
+        self.last_idle_check = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -670,9 +675,46 @@ class Topology(Stage):
         self.runtime.dirty = False
 
     # -- the hot path ------------------------------------------------------------------------
+    def due(self) -> bool:
+        """An idle check is due (once a second) even when nothing arrives."""
+        return self.idle_after_s > 0 and time.monotonic() - self.last_idle_check >= 1.0
+
+    def mark_idle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Which assigned input partitions are idle now: nothing from them for
+        ``idle_after_s`` while the consumer has read everything they hold (high watermark)."""
+        now = time.monotonic()
+        for tp in batch:
+            self.last_seen[tp] = now
+        self.last_idle_check = now
+        assert self.consumer is not None
+        idle = set()
+        for tp in self.assigned:
+            seen = self.last_seen.setdefault(tp, now)  # the clock starts at the assignment
+            if now - seen < self.idle_after_s:
+                continue
+            high = self.consumer.highwater(tp)
+            position = self.runtime.detector.offsets.get(f"{tp.topic}:{tp.partition}", 0)
+            if high is not None and position >= high:
+                idle.add(f"{tp.topic}:{tp.partition}")
+        det = self.runtime.detector
+        if idle != det.idle:
+            woke, slept = det.idle - idle, idle - det.idle
+            det.idle = frozenset(idle)
+            if slept:
+                log.warning(
+                    "idle input partitions (nothing for %.0f s, caught up): %s; ticks go on "
+                    "without them", self.idle_after_s, ", ".join(sorted(slept)),
+                )  # fmt: skip
+            if woke:
+                log.warning("input partitions active again: %s", ", ".join(sorted(woke)))
+        if self.runtime.metrics is not None:
+            self.runtime.metrics.observe_idle(sorted(det.idle))
+
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         assert self.producer is not None
         runtime, send = self.runtime, self.producer.send
+        if self.idle_after_s > 0:
+            self.mark_idle(batch)
         result = await self.process(batch)
         for out in result.outputs:
             await send(self.names.signals, key=out.signal.scope.encode(), value=out.signal.encode())

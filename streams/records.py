@@ -546,6 +546,8 @@ class ShockSignal(_Codec):
     alert_id: str | None = None
     source: str = "shockwatch"
     schema_version: int = SCHEMA_VERSION
+    # Input partitions left out of this tick's watermark as idle (a silent feed; live only).
+    idle_partitions: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -568,6 +570,7 @@ class ShockSignal(_Codec):
             alert_state=_str(d, "alert_state"),
             alert_id=d.get("alert_id"),
             source=d.get("source", "shockwatch"),
+            idle_partitions=list(d.get("idle_partitions") or []),
         )
 
 

@@ -65,6 +65,9 @@ class Detector:
         self.shards: dict[str, PartitionShard] = {}  # a single worker's own partitions
         self.lateness_ms = cfg.alerts.allowed_lateness_s * 1000
         self.partitions: set[str] | None = None
+        # Partitions the input stage found silent (live only; never checkpointed): left out of
+        # the watermark until they show something again.
+        self.idle: frozenset[str] = frozenset()
         self.offsets: dict[str, int] = {}
         self.next_tick_ms: int | None = None
         self.ticks = 0
@@ -132,7 +135,12 @@ class Detector:
         for tp, shard in self.shards.items():
             if shard.ts >= 0 and shard.ts > seen.get(tp, -1):
                 seen[tp] = shard.ts
-        tps = self.partitions if self.partitions else set(seen)
+        every = self.partitions if self.partitions else set(seen)
+        tps = every - self.idle
+        if not tps and every and seen:
+            # Every partition idle: everything published has been read; tick up to the newest
+            # time anything has shown.
+            return max(seen[tp] for tp in every if tp in seen)
         if not tps or any(tp not in seen for tp in tps):
             return None
         return min(seen[tp] for tp in tps)
@@ -252,6 +260,7 @@ class Detector:
             funding=funding,
             alert_state=state,
             alert_id=self.machine.alert_id,
+            idle_partitions=sorted(self.idle),
         )
         alerts = [self._alert_event(signal, st, sev, episode) for st, sev in transitions]
         return TickOutput(signal, alerts)

@@ -158,3 +158,54 @@ def test_repeated_warnings_are_rate_limited_with_a_count() -> None:
     rec = record()
     assert rec and "[999 more like this in the last 30 s]" in rec.getMessage()
     assert record("ALERT %s", always=True) and record("ALERT %s", always=True)  # never held
+
+
+# -- liveness: a silent feed cannot stop detection --------------------------------------------
+
+
+def test_an_idle_partition_is_left_out_of_the_watermark() -> None:
+    det = Detector(Settings().detection)
+    det.set_partitions(("prices", "funding"))
+    for minute in range(10):
+        tick = PriceTick(ts_ms=T + minute * 60_000, source="t", symbol="BTC",
+                         asset_class="crypto", price_usd=100_000.0 + minute)  # type: ignore[arg-type]  # fmt: skip
+        det.ingest(tick, "prices")
+    assert det.advance() == []  # funding has shown nothing: no watermark, no tick
+    det.idle = frozenset({"funding"})
+    outputs = det.advance()
+    assert len(outputs) >= 7 and outputs[-1].signal.idle_partitions == ["funding"]
+    det.idle = frozenset()
+    det.ingest(Heartbeat(ts_ms=T + 20 * 60_000, source="t"), "funding")  # back, and current
+    assert len(det.advance()) == 0  # prices now hold the watermark; nothing lost or repeated
+
+
+async def test_the_input_stage_marks_a_silent_caught_up_partition_idle() -> None:
+    import asyncio
+
+    from aiokafka import TopicPartition
+
+    from streams.app import Topology
+
+    settings = Settings(idle_partition_s=0.05)
+    rt = DetectorRuntime(settings, NAMES)
+    topo = Topology(settings, NAMES, rt, "t", None)
+    prices, funding = TopicPartition(NAMES.prices, 0), TopicPartition(NAMES.funding, 0)
+    topo.assigned = [prices, funding]
+    rt.assign([(NAMES.prices, 0), (NAMES.funding, 0)])
+    highwater = {prices: 10, funding: 5}
+
+    class Consumer:
+        def highwater(self, tp: TopicPartition) -> int:
+            return highwater[tp]
+
+    topo.consumer = Consumer()  # type: ignore[assignment]
+    rt.detector.offsets = {f"{NAMES.prices}:0": 10, f"{NAMES.funding}:0": 3}
+    topo.mark_idle({})
+    await asyncio.sleep(0.06)
+    topo.mark_idle({prices: []})  # prices delivered; funding silent but NOT caught up (3 < 5)
+    assert rt.detector.idle == frozenset()
+    rt.detector.offsets[f"{NAMES.funding}:0"] = 5  # now read to its end, and still silent
+    topo.mark_idle({prices: []})
+    assert rt.detector.idle == frozenset({f"{NAMES.funding}:0"})
+    topo.mark_idle({funding: []})  # it speaks again
+    assert rt.detector.idle == frozenset()

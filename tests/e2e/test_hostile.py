@@ -1,0 +1,96 @@
+"""Fault tests against the real worker: poison input never stops it, a silent feed never
+stops detection."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from shockwatch.kafka import kafka_python_config, partitions_for
+from shockwatch.publish import Publisher
+from shockwatch.runner import WorkerProcess
+from shockwatch.scenario import load_scenario, read_scenario
+from shockwatch.settings import PROJECT_ROOT, Settings
+from streams.topics import TopicNames
+
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
+TINY = PROJECT_ROOT / "data" / "scenarios" / "sample-tiny"
+TIMEOUT_S = 90
+
+
+def read_all(settings: Settings, topic: str, idle_ms: int = 1000) -> list:
+    consumer = KafkaConsumer(
+        **kafka_python_config(settings), enable_auto_commit=False, consumer_timeout_ms=idle_ms
+    )
+    try:
+        n = partitions_for(settings, [topic]).get(topic, 0)
+        tps = [TopicPartition(topic, p) for p in range(n)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+def load_without_funding(settings: Settings, names: TopicNames, poison: list[bytes]) -> int:
+    """sample-tiny's prices and liquidations (plus ``poison`` on the liquidation topic), and
+    end-of-day heartbeats on those two topics only: the funding feed says nothing at all."""
+    scenario = read_scenario(TINY)
+    with Publisher(settings, client_id="test-hostile") as pub:
+        for value in poison:
+            pub.send(names.liquidations, value, b"poison", scenario.start_ms)
+        load_scenario(scenario, pub, names, heartbeat=False,
+                      feeds=("prices", "liquidations"), frame_max=200)  # fmt: skip
+        for topic in (names.prices, names.liquidations):
+            pub.heartbeat(topic, scenario.end_ms + 2_000, "test")
+    return scenario.end_ms
+
+
+def wait_for_signals(settings: Settings, names: TopicNames, worker: WorkerProcess, n: int) -> list:
+    deadline = time.monotonic() + TIMEOUT_S
+    signals: list = []
+    while time.monotonic() < deadline and len(signals) < n:
+        signals = read_all(settings, names.signals)
+        assert worker.alive(), worker.log_tail()
+    return signals
+
+
+def test_poison_input_is_dead_lettered_and_a_silent_feed_goes_idle(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    names = TopicNames(kafka_settings.topic_prefix)
+    deep = b"[" + b"[" * 300 + b"]" * 300 + b"]"
+    huge = b'{"x":"' + b"A" * 1_000_100 + b'"}'
+    long_symbol = orjson.dumps(
+        {"schema_version": 1, "ts_ms": 1_762_268_400_000, "source": "t", "exchange": "okx",
+         "symbol": "S" * 200_000, "base": "BTC", "side_liquidated": "long", "qty_base": 0.01,
+         "price_usd": 100_000.0, "notional_usd": 1_000.0, "event_id": "okx:x",
+         "lower_bound": True}
+    )  # fmt: skip
+    load_without_funding(kafka_settings, names, [deep, huge, long_symbol])
+    worker = WorkerProcess(
+        kafka_settings, names.prefix, f"{names.prefix}w", tmp_path / "worker.log",
+        extra_env={"SHOCKWATCH_IDLE_PARTITION_S": "2"},
+    )  # fmt: skip
+    worker.start()
+    try:
+        signals = wait_for_signals(kafka_settings, names, worker, 25)
+        assert len(signals) >= 25, f"{len(signals)} signals:\n{worker.log_tail()}"
+        assert worker.alive()
+    finally:
+        worker.stop()
+    last = orjson.loads(signals[-1].value)
+    funding = [tp for tp in last["idle_partitions"] if tp.startswith(names.funding)]
+    assert funding, last["idle_partitions"]  # the silent feed is named in the signal
+    assert last["funding"]["stress"] is None  # unknown, and detection went on
+    letters = [
+        orjson.loads(m.value) for m in read_all(kafka_settings, names.dlq(names.liquidations))
+    ]
+    reasons = sorted(x["reason"] for x in letters if x["source"] == "shockwatch:worker")
+    assert reasons == ["malformed", "too_large", "too_long"], reasons
+    big = next(x for x in letters if x["reason"] == "too_large")
+    assert big["truncated"] and big["value_len"] == len(huge) and big["offset"] is not None
