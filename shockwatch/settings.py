@@ -156,6 +156,14 @@ class AlertSettings(BaseModel):
     eval_interval_s: int = 60
     # Events older than the last evaluated tick minus this are late (DLQ'd, counted).
     allowed_lateness_s: int = 2
+    # A data record more than ``max_jump_s`` ahead of its partition's time does not move the
+    # partition (and seal its minutes) until ``jump_confirm_events`` such records in a row
+    # confirm the new time (or a heartbeat does); a record back at the old time instead marks
+    # the held ones ``implausible_time``. Live, heartbeats keep a partition within seconds of
+    # the clock, so only a bad record jumps; a recorded day's session gaps are confirmed by
+    # the next bars. Depends on the partition's order only: replays stay deterministic.
+    max_jump_s: int = 120
+    jump_confirm_events: int = 3
 
 
 class DetectionSettings(BaseModel):

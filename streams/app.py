@@ -47,6 +47,7 @@ from streams.records import (
     DuplicateEvent,
     FundingObservation,
     Heartbeat,
+    ImplausibleTime,
     Liquidation,
     MalformedRecord,
     PriceTick,
@@ -245,11 +246,32 @@ class DetectorRuntime:
                              record, index if framed else None)  # fmt: skip
             offsets[tp] = offset + 1  # the whole message is applied (items or dead letters)
         res.processed, res.skipped = processed, skipped
+        return self._finish(res, now_ms)
+
+    def _finish(self, res: BatchResult, now_ms: int) -> BatchResult:
+        """After a batch's messages: held records found implausible to the DLQ, then the
+        summaries (shard stage) or the ticks the watermark allows."""
+        det = self.detector
+        for tp, shard in det.shards.items():
+            if shard.implausible:
+                self._reject_implausible(res, now_ms, tp, shard)
         if self.shard_only:
-            res.summaries = [x for tp, sh in shards.items() if (x := sh.seal(tp)) is not None]
+            res.summaries = [x for tp, sh in det.shards.items() if (x := sh.seal(tp)) is not None]
         else:
             res.outputs = det.advance()
         return self._done(res, now_ms)
+
+    def _reject_implausible(
+        self, res: BatchResult, now_ms: int, tp: str, shard: PartitionShard
+    ) -> None:
+        """Dead-letter the records a partition held as far ahead and found wrong."""
+        topic, partition = tp.rsplit(":", 1)
+        for record, offset in shard.take_implausible():
+            error = ImplausibleTime(
+                "ts_ms", f"{record.ts_ms} is far ahead of its partition and was not confirmed"
+            )
+            self._reject(res, now_ms, self.feed_of[topic], topic, int(partition), offset or 0,
+                         None, record.encode(), None, error, None)  # fmt: skip
 
     def _drop_unfiled(
         self,
@@ -865,7 +887,9 @@ class ShardStage(Stage):
                     ts = int(meta.get("ts", -1))
                     self.consumer.seek(tp, point.offset)
                     det.offsets[key] = point.offset
-                det.shards[key] = PartitionShard.resumed(self.lateness_ms, ts)
+                det.shards[key] = PartitionShard.resumed(
+                    self.lateness_ms, ts, det.max_jump_ms, det.jump_confirm
+                )
             log.warning("shard stage: %d input partitions", len(assigned))
 
 

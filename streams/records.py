@@ -136,6 +136,13 @@ class LateEvent(RecordError):
     reason = "late_event"
 
 
+class ImplausibleTime(InvalidValue):
+    """Raised by the detector: a record far ahead of its partition's time that the records
+    after it did not confirm (one bad clock would otherwise seal the partition's future)."""
+
+    reason = "implausible_time"
+
+
 class DuplicateEvent(RecordError):
     """Raised by the detector: a liquidation whose ``event_id`` its partition already filed
     (a producer re-sent its batch). Dropped and counted, not dead-lettered."""
@@ -155,6 +162,7 @@ REJECT_REASONS: tuple[str, ...] = (
     UnknownKind.reason,
     LateEvent.reason,
     DuplicateEvent.reason,
+    ImplausibleTime.reason,
 )
 
 

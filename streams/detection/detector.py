@@ -64,6 +64,8 @@ class Detector:
         self.sealed: dict[str, int] = {}  # per partition: minutes before this one are merged
         self.shards: dict[str, PartitionShard] = {}  # a single worker's own partitions
         self.lateness_ms = cfg.alerts.allowed_lateness_s * 1000
+        self.max_jump_ms = cfg.alerts.max_jump_s * 1000
+        self.jump_confirm = cfg.alerts.jump_confirm_events
         self.partitions: set[str] | None = None
         # Partitions the input stage found silent (live only; never checkpointed): left out of
         # the watermark until they show something again.
@@ -84,7 +86,9 @@ class Detector:
     def shard(self, tp: str) -> PartitionShard:
         shard = self.shards.get(tp)
         if shard is None:
-            shard = self.shards[tp] = PartitionShard(self.lateness_ms)
+            shard = self.shards[tp] = PartitionShard(
+                self.lateness_ms, max_jump_ms=self.max_jump_ms, jump_confirm=self.jump_confirm
+            )
             if self.ticks and self.next_tick_ms is not None:
                 shard.close(self.next_tick_ms // MIN_MS - 1)
         return shard
@@ -321,7 +325,8 @@ class Detector:
         d.partition_ts = dict(snap["partition_ts"])
         d.sealed = dict(snap["sealed"])
         d.shards = {
-            tp: PartitionShard.from_dict(d.lateness_ms, x) for tp, x in snap["shards"].items()
+            tp: PartitionShard.from_dict(d.lateness_ms, x, d.max_jump_ms, d.jump_confirm)
+            for tp, x in snap["shards"].items()
         }
         if snap.get("partitions") is not None:
             d.partitions = set(snap["partitions"])

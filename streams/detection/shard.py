@@ -30,7 +30,14 @@ from typing import Any
 import orjson
 
 from streams.detection.liquidations import MinuteLiq
-from streams.records import DuplicateEvent, FundingObservation, LateEvent, Liquidation, PriceTick
+from streams.records import (
+    DuplicateEvent,
+    FundingObservation,
+    LateEvent,
+    Liquidation,
+    PriceTick,
+    decode,
+)
 
 MIN_MS = 60_000
 # minute -> symbol -> [ts_ms, price_usd, asset_class]; the newest tick of a minute wins and
@@ -98,11 +105,19 @@ class PartitionShard:
     # (``DuplicateEvent``). A re-send arriving once its minute is sealed is late anyway, so
     # the ids of sealed minutes are let go: the set is bounded by the open minutes.
     ids: dict[int, set[str]] = field(default_factory=dict)
+    # Records far ahead of the partition's time, held until confirmed (``max_jump_ms``), with
+    # their message's offset; those found implausible wait in ``implausible`` for the caller.
+    max_jump_ms: int = 120_000
+    jump_confirm: int = 3
+    held: list[tuple[Any, int | None]] = field(default_factory=list)
+    implausible: list[tuple[Any, int | None]] = field(default_factory=list)
 
     @classmethod
-    def resumed(cls, lateness_ms: int, ts: int) -> PartitionShard:
+    def resumed(
+        cls, lateness_ms: int, ts: int, max_jump_ms: int = 120_000, jump_confirm: int = 3
+    ) -> PartitionShard:
         """A shard restarting at a committed resume point where the partition was at ``ts``."""
-        shard = cls(lateness_ms)
+        shard = cls(lateness_ms, max_jump_ms=max_jump_ms, jump_confirm=jump_confirm)
         if ts >= 0:
             shard.ts = ts
             shard.open_from = shard.sealed_before()
@@ -120,6 +135,11 @@ class PartitionShard:
             for _, late in self.file([record]):
                 raise late
             return
+        if self.held:  # a heartbeat (trusted) confirms the held records, or shows them wrong
+            if record.ts_ms >= self.held[0][0].ts_ms - self.max_jump_ms:
+                self._release()
+            else:
+                self._drop_held()
         self._saw(record.ts_ms)
         if kind is FundingObservation:
             if not self.funding:
@@ -142,9 +162,16 @@ class PartitionShard:
         liquidations = type(records[0]) is Liquidation
         buckets: dict[int, Any] = self.liq if liquidations else self.prices
         minute, bucket = None, None
+        jump = self.max_jump_ms
         for index, record in enumerate(records):
             ts = record.ts_ms
+            if self.held and ts - self.ts <= jump:
+                self._drop_held()  # back at the partition's time: the held ones were wrong
             if ts > self.ts:
+                if self.ts >= 0 and ts - self.ts > jump:
+                    self._hold(record)
+                    minute = None  # filing the released ones may have moved the buckets
+                    continue
                 self._saw(ts)
             m = ts // MIN_MS
             if m < self.open_from:
@@ -157,20 +184,51 @@ class PartitionShard:
                     bucket = buckets[minute] = MinuteLiq() if liquidations else {}
                     self._opened(minute)
             if liquidations:
-                seen = self.ids.get(minute)
-                if seen is None:
-                    seen = self.ids[minute] = set()
-                if record.event_id in seen:
+                if not self._add_liquidation(bucket, minute, record):
                     late.append((index, DuplicateEvent("event_id", f"{record.event_id} again")))
-                    continue
-                seen.add(record.event_id)
-                bucket.add(record.exchange, record.notional_usd,
-                           record.side_liquidated == "long", record.lower_bound)  # fmt: skip
             else:
                 row = [ts, record.price_usd, str(record.asset_class)]
                 if newer(row, bucket.get(record.symbol)):
                     bucket[record.symbol] = row
         return late
+
+    def _add_liquidation(self, bucket: MinuteLiq, minute: int, record: Liquidation) -> bool:
+        """Add a liquidation to its minute unless its event id is already there (False)."""
+        seen = self.ids.get(minute)
+        if seen is None:
+            seen = self.ids[minute] = set()
+        if record.event_id in seen:
+            return False
+        seen.add(record.event_id)
+        bucket.add(record.exchange, record.notional_usd,
+                   record.side_liquidated == "long", record.lower_bound)  # fmt: skip
+        return True
+
+    def _hold(self, record: Any) -> None:
+        """Hold a record far ahead of the partition; ``jump_confirm`` in a row are the
+        partition's new time: filed then, in order."""
+        if not self.held:
+            self._opened(-2)  # a restarted shard must re-read the held records' messages
+        self.held.append((record, self.msg[0] if self.msg is not None else None))
+        if len(self.held) >= self.jump_confirm:
+            self._release()
+
+    def _release(self) -> None:
+        held, self.held = self.held, []
+        self.firsts.pop(-2, None)
+        for record, _ in held:
+            self._saw(record.ts_ms)
+            self.file([record])  # within reach now; a duplicate among them is simply dropped
+
+    def _drop_held(self) -> None:
+        self.implausible.extend(self.held)
+        self.held = []
+        self.firsts.pop(-2, None)
+
+    def take_implausible(self) -> list[tuple[Any, int | None]]:
+        """The held records found implausible since the last call: (record, offset)."""
+        out, self.implausible = self.implausible, []
+        return out
 
     def _saw(self, ts: int) -> None:
         """The partition's event time moves on to ``ts`` (if later): more minutes seal."""
@@ -233,12 +291,20 @@ class PartitionShard:
             "funding": self.funding,
             "reported_ms": self.reported_ms,
             "ids": {str(m): sorted(ids) for m, ids in self.ids.items()},
+            "held": [_held_row(r, o) for r, o in self.held],
+            "implausible": [_held_row(r, o) for r, o in self.implausible],
         }
 
     @classmethod
-    def from_dict(cls, lateness_ms: int, d: dict[str, Any]) -> PartitionShard:
+    def from_dict(
+        cls, lateness_ms: int, d: dict[str, Any], max_jump_ms: int = 120_000, jump_confirm: int = 3
+    ) -> PartitionShard:
         return cls(
             lateness_ms,
+            max_jump_ms=max_jump_ms,
+            jump_confirm=jump_confirm,
+            held=[_held_record(x) for x in d.get("held", [])],
+            implausible=[_held_record(x) for x in d.get("implausible", [])],
             ts=d["ts"],
             open_from=d["open_from"],
             floor=d["floor"],
@@ -248,3 +314,16 @@ class PartitionShard:
             reported_ms=d["reported_ms"],
             ids={int(m): set(ids) for m, ids in d.get("ids", {}).items()},
         )
+
+
+_KINDS: dict[str, type[Any]] = {"price": PriceTick, "liquidation": Liquidation}
+
+
+def _held_row(record: Any, offset: int | None) -> list[Any]:
+    kind = "liquidation" if type(record) is Liquidation else "price"
+    return [kind, record.encode().decode(), offset]
+
+
+def _held_record(row: list[Any]) -> tuple[Any, int | None]:
+    kind, raw, offset = row
+    return decode(_KINDS[kind], raw.encode(), now_ms=2**62), offset

@@ -209,3 +209,82 @@ async def test_the_input_stage_marks_a_silent_caught_up_partition_idle() -> None
     assert rt.detector.idle == frozenset({f"{NAMES.funding}:0"})
     topo.mark_idle({funding: []})  # it speaks again
     assert rt.detector.idle == frozenset()
+
+
+# -- one far-ahead record cannot blind a partition -------------------------------------------
+
+
+def shard_liq(ts: int, n: int) -> Liquidation:
+    return Liquidation.from_dict(liq(n, ts=ts), now_ms=2**62)
+
+
+def test_a_far_ahead_record_is_held_then_found_implausible() -> None:
+    from streams.detection.shard import PartitionShard
+
+    shard = PartitionShard(2_000, max_jump_ms=120_000, jump_confirm=3)
+    assert shard.file([shard_liq(T, 1)]) == []
+    outlier = shard_liq(T + 86_400_000, 2)  # a day ahead: a bad clock
+    assert shard.file([outlier]) == []
+    assert shard.ts == T and shard.sealed_before() < T // 60_000  # the seal did not move
+    assert shard.file([shard_liq(T + 30_000, 3)]) == []  # the real stream goes on, not late
+    assert shard.take_implausible() == [(outlier, None)]
+    assert shard.ts == T + 30_000
+
+
+def test_far_ahead_records_confirmed_by_the_next_ones_or_a_heartbeat() -> None:
+    from streams.detection.shard import PartitionShard
+
+    shard = PartitionShard(2_000, max_jump_ms=120_000, jump_confirm=3)
+    shard.file([shard_liq(T, 1)])
+    gap = T + 17 * 3_600_000  # the next session
+    for n in range(3):
+        assert shard.file([shard_liq(gap + n * 60_000, 10 + n)]) == []
+    assert shard.ts == gap + 120_000 and not shard.held and not shard.implausible
+    again = PartitionShard.from_dict(2_000, shard.to_dict())
+    assert again.to_dict() == shard.to_dict()
+    shard.file([shard_liq(gap + 3 * 3_600_000, 20)])  # held ...
+    snap = PartitionShard.from_dict(2_000, shard.to_dict())  # ... and checkpointed
+    assert [r.event_id for r, _ in snap.held] == ["okx:20"]
+    shard.add(Heartbeat(ts_ms=gap + 3 * 3_600_000 + 5_000, source="producer"))  # confirms it
+    assert not shard.held and shard.liq  # filed
+
+
+def test_one_far_ahead_record_does_not_change_the_days_alerts() -> None:
+    """The 2025-11-04 day with one liquidation stamped three days ahead early in the day: the
+    same alerts as the clean day, and that record alone is implausible."""
+    scenario = read_scenario(PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells")
+    cfg = Settings().detection
+    clean, _ = run_offline(scenario, cfg)
+    det = Detector(cfg)
+    det.set_partitions(("prices", "liquidations", "funding"))
+    outputs, injected, seen = [], False, 0
+    for n, (feed, record) in enumerate(merged_records(scenario)):
+        seen += feed == "liquidations"
+        if feed == "liquidations" and not injected and seen > 100:
+            bad = Liquidation.from_dict({**orjson.loads(record.encode()),
+                                         "ts_ms": scenario.end_ms + 3 * 86_400_000,
+                                         "event_id": "bad-clock"}, now_ms=2**62)  # fmt: skip
+            det.ingest(bad, "liquidations")
+            injected = True
+        det.ingest(record, feed)
+        if n % 256 == 0:
+            outputs.extend(det.advance())
+    for feed in ("prices", "liquidations", "funding"):
+        det.ingest(Heartbeat(ts_ms=scenario.end_ms + 2_000, source="t"), feed)
+    outputs.extend(det.advance())
+    key = lambda outs: [(a.ts_ms, a.alert_id, a.state, a.severity)  # noqa: E731
+                        for o in outs for a in o.alerts]  # fmt: skip
+    assert key(outputs) == key(clean) != []
+    gone = det.shards["liquidations"].take_implausible()
+    assert [r.event_id for r, _ in gone] == ["bad-clock"]
+
+
+def test_the_worker_dead_letters_the_implausible_record_with_its_offset() -> None:
+    _, res = run(
+        orjson.dumps(liq(1, ts=T)),
+        orjson.dumps(liq(2, ts=T + 86_400_000)),
+        orjson.dumps(liq(3, ts=T + 30_000)),
+    )
+    [(_, _, letter)] = res.dead
+    assert (letter.reason, letter.offset) == ("implausible_time", 1)
+    assert orjson.loads(base64.b64decode(letter.value_b64))["event_id"] == "okx:2"

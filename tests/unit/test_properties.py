@@ -46,7 +46,7 @@ from producers.liquidations.markets import MarketIndex, load_snapshot
 from producers.liquidations.normalise import normalise
 from producers.liquidations.venues import VENUES, Venue
 from producers.metrics import create_metrics
-from shockwatch.settings import Settings
+from shockwatch.settings import AlertSettings, DetectionSettings, Settings
 from streams.app import DetectorRuntime
 from streams.records import (
     MIN_TS_MS,
@@ -80,6 +80,9 @@ T0 = 1_762_268_400_000  # 2025-11-04 15:00 UTC: start of the worker-path event s
 MIN = 60_000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 NAMES = TopicNames("p.")
+# These properties model lateness and rejects over arbitrarily ordered streams, where jumps of
+# many minutes are the norm: the hold of far-ahead records (``max_jump_s``) is tested apart.
+RT_SETTINGS = Settings(detection=DetectionSettings(alerts=AlertSettings(max_jump_s=10**8)))
 FEED_TOPIC = {"prices": NAMES.prices, "liquidations": NAMES.liquidations, "funding": NAMES.funding}
 
 PRICE: dict[str, Any] = {**RECORDS_PRICE, "volume": 1234.0}  # every optional field present
@@ -716,7 +719,7 @@ def check_batch(
 @settings(FAST, max_examples=200)
 @given(stream=mixed_streams())
 def test_runtime_dead_letters_every_bad_item_once_and_skips_replays(stream: Stream) -> None:
-    rt = DetectorRuntime(Settings(), NAMES)
+    rt = DetectorRuntime(RT_SETTINGS, NAMES)
     last_closed: int | None = None
     newest: dict[tuple[str, int], int] = {}
     for batch in stream.batches:
@@ -769,7 +772,7 @@ def test_the_wire_fast_path_changes_nothing_the_worker_does(stream: Stream) -> N
     for case in (stream, framed(stream)):
         results = []
         for fast in (True, False):
-            rt = DetectorRuntime(Settings(), NAMES)
+            rt = DetectorRuntime(RT_SETTINGS, NAMES)
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(time, "time", lambda: NOW / 1000)  # the dead letters' stamps
                 if not fast:
@@ -805,7 +808,7 @@ def test_events_behind_closed_minutes_are_late_event_dead_letters(
     case: tuple[list[Item], int],
 ) -> None:
     items, per_batch = case
-    rt = DetectorRuntime(Settings(), NAMES)
+    rt = DetectorRuntime(RT_SETTINGS, NAMES)
     warm = [price_doc(T0 + m * MIN, "SPX", 100.0 + m) for m in range(11)]
     warm.append(hb_doc(T0 + 11 * MIN + 5_000))
     res = rt.process([(NAMES.prices, 9, i, b"SPX", orjson.dumps(d)) for i, d in enumerate(warm)])
@@ -862,7 +865,7 @@ def run_in_order(
     events: list[dict[str, Any]], batch_size: int, partitions: int = 1
 ) -> list[tuple[bytes, list[bytes]]]:
     """Feed events (already in arrival order) and return every output, encoded."""
-    rt = DetectorRuntime(Settings(), NAMES)
+    rt = DetectorRuntime(RT_SETTINGS, NAMES)
     rt.assign((t, p) for t in NAMES.inputs for p in range(partitions))
     offsets: Counter[tuple[str, int]] = Counter()
     msgs = []
@@ -1174,14 +1177,14 @@ def _raises_only_record_errors(fn: Callable[[], Any]) -> None:
 
 
 def test_fixed_bug_huge_notional_crashes_the_worker() -> None:
-    rt = DetectorRuntime(Settings(), NAMES)
+    rt = DetectorRuntime(RT_SETTINGS, NAMES)
     doc = liq_doc(T0, "okx", True, 1e307, 1)
     res = rt.process([(NAMES.liquidations, 0, 0, None, orjson.dumps(doc))])
     assert [d.reason for _, _, d in res.dead] == ["invalid_value"]  # dead-lettered, no crash
 
 
 def test_fixed_bug_extreme_price_ratio_crashes_the_tick() -> None:
-    rt = DetectorRuntime(Settings(), NAMES)
+    rt = DetectorRuntime(RT_SETTINGS, NAMES)
     msgs = [
         (NAMES.prices, 0, i, None, orjson.dumps(price_doc(T0 + i * MIN, "BTC", p)))
         for i, p in enumerate([1e308, 5e-324])
@@ -1196,8 +1199,8 @@ def test_fixed_bug_late_before_any_tick_depends_on_batching() -> None:
         (NAMES.prices, 1, 0, b"IXIC", orjson.dumps(hb_doc(T0 + 3 * MIN))),
         (NAMES.prices, 1, 1, b"IXIC", orjson.dumps(price_doc(T0 + 5 * MIN, "NVDA", 100.0))),
     ]
-    one = DetectorRuntime(Settings(), NAMES).process(msgs)
-    rt = DetectorRuntime(Settings(), NAMES)
+    one = DetectorRuntime(RT_SETTINGS, NAMES).process(msgs)
+    rt = DetectorRuntime(RT_SETTINGS, NAMES)
     rt.process(msgs[:2])
     two = rt.process(msgs[2:])
     assert rt.detector.ticks == 0
