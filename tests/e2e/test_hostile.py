@@ -94,3 +94,45 @@ def test_poison_input_is_dead_lettered_and_a_silent_feed_goes_idle(
     assert reasons == ["malformed", "too_large", "too_long"], reasons
     big = next(x for x in letters if x["reason"] == "too_large")
     assert big["truncated"] and big["value_len"] == len(huge) and big["offset"] is not None
+
+
+def log_lines(path: Path) -> int:
+    return len(path.read_text(errors="replace").splitlines()) if path.exists() else 0
+
+
+def test_a_broker_outage_is_logged_in_a_few_lines_per_process(
+    kafka, kafka_settings: Settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """25 s without the broker: the worker and the notifier retry quietly (a line, then a
+    summary with a count per 30 s), and both are still running afterwards."""
+    from shockwatch.runner import NotifierProcess
+
+    if kafka.broker is None:
+        pytest.skip("an external cluster cannot be stopped by the tests")
+    info = kafka.broker.info()
+    names = TopicNames(kafka_settings.topic_prefix)
+    load_without_funding(kafka_settings, names, [])
+    worker_log, notifier_log = tmp_path / "worker.log", tmp_path / "notifier.log"
+    worker = WorkerProcess(kafka_settings, names.prefix, f"{names.prefix}w", worker_log,
+                           extra_env={"SHOCKWATCH_IDLE_PARTITION_S": "2"})  # fmt: skip
+    notifier = NotifierProcess(kafka_settings, names.prefix, "http://127.0.0.1:9/hook",
+                               f"{names.prefix}n", notifier_log)  # fmt: skip
+    worker.start()
+    try:
+        assert wait_for_signals(kafka_settings, names, worker, 5)
+        time.sleep(3)
+        before = {p: log_lines(p) for p in (worker_log, notifier_log)}
+        kafka.broker.down()
+        try:
+            time.sleep(25)
+        finally:
+            kafka.broker.up(port=info["port"], controller_port=info["controller_port"])
+        time.sleep(10)
+        assert worker.alive(), worker.log_tail()
+        assert notifier.proc.poll() is None, notifier_log.read_text()[-2000:]
+        during = {p.name: log_lines(p) - before[p] for p in before}
+    finally:
+        worker.stop()
+        notifier.stop()
+    print("log lines during the outage:", during)
+    assert all(n < 50 for n in during.values()), during
