@@ -38,12 +38,14 @@ from alerts.slack import (
 )
 from alerts.store import DeliveredStore
 from shockwatch.kafka import aiokafka_config
+from shockwatch.log import retry_logger
 from shockwatch.settings import Settings
 from streams.dlq import dead_letter
 from streams.records import AlertEvent, MalformedRecord, RecordError, loads
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
+retry_log = retry_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class Notifier:
         except DeliveryFailed as exc:
             self.metrics.observe_slack("failed")
             self.metrics.set_pending(1)
-            log.warning("alert %s kept pending: %s", alert.delivery_key, exc)
+            retry_log.warning("alert %s kept pending: %s", alert.delivery_key, exc)
             return False
         self.metrics.set_pending(0)
         await self._commit(consumer, tp, msg.offset + 1)
@@ -165,7 +167,9 @@ class Notifier:
         except KafkaError as exc:
             # A rebalance took the partition: whoever gets it re-reads this alert and the
             # delivered-keys store (shared state_dir) or, at worst, Slack sees it once more.
-            log.warning("offset commit failed (%s); the store de-duplicates", type(exc).__name__)
+            retry_log.warning(
+                "offset commit failed (%s); the store de-duplicates", type(exc).__name__
+            )
 
     async def _dead_letter(self, msg: Any, error: RecordError) -> None:
         from aiokafka import AIOKafkaProducer

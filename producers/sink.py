@@ -30,12 +30,14 @@ from producers.config import ProducerSettings
 from producers.metrics import ProducerMetrics, default_metrics
 from producers.retry import calculate_backoff
 from shockwatch.kafka import KafkaUnavailable, aiokafka_config
+from shockwatch.log import retry_logger
 from shockwatch.settings import Settings
 from streams.dlq import dead_letter
 from streams.records import Heartbeat, InvalidValue, RecordError
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
+retry_log = retry_logger(__name__)
 
 SENDER_BACKOFF_CAP_S = 10.0
 HEARTBEAT_KEY = b"heartbeat"
@@ -365,7 +367,7 @@ class KafkaSink:
                     try:
                         await self.heartbeat(topic)
                     except Exception as exc:  # metadata while the broker is away
-                        log.warning("heartbeat to %s deferred: %s", topic, exc)
+                        retry_log.warning("heartbeat to %s deferred: %s", topic, exc)
                         self._last_send[topic] = now
 
     async def _sender(self) -> None:
@@ -415,7 +417,7 @@ class KafkaSink:
             for topic in {m.topic for m in msgs} - self._partitions.keys():
                 await self._refresh_partitions(topic)
         except Exception as exc:
-            log.warning("no metadata from Kafka (%s)", type(exc).__name__)
+            retry_log.warning("no metadata from Kafka (%s)", type(exc).__name__)
             for m in msgs:
                 self.metrics.send_failures.labels(m.topic).inc()
             return msgs

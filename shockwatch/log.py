@@ -49,13 +49,14 @@ class RedactingFilter(logging.Filter):
 
 
 class RateLimitFilter(logging.Filter):
-    """The same line over and over (a client library retrying a broker that is away) is let
-    through once, then at most once per ``window_s`` with a count of what was held back.
+    """The same line over and over (a client retrying a broker that is away) is let through
+    once, then at most once per ``window_s`` with a count of what was held back.
 
-    "The same line" is the same logger, level and message template (``record.msg`` before
-    its arguments), so "Unable connect to node with id 1" at every retry is one line. Errors
-    with a traceback, and lines logged with ``extra={"always": True}`` (an alert), always
-    pass."""
+    It applies to the client libraries' loggers (``QUIET``: kafka, aiokafka, faust, ...) and to
+    the project's retry loggers (``retry_logger``, named ``<module>.retry``); the project's other
+    lines (lifecycle, alerts) always pass. "The same line" is the same logger, level and message
+    template (``record.msg`` before its arguments), so "Unable connect to node with id 1" at
+    every retry is one line. Errors with a traceback always pass."""
 
     def __init__(self, window_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
         super().__init__()
@@ -64,7 +65,7 @@ class RateLimitFilter(logging.Filter):
         self.seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [last shown, held]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info or record.levelno < logging.WARNING or getattr(record, "always", False):
+        if record.exc_info or record.levelno < logging.WARNING or not _rate_limited(record.name):
             return True
         key = (record.name, record.levelno, str(record.msg))
         now = self.clock()
@@ -82,6 +83,15 @@ class RateLimitFilter(logging.Filter):
         if held:
             record.msg = f"{record.msg} [{held} more like this in the last {self.window_s:.0f} s]"
         return True
+
+
+def _rate_limited(name: str) -> bool:
+    return name.endswith(".retry") or name.split(".", 1)[0] in QUIET
+
+
+def retry_logger(module: str) -> logging.Logger:
+    """The logger for a module's retry warnings (outages): rate-limited by ``RateLimitFilter``."""
+    return logging.getLogger(f"{module}.retry")
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -38,6 +38,7 @@ from aiokafka.coordinator.protocol import (
 from faust.app.base import BootStrategy
 
 from shockwatch.kafka import aiokafka_config, faust_config
+from shockwatch.log import retry_logger
 from shockwatch.settings import Settings
 from streams.detection.detector import Detector, TickOutput
 from streams.detection.shard import PartitionShard, Summary
@@ -60,6 +61,7 @@ from streams.records import (
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
+retry_log = retry_logger(__name__)
 
 FEED_TYPES: dict[str, type[Any]] = {
     "prices": PriceTick,
@@ -543,7 +545,7 @@ class Stage(ConsumerRebalanceListener):
             try:
                 await self.producer.send(dlq_topic, key=key, value=letter.encode())
             except Exception as exc:  # a letter the producer refuses: counted, logged, skipped
-                log.warning(
+                retry_log.warning(
                     "dead letter for %s[%s]@%s not written (%s: %s); skipped",
                     letter.source_topic, letter.partition, letter.offset,
                     type(exc).__name__, exc,
@@ -688,7 +690,7 @@ class Topology(Stage):
                 break
             except (CheckpointUnreadable, KafkaError, OSError) as exc:
                 attempt += 1
-                log.warning("cannot read the checkpoint yet (%s); retrying", exc)
+                retry_log.warning("cannot read the checkpoint yet (%s); retrying", exc)
                 await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
         if blob is not None:
             self.runtime.restore_checkpoint(blob)
@@ -741,7 +743,7 @@ class Topology(Stage):
         for out in result.outputs:
             await send(self.names.signals, key=out.signal.scope.encode(), value=out.signal.encode())
             for alert in out.alerts:
-                log.warning("ALERT %s: %s", alert.state, alert.headline, extra={"always": True})
+                log.warning("ALERT %s: %s", alert.state, alert.headline)
                 await send(self.names.alerts, key=alert.alert_id.encode(), value=alert.encode())
             if self.on_output is not None:
                 self.on_output(out)
@@ -781,7 +783,7 @@ class Topology(Stage):
                 await self.consumer.commit(commit)
         except Exception as exc:  # broker away, group rebalancing: the next one retries
             self.runtime.dirty = True
-            log.warning("checkpoint not written (%s: %s); retrying", type(exc).__name__, exc)
+            retry_log.warning("checkpoint not written (%s: %s); retrying", type(exc).__name__, exc)
 
     async def idle_checkpoint(self) -> None:
         """A quiet stream still gets its last batch checkpointed and committed."""
@@ -860,7 +862,9 @@ class ShardStage(Stage):
             if points:
                 await self.consumer.commit(points)
         except Exception as exc:  # broker away, group rebalancing: the next one retries
-            log.warning("shard offsets not committed (%s: %s); retrying", type(exc).__name__, exc)
+            retry_log.warning(
+                "shard offsets not committed (%s: %s); retrying", type(exc).__name__, exc
+            )
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self.lock:
