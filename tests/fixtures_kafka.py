@@ -15,11 +15,28 @@ from pathlib import Path
 import pytest
 
 from shockwatch.broker import LocalBroker
-from shockwatch.kafka import create_topics
+from shockwatch.kafka import create_topics, kafka_python_config, partitions_for
 from shockwatch.settings import Settings
 
 BROKER_START_TIMEOUT_S = 90
 CONSUME_TIMEOUT_S = 60
+
+
+def read_all(settings: Settings, topic: str, idle_ms: int = 1500) -> list:
+    """Every message of ``topic`` from the beginning (kafka-python, no group)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        **kafka_python_config(settings), enable_auto_commit=False, consumer_timeout_ms=idle_ms
+    )
+    try:
+        n = partitions_for(settings, [topic]).get(topic, 0)
+        tps = [TopicPartition(topic, p) for p in range(n)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        return list(consumer)
+    finally:
+        consumer.close()
 
 
 class TestBroker:

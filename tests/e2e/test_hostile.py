@@ -8,32 +8,17 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
-from shockwatch.kafka import kafka_python_config, partitions_for
 from shockwatch.publish import Publisher
 from shockwatch.runner import WorkerProcess
 from shockwatch.scenario import load_scenario, read_scenario
 from shockwatch.settings import PROJECT_ROOT, Settings
 from streams.topics import TopicNames
+from tests.fixtures_kafka import read_all
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 TINY = PROJECT_ROOT / "data" / "scenarios" / "sample-tiny"
 TIMEOUT_S = 90
-
-
-def read_all(settings: Settings, topic: str, idle_ms: int = 1000) -> list:
-    consumer = KafkaConsumer(
-        **kafka_python_config(settings), enable_auto_commit=False, consumer_timeout_ms=idle_ms
-    )
-    try:
-        n = partitions_for(settings, [topic]).get(topic, 0)
-        tps = [TopicPartition(topic, p) for p in range(n)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        return list(consumer)
-    finally:
-        consumer.close()
 
 
 def load_without_funding(settings: Settings, names: TopicNames, poison: list[bytes]) -> int:

@@ -15,36 +15,21 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from producers.config import ProducerSettings
 from producers.metrics import create_metrics
 from producers.run import publish_fixtures
-from shockwatch.kafka import kafka_python_config, partitions_for
 from shockwatch.publish import Publisher
 from shockwatch.runner import WorkerProcess
 from shockwatch.settings import Settings
 from streams.topics import TopicNames
+from tests.fixtures_kafka import read_all
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 WORKER_TIMEOUT_S = 120
 FIXTURE_LATENESS_S = 3600
-
-
-def read_all(settings: Settings, topic: str, idle_ms: int = 1500) -> list:
-    consumer = KafkaConsumer(
-        **kafka_python_config(settings), enable_auto_commit=False, consumer_timeout_ms=idle_ms
-    )
-    try:
-        n = partitions_for(settings, [topic]).get(topic, 0)
-        tps = [TopicPartition(topic, p) for p in range(n)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        return list(consumer)
-    finally:
-        consumer.close()
 
 
 async def test_worker_consumes_the_producers_output_without_rejects(
