@@ -61,17 +61,22 @@ class PriceGuard:
     last: dict[str, float] = field(default_factory=dict)
     streak: dict[str, list[float]] = field(default_factory=dict)
 
-    def _far(self, a: float, b: float) -> bool:
-        return max(a, b) / min(a, b) > self.max_multiple
+    # Per asset class, where real moves are wider: VIX opened at 2.8x its previous close on
+    # 2024-08-05 (23.4 -> 65.7 intraday) and doubled on 2018-02-05.
+    class_multiple: dict[str, float] = field(default_factory=lambda: {"volatility": 5.0})
 
-    def check(self, symbol: str, close: float) -> ImplausibleValue | None:
+    def _far(self, a: float, b: float, multiple: float) -> bool:
+        return max(a, b) / min(a, b) > multiple
+
+    def check(self, symbol: str, close: float, asset_class: str = "") -> ImplausibleValue | None:
+        multiple = max(self.max_multiple, self.class_multiple.get(asset_class, 0.0))
         ref = self.last.get(symbol)
-        if ref is None or ref <= 0 or close <= 0 or not self._far(close, ref):
+        if ref is None or ref <= 0 or close <= 0 or not self._far(close, ref, multiple):
             self.last[symbol] = close
             self.streak.pop(symbol, None)
             return None
         run = self.streak.setdefault(symbol, [])
-        if run and self._far(close, run[-1]):
+        if run and self._far(close, run[-1], multiple):
             run.clear()
         run.append(close)
         if len(run) >= self.rebase_after:
@@ -85,7 +90,7 @@ class PriceGuard:
         return ImplausibleValue(
             "price_usd",
             f"{symbol} close {close:g} is {close / ref:.3g}x the last published {ref:g} "
-            f"(allowed within {self.max_multiple:g}x)",
+            f"(allowed within {multiple:g}x)",
         )
 
 

@@ -197,7 +197,7 @@ class PriceProducer:
         for bar in chosen:
             try:
                 tick = to_tick(inst, bar)
-                implausible = self.guard.check(inst.symbol, tick.price_usd)
+                implausible = self.guard.check(inst.symbol, tick.price_usd, inst.asset_class.value)
                 if implausible is not None:
                     self.implausible.warn(
                         inst.symbol, tick.ts_ms, "price %s rejected: %s",

@@ -200,6 +200,10 @@ def test_documented_price_guard_rejects_a_1000x_and_rebases_after_a_run() -> Non
     assert guard.check("NVDA", 18.1) is not None
     assert guard.check("NVDA", 18.2) is None  # three agreeing closes: a new level
     assert guard.check("NVDA", 18.3) is None
+    # VIX's real gaps are wider (2024-08-05: 23.39 close, 65.73 intraday high the next day)
+    assert guard.check("VIX", 23.39, "volatility") is None
+    assert guard.check("VIX", 65.73, "volatility") is None
+    assert guard.check("VIX", 657.3, "volatility") is not None
 
 
 # -- funding --------------------------------------------------------------------------------
