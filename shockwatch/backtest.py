@@ -53,13 +53,28 @@ class DayOutcome:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def fired_text(self) -> str:
+        """``warning (mixed)``: the highest severity fired and its regime."""
+        return self.fired + (f" ({self.regime})" if self.regime else "")
+
+    @property
+    def peak_text(self) -> str:
+        """``54 (40/14/0/0)``: the peak score and its market/liquidation/funding/co-movement
+        points."""
+        p = self.peak_points
+        return (
+            f"{self.peak_score:.0f} ({p.get('market', 0):.0f}/{p.get('liquidations', 0):.0f}/"
+            f"{p.get('funding', 0):.0f}/{p.get('comovement', 0):.0f})"
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
 
 
-def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Scenario folders under ``paths`` (a folder that is one, or its sub-folders that are):
-    (those with an ``[expect]``, those without — format samples, left out)."""
+def discover(paths: Iterable[Path]) -> tuple[list[Scenario], list[Scenario]]:
+    """Scenarios under ``paths`` (a folder that is one, or its sub-folders that are): (those
+    with an ``[expect]``, those without — format samples, left out). Each is read once."""
     found: list[Path] = []
     for path in paths:
         if (path / "scenario.toml").exists():
@@ -68,9 +83,11 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
             found += sorted(p for p in path.iterdir() if (p / "scenario.toml").exists())
         else:
             raise ScenarioError(f"{path}: not a scenario folder nor a folder of them")
-    with_expect, samples = [], []
+    with_expect: list[Scenario] = []
+    samples: list[Scenario] = []
     for folder in found:
-        (with_expect if read_scenario(folder).expect else samples).append(folder)
+        scenario = read_scenario(folder)
+        (with_expect if scenario.expect else samples).append(scenario)
     return with_expect, samples
 
 
@@ -180,8 +197,8 @@ def outcome_of(
     )
 
 
-def run_day(folder: Path, settings: Settings, kafka: bool = False) -> DayOutcome:
-    scenario = read_scenario(folder)
+def run_day(day: Path | Scenario, settings: Settings, kafka: bool = False) -> DayOutcome:
+    scenario = day if isinstance(day, Scenario) else read_scenario(day)
     if kafka:
         from shockwatch.runner import run_scenario
 
@@ -206,6 +223,12 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         return {"summary": True, **asdict(self)}
 
+    def text(self) -> str:
+        return (
+            f"{self.days} days: {self.right} as expected, {self.wrong} not; false pages "
+            f"{self.false_pages}, missed pages {self.missed_pages}"
+        )
+
 
 def summarize(outcomes: Sequence[DayOutcome], expects: Sequence[dict[str, Any]]) -> Summary:
     false_pages = missed = 0
@@ -220,19 +243,18 @@ def summarize(outcomes: Sequence[DayOutcome], expects: Sequence[dict[str, Any]])
 
 
 def backtest(
-    folders: Sequence[Path],
+    scenarios: Sequence[Scenario],
     settings: Settings,
     kafka: bool = False,
     progress: Callable[[DayOutcome], None] | None = None,
 ) -> tuple[list[DayOutcome], Summary]:
     outcomes: list[DayOutcome] = []
-    for folder in folders:
-        outcome = run_day(folder, settings, kafka)
+    for scenario in scenarios:
+        outcome = run_day(scenario, settings, kafka)
         outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
-    expects = [read_scenario(f).expect for f in folders]
-    return outcomes, summarize(outcomes, expects)
+    return outcomes, summarize(outcomes, [s.expect for s in scenarios])
 
 
 def markdown(outcomes: Sequence[DayOutcome], summary: Summary) -> str:
@@ -242,21 +264,13 @@ def markdown(outcomes: Sequence[DayOutcome], summary: Summary) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
-        p = o.peak_points
-        fired = o.fired + (f" ({o.regime})" if o.regime else "")
-        peak = (
-            f"{o.peak_score:.0f} ({p.get('market', 0):.0f}/{p.get('liquidations', 0):.0f}/"
-            f"{p.get('funding', 0):.0f}/{p.get('comovement', 0):.0f})"
-        )
         mark = "" if o.ok else " **MISMATCH**"
         rows.append(
-            f"| {o.name} | {o.kind} | {o.expected} | {fired}{mark} | {utc_hm(o.first_fire_ms)} "
-            f"| {peak} | {o.reason} |"
+            f"| {o.name} | {o.kind} | {o.expected} | {o.fired_text}{mark} "
+            f"| {utc_hm(o.first_fire_ms)} | {o.peak_text} | {o.reason} |"
         )
-    s = summary
     rows += [
         "",
-        f"{s.days} days: {s.right} as expected, {s.wrong} not; false pages {s.false_pages}, "
-        f"missed pages {s.missed_pages}.",
+        f"{summary.text()}.",
     ]
     return "\n".join(rows)

@@ -442,8 +442,8 @@ def backtest_cmd(
 
     settings = settings_from_env()
     try:
-        folders, samples = discover(dirs or DEFAULT_DIRS)
-        if not folders:
+        days, samples = discover(dirs or DEFAULT_DIRS)
+        if not days:
             raise fail("no scenario with an [expect] found")
         with Progress(
             TextColumn("{task.description}"),
@@ -452,9 +452,9 @@ def backtest_cmd(
             console=console,
             transient=True,
         ) as bar:
-            task = bar.add_task("backtest (days)", total=len(folders))
+            task = bar.add_task("backtest (days)", total=len(days))
             outcomes, summary = backtest(
-                folders,
+                days,
                 settings,
                 kafka=kafka,
                 progress=lambda o: bar.update(task, advance=1, description=o.name),
@@ -475,7 +475,7 @@ def backtest_cmd(
         raise typer.Exit(1)
 
 
-def _print_backtest(outcomes: list, summary: object, samples: list[Path]) -> None:
+def _print_backtest(outcomes: list, summary: object, samples: list) -> None:
     from shockwatch.backtest import utc_hm
 
     table = Table(title="backtest: expected vs fired", show_lines=False)
@@ -484,21 +484,11 @@ def _print_backtest(outcomes: list, summary: object, samples: list[Path]) -> Non
     table.add_column("why (at the deciding tick; class moves in normal days)", overflow="fold")
     table.add_column("ok")
     for o in outcomes:
-        fired = o.fired + (f" ({o.regime})" if o.regime else "")
-        p = o.peak_points
-        peak = (
-            f"{o.peak_score:.0f} ({p.get('market', 0):.0f}/{p.get('liquidations', 0):.0f}/"
-            f"{p.get('funding', 0):.0f}/{p.get('comovement', 0):.0f})"
-        )
         mark = "[green]yes[/]" if o.ok else "[red]NO[/]"
-        table.add_row(o.name, o.kind, o.expected, fired, utc_hm(o.first_fire_ms), peak,
-                      o.reason, mark)  # fmt: skip
+        table.add_row(o.name, o.kind, o.expected, o.fired_text, utc_hm(o.first_fire_ms),
+                      o.peak_text, o.reason, mark)  # fmt: skip
     out.print(table)
-    s = summary
-    out.print(
-        f"{s.days} days: {s.right} as expected, {s.wrong} not; "  # type: ignore[attr-defined]
-        f"false pages {s.false_pages}, missed pages {s.missed_pages}"  # type: ignore[attr-defined]
-    )
+    out.print(summary.text())  # type: ignore[attr-defined]
     if samples:
         out.print(f"left out (no \\[expect]): {', '.join(p.name for p in samples)}")
 

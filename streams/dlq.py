@@ -27,11 +27,9 @@ def dead_letter(
     offset: int | None = None,
     ts_ms: int | None = None,
     frame_index: int | None = None,
-    max_value_bytes: int | None = None,
 ) -> DeadLetter:
-    limit = MAX_VALUE_BYTES if max_value_bytes is None else max_value_bytes
-    truncated = len(value) > limit
-    kept = value[:limit] if truncated else value
+    truncated = len(value) > MAX_VALUE_BYTES
+    kept = value[:MAX_VALUE_BYTES] if truncated else value
     return DeadLetter(
         ts_ms=int(time.time() * 1000) if ts_ms is None else ts_ms,
         source=source,

@@ -77,15 +77,17 @@ class LiqWindow:
     first_minute: int | None = None
     total_usd: int = 0  # cents
     total_count: int = 0
-    # The last ``sustained_min`` minutes' totals (cents) and their running sum.
+    # The last ``sustained_min`` minutes' totals (cents).
     sustained: deque[tuple[int, int]] = field(default_factory=deque)
-    sustained_usd: int = 0  # cents
-    # The sums over ``recent`` (moved as minutes enter and leave), so a tick reads them in O(1).
+    # The sums over ``recent`` and ``sustained`` (moved as minutes enter and leave), so a tick
+    # reads them in O(1).
     window: MinuteLiq = field(init=False, default_factory=MinuteLiq)
+    sustained_usd: int = field(init=False, default=0)  # cents
 
     def __post_init__(self) -> None:
         for _, bucket in self.recent:
             self.window.merge(bucket)
+        self.sustained_usd = sum(usd for _, usd in self.sustained)
 
     @property
     def recent_usd(self) -> int:
@@ -148,7 +150,6 @@ class LiqWindow:
             d["total_usd"],
             d["total_count"],
             sustained,
-            sum(usd for _, usd in sustained),
         )
         if recent and "sustained" not in d:
             win._evict(recent[-1][0])
