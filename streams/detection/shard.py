@@ -40,6 +40,9 @@ from streams.records import (
 )
 
 MIN_MS = 60_000
+# The far-ahead hold's defaults (``AlertSettings.max_jump_s``, ``jump_confirm_events``).
+MAX_JUMP_MS = 120_000
+JUMP_CONFIRM = 3
 # minute -> symbol -> [ts_ms, price_usd, asset_class]; the newest tick of a minute wins and
 # equal times tie-break on price, never on arrival.
 PriceBucket = dict[str, list[Any]]
@@ -107,14 +110,18 @@ class PartitionShard:
     ids: dict[int, set[str]] = field(default_factory=dict)
     # Records far ahead of the partition's time, held until confirmed (``max_jump_ms``), with
     # their message's offset; those found implausible wait in ``implausible`` for the caller.
-    max_jump_ms: int = 120_000
-    jump_confirm: int = 3
+    max_jump_ms: int = MAX_JUMP_MS
+    jump_confirm: int = JUMP_CONFIRM
     held: list[tuple[Any, int | None]] = field(default_factory=list)
     implausible: list[tuple[Any, int | None]] = field(default_factory=list)
 
     @classmethod
     def resumed(
-        cls, lateness_ms: int, ts: int, max_jump_ms: int = 120_000, jump_confirm: int = 3
+        cls,
+        lateness_ms: int,
+        ts: int,
+        max_jump_ms: int = MAX_JUMP_MS,
+        jump_confirm: int = JUMP_CONFIRM,
     ) -> PartitionShard:
         """A shard restarting at a committed resume point where the partition was at ``ts``."""
         shard = cls(lateness_ms, max_jump_ms=max_jump_ms, jump_confirm=jump_confirm)
@@ -297,7 +304,11 @@ class PartitionShard:
 
     @classmethod
     def from_dict(
-        cls, lateness_ms: int, d: dict[str, Any], max_jump_ms: int = 120_000, jump_confirm: int = 3
+        cls,
+        lateness_ms: int,
+        d: dict[str, Any],
+        max_jump_ms: int = MAX_JUMP_MS,
+        jump_confirm: int = JUMP_CONFIRM,
     ) -> PartitionShard:
         return cls(
             lateness_ms,
