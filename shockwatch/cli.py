@@ -110,6 +110,7 @@ def kafka_status(
 ) -> None:
     """Is the local broker running and reachable? Lists its topics. Exit 1 when not running."""
     from shockwatch.broker import LocalBroker
+    from shockwatch.kafka import group_prefixes
 
     status = LocalBroker(settings_from_env()).status()
     if as_json:
@@ -119,12 +120,47 @@ def kafka_status(
         topics = status["topics"] or []
         out.print(
             f"Kafka running at {status['bootstrap']} (pid {status['pid']}), {reach}, "
-            f"{len(topics)} topics: {', '.join(topics) or '-'}"
+            f"{len(topics)} topics"
         )
+        _print_prefixes(group_prefixes(topics), len(topics))
     else:
         out.print(f"Kafka is not running (state in {status['state_dir']})")
     if not status["running"] or not status.get("reachable"):
         raise typer.Exit(1)
+
+
+def _print_prefixes(prefixes: list, n_topics: int) -> None:
+    """Topics per prefix: the live one(s) and what runs left (``topics prune`` removes those)."""
+    import time
+
+    now = time.time()
+    table = Table("prefix", "topics", "made by", "age")
+    for p in prefixes:
+        age = p.age_s(now)
+        table.add_row(
+            p.prefix or "(none)",
+            str(len(p.topics)),
+            p.kind or "live",
+            "-" if age is None else _fmt_age(age),
+        )
+    other = n_topics - sum(len(p.topics) for p in prefixes)
+    if prefixes:
+        out.print(table)
+    if other:
+        out.print(f"{other} other topic(s) (not shockwatch's contract); `topics list --all`")
+    leftovers = [p for p in prefixes if p.kind is not None]
+    if leftovers:
+        out.print(
+            f"{len(leftovers)} run prefix(es) left by scenario/replay/demo/bench runs: "
+            "`shockwatch topics prune --dry-run` shows what it would remove"
+        )
+
+
+def _fmt_age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
 
 
 # -- topics -------------------------------------------------------------------------------------
@@ -148,12 +184,28 @@ def topics_create(
 @topics_app.command("list")
 def topics_list(
     prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every topic name on the cluster, by prefix.")
+    ] = False,
 ) -> None:
-    """Show each contract topic: partitions, key, value record and configs on the broker."""
-    from shockwatch.kafka import KafkaUnavailable, describe_topic_configs, partitions_for
+    """Show each contract topic: partitions, key, value record and configs on the broker
+    (``--all``: the name of every topic on the cluster instead)."""
+    from shockwatch.kafka import KafkaUnavailable, admin, describe_topic_configs, partitions_for
     from streams.topics import topic_specs
 
     settings = settings_from_env()
+    if all_:
+        try:
+            client = admin(settings)
+            try:
+                names = sorted(client.list_topics())
+            finally:
+                client.close()
+        except KafkaUnavailable as exc:
+            raise fail(str(exc)) from None
+        for name in names:
+            out.print(name)
+        return
     specs = topic_specs(settings, prefix)
     try:
         parts = partitions_for(settings, [s.name for s in specs])
@@ -172,6 +224,54 @@ def topics_list(
             cfg.get("retention.ms", "-"),
         )
     out.print(table)
+
+
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from '90s', '30m', '12h', '1d', '2w'."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
+    if not m:
+        raise fail(f"cannot read the duration {text!r}: use e.g. 90s, 30m, 12h, 1d, 2w")
+    return float(m.group(1)) * _DURATION[m.group(2)]
+
+
+@topics_app.command("prune")
+def topics_prune(
+    prefix: Annotated[
+        str | None, typer.Option(help="Only run prefixes starting with this (e.g. demo-).")
+    ] = None,
+    older_than: Annotated[
+        str | None, typer.Option(help="Only prefixes made longer ago than this: 1d, 12h, 30m.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List, delete nothing.")] = False,
+) -> None:
+    """Delete the topics that scenario, replay, demo and bench runs left (their prefixes
+    start with scn-, replay-, demo-, bench-). Never touches the live prefix or other topics."""
+    from shockwatch.kafka import KafkaUnavailable, delete_topics, list_prefixes, prunable
+
+    settings = settings_from_env()
+    age = parse_duration(older_than) if older_than else None
+    try:
+        chosen = prunable(
+            list_prefixes(settings), settings.topic_prefix, prefix=prefix, older_than_s=age
+        )
+        if not chosen:
+            out.print("nothing to prune")
+            return
+        for info in chosen:
+            verb = "would delete" if dry_run else "deleting"
+            out.print(f"{verb} {len(info.topics):2} topics under {info.prefix}")
+            if not dry_run:
+                delete_topics(settings, info.topics)
+    except KafkaUnavailable as exc:
+        raise fail(str(exc)) from None
+    total = sum(len(i.topics) for i in chosen)
+    done = "would remove" if dry_run else "removed"
+    out.print(f"{done} {total} topics of {len(chosen)} run prefix(es)")
 
 
 # -- scenarios ----------------------------------------------------------------------------------
@@ -326,7 +426,9 @@ scenario_app = typer.Typer(help="Run bundled or recorded scenarios through the r
 app.add_typer(scenario_app, name="scenario")
 
 
-def _run(scenario_dir: Path, quiet: bool, keep_signals: bool = False) -> tuple[object, object]:
+def _run(
+    scenario_dir: Path, quiet: bool, keep_signals: bool = False, keep: bool = False
+) -> tuple[object, object]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from shockwatch.kafka import KafkaUnavailable
@@ -351,6 +453,7 @@ def _run(scenario_dir: Path, quiet: bool, keep_signals: bool = False) -> tuple[o
                 scenario,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 keep_signals=keep_signals,
+                keep_topics=keep,
             )
     except (ScenarioError, KafkaUnavailable, RunError) as exc:
         raise fail(str(exc)) from None
@@ -387,9 +490,13 @@ def scenario_run(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per alert event.")
     ] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the run's topics (scn-<stamp>-<id>.*).")
+    ] = False,
 ) -> None:
-    """Load a scenario under a fresh prefix, run the real worker over it, print its alerts."""
-    _, result = _run(scenario_dir, quiet=as_json)
+    """Load a scenario under a fresh prefix, run the real worker over it, print its alerts.
+    The run's topics are deleted at the end unless --keep."""
+    _, result = _run(scenario_dir, quiet=as_json, keep=keep)
     _print_alerts(result, as_json)
 
 
@@ -516,10 +623,25 @@ def replay_cmd(
     notify: Annotated[
         bool, typer.Option(help="Also send the replay's alerts to the configured Slack.")
     ] = False,
+    save_inputs: Annotated[
+        bool,
+        typer.Option(
+            "--save-inputs",
+            help="Also export the range as a scenario folder (<run>/inputs) for sharing; "
+            "the report then shows every liquidation print.",
+        ),
+    ] = False,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the run's output topics (replay-<run-id>.*)."),
+    ] = False,
 ) -> None:
-    """Replay a time range of the input topics into an isolated run (own app id and topics).
+    """Replay a time range of the input topics into an isolated run, in place.
 
-    Never touches the live consumer group, and never the live Slack channel unless --notify.
+    The detector reads the input topics themselves from T1 to T2 with a group-less consumer:
+    the live consumer group and its offsets are never touched, nothing is copied first, and
+    the live Slack channel is only used with --notify. Signals and alerts go to the run folder
+    (and to topics under replay-<run-id>., deleted at the end unless --keep).
     """
     from rich.progress import (
         BarColumn,
@@ -551,8 +673,8 @@ def replay_cmd(
             TimeRemainingColumn(),
         )
         with Progress(*columns, console=console, transient=True) as bar:
-            export = bar.add_task("export (messages)", total=None)
-            ticks = bar.add_task("detect (minutes)", total=None)
+            export = bar.add_task("save inputs (messages)", total=None, visible=save_inputs)
+            ticks = bar.add_task("detect (event-time minutes)", total=None)
             result = replay(
                 settings,
                 t1,
@@ -561,20 +683,30 @@ def replay_cmd(
                 feeds=feeds,
                 run_id=run_id,
                 source_prefix=source_prefix,
+                save_inputs=save_inputs,
+                keep_topics=keep or notify,  # the notifier reads the run's alerts topic
                 export_progress=lambda d, t: bar.update(export, completed=d, total=t),
                 run_progress=lambda d, t: bar.update(ticks, completed=d, total=t),
             )
     except (ReplayError, KafkaUnavailable, RunError) as exc:
         raise fail(str(exc)) from None
     _print_alerts(result.run, as_json=False)
-    counts = ", ".join(f"{k} {v}" for k, v in result.export.counts.items())
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     out.print(
         f"replayed {result.events} events ({counts}) in {result.run.elapsed_s:.1f} s: "
         f"{result.events_per_s:,.0f} events/s, {result.realtime_multiple:,.0f}x real time"
     )
     out.print(f"run folder: {result.run_dir}")
+    if result.inputs is not None:
+        out.print(f"inputs saved as a scenario folder: {result.inputs.scenario.path}")
     if notify:
-        _notify_replay(settings, result.run.prefix)
+        try:
+            _notify_replay(settings, result.run.prefix)
+        finally:
+            if not keep:
+                from shockwatch.kafka import delete_prefix
+
+                delete_prefix(settings, result.run.prefix)
     if report:
         _write_report(result.run_dir)
 

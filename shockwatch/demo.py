@@ -7,11 +7,13 @@
    its Prometheus metrics (scraped once into the report folder);
 4. a replay of the whole day from those topics into an isolated run, and its report;
 5. a summary: the alert(s), where the metrics were, the report's path. Everything started here
-   is stopped again (the broker too, if this run started it).
+   is stopped again (the broker too, if this run started it), and the topics it created are
+   deleted (the report folder holds what they held) unless ``--keep``.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
@@ -23,7 +25,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from shockwatch.broker import LocalBroker, free_port
-from shockwatch.kafka import create_topics
+from shockwatch.kafka import create_topics, delete_prefix, run_prefix, run_stamp
 from shockwatch.log import setup_logging
 from shockwatch.replay import replay
 from shockwatch.runner import NotifierProcess, WorkerProcess, run_scenario
@@ -47,12 +49,28 @@ def scrape(port: int, dest: Path) -> int:
     return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="make demo",
+        description="The full pipeline on the bundled 2025-11-04 scenario, ending with the "
+        "alert and a post-mortem report.",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the demo's topics on the broker (default: deleted at the end; "
+        "`shockwatch topics prune --prefix demo-` removes kept ones)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     setup_logging("WARNING")
     base = load_settings()
     scenario = read_scenario(SCENARIO)
-    run = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:4]
-    prefix = f"demo-{run}."
+    run = run_stamp() + "-" + uuid.uuid4().hex[:4]
+    prefix = run_prefix("demo", run)
     console.print(
         Panel.fit(
             f"[bold]shockwatch demo[/]: {scenario.name}\n{scenario.description}",
@@ -117,6 +135,7 @@ def main() -> int:
                 metrics_port=metrics_port,
                 before_stop=before_stop,
                 run_id=f"demo-{run}",
+                keep_topics=True,  # the replay below reads them
             )
         loaded = sum(r.valid for r in result.loaded.values())
         console.print(
@@ -150,6 +169,8 @@ def main() -> int:
                 scenario.end_ms,
                 source_prefix=prefix,
                 run_id=f"demo-{run}-replay",
+                save_inputs=True,  # the report's per-print detail
+                keep_topics=args.keep,
             )
         from shockwatch.report import build_report
 
@@ -165,6 +186,8 @@ def main() -> int:
             notifier.stop()
         if standin is not None:
             standin.stop()
+        if not args.keep:
+            delete_prefix(settings, prefix)
         if started_broker:
             broker.down()
 
@@ -180,7 +203,19 @@ def main() -> int:
     console.print(f"metrics: {metrics_file} (scraped from http://127.0.0.1:{metrics_port}/metrics)")
     stopped = "stopped (this demo started it)" if started_broker else "left running as found"
     console.print(f"Kafka broker {stopped}; nothing else is left running.")
+    topics_note(args.keep, prefix, rep.run.prefix)
     return 0 if critical else 1
+
+
+def topics_note(kept: bool, prefix: str, replay_prefix: str) -> None:
+    if kept:
+        console.print(
+            f"topics kept under {prefix} and {replay_prefix}; remove them with "
+            "`shockwatch topics prune --prefix demo-` and `--prefix replay-demo-`"
+        )
+    else:
+        console.print(f"the demo's topics ({prefix}*, {replay_prefix}*) were deleted; "
+                      "--keep keeps them")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,11 +7,16 @@ map ``Settings`` onto each so SASL/SSL reaches every client the same way.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from shockwatch.settings import Settings
-from streams.topics import TopicSpec, topic_specs
+from streams.topics import TopicNames, TopicSpec, topic_specs
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +121,22 @@ def admin(settings: Settings, timeout_s: float = 10.0) -> Any:
 
 
 def create_topics(
-    settings: Settings, prefix: str | None = None, *, keep_all: bool = False
+    settings: Settings,
+    prefix: str | None = None,
+    *,
+    keep_all: bool = False,
+    only: Iterable[str] | None = None,
 ) -> dict[str, str]:
     """Create every topic of the contract; idempotent. Returns {topic: 'created'|'exists'}.
-    ``keep_all``: no time retention, for topics holding a past day (see ``topic_specs``)."""
+    ``keep_all``: no time retention, for topics holding a past day (see ``topic_specs``);
+    ``only``: just these of the contract's names (a replay in place writes outputs only)."""
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     specs: list[TopicSpec] = topic_specs(settings, prefix, keep_all=keep_all)
+    if only is not None:
+        wanted = set(only)
+        specs = [s for s in specs if s.name in wanted]
     client = admin(settings)
     try:
         existing = set(client.list_topics())
@@ -167,3 +180,122 @@ def partitions_for(settings: Settings, topics: list[str]) -> dict[str, int]:
         return {m["name"]: len(m["partitions"]) for m in meta if m["error_code"] == 0}
     finally:
         client.close()
+
+
+# -- run prefixes: the topics a scenario run, replay, demo or benchmark creates ------------------
+
+# Every command that creates its own topics names them ``<kind>-<UTC stamp>-<id>.``: the kind
+# says who made them, the stamp when (Kafka keeps no creation time a client can read).
+RUN_KINDS = ("scn", "replay", "demo", "bench")
+_STAMP = re.compile(r"(\d{8}T\d{6})Z?")
+_CONTRACT = tuple(TopicNames("").all())
+
+
+def run_stamp(now_s: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if now_s is None else now_s, UTC).strftime(
+        "%Y%m%dT%H%M%S"
+    )
+
+
+def run_prefix(kind: str, run_id: str) -> str:
+    """``<kind>-<run id>.`` with a creation stamp in it (added when the id has none)."""
+    assert kind in RUN_KINDS, kind
+    return f"{kind}-{run_id}." if _STAMP.search(run_id) else f"{kind}-{run_stamp()}-{run_id}."
+
+
+@dataclass(frozen=True)
+class PrefixInfo:
+    prefix: str  # "" for the unprefixed (default live) topics
+    topics: tuple[str, ...]
+    kind: str | None  # one of RUN_KINDS, None for any other prefix (a live one)
+    created_s: float | None  # from the stamp in the name; None when it has none
+
+    def age_s(self, now_s: float | None = None) -> float | None:
+        if self.created_s is None:
+            return None
+        return (time.time() if now_s is None else now_s) - self.created_s
+
+
+def split_prefix(topic: str) -> str | None:
+    """The prefix of a contract topic's name (``demo-x.shock.alerts`` -> ``demo-x.``); None
+    for a topic that is not one of the contract's (Kafka's own, another application's)."""
+    for base in _CONTRACT:
+        if topic.endswith(base) and (len(topic) == len(base) or topic[-len(base) - 1] == "."):
+            return topic[: len(topic) - len(base)]
+    return None
+
+
+def describe_prefix(prefix: str, topics: Iterable[str]) -> PrefixInfo:
+    kind = next((k for k in RUN_KINDS if prefix.startswith(f"{k}-")), None)
+    created = None
+    if kind is not None and (m := _STAMP.search(prefix)):
+        created = datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC).timestamp()
+    return PrefixInfo(prefix, tuple(sorted(topics)), kind, created)
+
+
+def group_prefixes(topics: Iterable[str]) -> list[PrefixInfo]:
+    """The contract topics on a cluster, grouped by prefix (sorted by prefix)."""
+    by: dict[str, list[str]] = {}
+    for topic in topics:
+        prefix = split_prefix(topic)
+        if prefix is not None:
+            by.setdefault(prefix, []).append(topic)
+    return [describe_prefix(p, ts) for p, ts in sorted(by.items())]
+
+
+def list_prefixes(settings: Settings) -> list[PrefixInfo]:
+    client = admin(settings)
+    try:
+        return group_prefixes(client.list_topics())
+    finally:
+        client.close()
+
+
+def prunable(
+    prefixes: Iterable[PrefixInfo],
+    live_prefix: str,
+    *,
+    prefix: str | None = None,
+    older_than_s: float | None = None,
+    now_s: float | None = None,
+) -> list[PrefixInfo]:
+    """The run prefixes ``topics prune`` removes: made by a run (scenario, replay, demo,
+    bench), never the live prefix, optionally only ``prefix`` (or those starting with it)
+    and only those older than ``older_than_s`` (a prefix without a stamp counts as old: it
+    was made before runs stamped their prefixes)."""
+    chosen = []
+    for info in prefixes:
+        if info.kind is None or info.prefix == live_prefix:
+            continue
+        if prefix is not None and not info.prefix.startswith(prefix):
+            continue
+        age = info.age_s(now_s)
+        if older_than_s is not None and age is not None and age < older_than_s:
+            continue
+        chosen.append(info)
+    return chosen
+
+
+def delete_topics(settings: Settings, topics: Iterable[str]) -> list[str]:
+    """Delete these topics (those that exist); returns the names deleted."""
+    from kafka.errors import UnknownTopicOrPartitionError
+
+    client = admin(settings)
+    try:
+        existing = set(client.list_topics())
+        doomed = sorted(t for t in set(topics) if t in existing)
+        if doomed:
+            try:
+                client.delete_topics(doomed, timeout_ms=30_000)
+            except UnknownTopicOrPartitionError:  # raced with another deleter
+                pass
+        return doomed
+    finally:
+        client.close()
+
+
+def delete_prefix(settings: Settings, prefix: str) -> list[str]:
+    """Delete a run's topics (every contract topic under ``prefix``). Refuses the live prefix."""
+    if prefix == settings.topic_prefix or not prefix:
+        raise ValueError(f"refusing to delete the live prefix {prefix!r}")
+    return delete_topics(settings, TopicNames(prefix).all())

@@ -1,35 +1,47 @@
 """Replay a time range of the input topics into an isolated run, for post-mortems.
 
-1. **Export**: for each input topic, find the start offsets with ``offsets_for_times(T1)`` (the
-   funding topic is read whole: the as-of join needs the history published before T1), read
-   every partition up to T2 with a group-less consumer (the live consumer group and its offsets
-   are never touched), drop heartbeats, and merge the partitions in event-time order into a
-   scenario folder (``reports/<run-id>/inputs``): a replay's inputs are a scenario like any other.
-2. **Run**: the same topology (``streams.app.create_app``) runs over that folder under its own
-   app id and topic prefix ``replay-<run-id>.``, at full speed or paced (``--speed 60x``).
-3. **Save** the signals and alerts next to the inputs (``run.json``, ``signals.jsonl``,
-   ``alerts.jsonl``) for ``shockwatch report``.
+**In place** (the default): the detector reads the input topics themselves, from the offsets
+``offsets_for_times(T1)`` gives (the funding topic from its beginning: the as-of join needs the
+history published before T1) up to the end offsets found for T2, with a group-less consumer
+(the live consumer group and its offsets are never touched, and no group is created). Records
+outside [T1, T2] and heartbeats are clipped off the range's edge messages; after the last
+message every input partition gets a heartbeat at T2 (plus the allowed lateness), as a
+scenario's end has, so the last tick closes. The detection is the worker's own
+(``streams.app.DetectorRuntime``: decode, validate, file, tick) in this process; its signals,
+alerts and dead letters go to topics under the prefix ``replay-<run-id>.`` (deleted at the end
+unless kept) and into the run folder (``run.json``, ``signals.jsonl``, ``alerts.jsonl``) for
+``shockwatch report``. Memory is bounded by the detector's windows, whatever the range: the
+signals stream to the file.
 
-The same range replayed twice gives identical signals and alerts (event-time ticks).
+``save_inputs`` also exports the range as a scenario folder (``<run>/inputs``, records in event
+time order) for sharing; ``shockwatch scenario run`` of that folder gives the same signals and
+alerts (tested), as does the same range replayed twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from shockwatch.kafka import kafka_python_config, partitions_for
-from shockwatch.runner import RunResult, run_scenario, save_run
-from shockwatch.scenario import FEEDS, Scenario, read_scenario
+from shockwatch.kafka import (
+    create_topics,
+    delete_prefix,
+    kafka_python_config,
+    partitions_for,
+    run_prefix,
+)
+from shockwatch.runner import MIN_MS, STALL_TIMEOUT_S, RunError, RunResult, end_pad_ms, write_run
+from shockwatch.scenario import FEEDS, FeedResult, Scenario, read_scenario
 from shockwatch.settings import Settings
 from streams.topics import TopicNames
 
@@ -99,6 +111,85 @@ def split_message(value: bytes, fallback_ts: int) -> list[tuple[int, bytes]]:
     return out
 
 
+@dataclass(frozen=True)
+class Span:
+    """One input partition's share of the range: messages [start, stop)."""
+
+    feed: str
+    topic: str
+    partition: int
+    start: int
+    stop: int
+
+    @property
+    def messages(self) -> int:
+        return self.stop - self.start
+
+
+def plan_range(
+    settings: Settings, source: TopicNames, t1: int, t2: int, feeds: tuple[str, ...]
+) -> list[Span]:
+    """Every input partition's span for [t1, t2] (the unselected feeds' partitions too, empty:
+    the detector's watermark waits on every input partition, as the worker's does)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    if t2 <= t1:
+        raise ReplayError("--to must be after --from")
+    topics = dict(zip(FEEDS, source.inputs, strict=True))
+    parts = partitions_for(settings, list(topics.values()))
+    missing = [t for t in topics.values() if t not in parts]
+    if missing:
+        raise ReplayError(f"topics not found on the cluster: {', '.join(missing)}")
+    consumer = KafkaConsumer(**kafka_python_config(settings), enable_auto_commit=False)
+    plan: list[Span] = []
+    try:
+        for feed, topic in topics.items():
+            tps = [TopicPartition(topic, p) for p in range(parts[topic])]
+            if feed not in feeds:
+                plan += [Span(feed, topic, tp.partition, 0, 0) for tp in tps]
+                continue
+            ends = consumer.end_offsets(tps)
+            after_t2 = consumer.offsets_for_times({tp: t2 + EDGE_MS for tp in tps})
+            if feed == "funding":
+                starts = consumer.beginning_offsets(tps)
+            else:
+                found = consumer.offsets_for_times({tp: t1 for tp in tps})
+                starts = {tp: (found[tp].offset if found[tp] else ends[tp]) for tp in tps}
+            for tp in tps:
+                # Messages stamped a little after T2 may still hold records <= T2 (a frame is
+                # stamped with its newest record; another key's frame of T2's minute may follow
+                # it): read up to the first one stamped EDGE_MS past T2, and clip.
+                stop = after_t2[tp].offset if after_t2[tp] else ends[tp]
+                plan.append(Span(feed, topic, tp.partition, starts[tp], max(stop, starts[tp])))
+    finally:
+        consumer.close()
+    return plan
+
+
+# A frame holds one key's records of one event-time minute and is stamped with the newest, and
+# every frame of a minute precedes the next minute's on its partition. So a message stamped this
+# far past T1 holds nothing before T1, and once one stamped this far past T2 is read nothing
+# after it is <= T2 (a record this late behind its partition is dead-lettered as late anyway).
+EDGE_MS = 2 * MIN_MS
+
+
+def clip_message(value: bytes, msg_ts: int, t1: int | None, t2: int) -> bytes | None:
+    """The message as the range [t1, t2] keeps it: whole (nearly every message: one substring
+    test, no decode), clipped to the records inside (an edge message, or one holding a
+    heartbeat, which the range drops: it adds its own at the end), or None when nothing is
+    left. Unreadable messages are kept whole: the detector dead-letters them with the reason."""
+    inside = msg_ts <= t2 and (t1 is None or msg_ts >= t1 + EDGE_MS)
+    if inside and b"heartbeat" not in value:
+        return value
+    items = split_message(value, msg_ts)
+    kept = [raw for ts, raw in items if ts <= t2 and (t1 is None or ts >= t1)]
+    if not kept:
+        return None
+    if len(kept) == 1 and not value.lstrip().startswith(b"["):
+        return kept[0]
+    return b"[" + b",".join(kept) + b"]"
+
+
 def _read_partition(
     consumer: Any, tp: Any, start: int, stop: int, t2: int, t1: int | None
 ) -> list[tuple[int, bytes]]:
@@ -133,68 +224,41 @@ class ExportResult:
 
 def export_range(
     settings: Settings,
-    source: TopicNames,
+    plan: list[Span],
     t1: int,
     t2: int,
     out_dir: Path,
-    feeds: tuple[str, ...] = tuple(FEEDS),
     progress: Callable[[int, int], None] | None = None,
     name: str = "replay",
 ) -> ExportResult:
-    """Copy the input topics' range [t1, t2] into a scenario folder (see module docstring)."""
+    """Copy the planned range into a scenario folder, each feed in event-time order."""
     from kafka import KafkaConsumer, TopicPartition
 
-    if t2 <= t1:
-        raise ReplayError("--to must be after --from")
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
-    topics = {
-        f: {
-            "prices": source.prices,
-            "liquidations": source.liquidations,
-            "funding": source.funding,
-        }[f]
-        for f in feeds
-    }
-    parts = partitions_for(settings, list(topics.values()))
-    missing = [t for t in topics.values() if t not in parts]
-    if missing:
-        raise ReplayError(f"topics not found on the cluster: {', '.join(missing)}")
     consumer = KafkaConsumer(
         **kafka_python_config(settings),
         enable_auto_commit=False,
         group_id=None,
         consumer_timeout_ms=5000,
     )
-    counts: dict[str, int] = {}
+    feeds = [f for f in FEEDS if any(s.feed == f and s.messages for s in plan)]
+    per_feed: dict[str, list[list[tuple[int, bytes]]]] = {f: [] for f in feeds}
     try:
-        plan: list[tuple[str, TopicPartition, int, int]] = []
-        for feed, topic in topics.items():
-            tps = [TopicPartition(topic, p) for p in range(parts[topic])]
-            ends = consumer.end_offsets(tps)
-            begins = consumer.beginning_offsets(tps)
-            after_t2 = consumer.offsets_for_times({tp: t2 + 1 for tp in tps})
-            if feed == "funding":
-                starts = begins
-            else:
-                found = consumer.offsets_for_times({tp: t1 for tp in tps})
-                starts = {tp: (found[tp].offset if found[tp] else ends[tp]) for tp in tps}
-            for tp in tps:
-                # The first message stamped after T2 may be a frame that still holds records
-                # <= T2 (a frame is stamped with its newest record): read it too, then filter.
-                stop = min(after_t2[tp].offset + 1, ends[tp]) if after_t2[tp] else ends[tp]
-                plan.append((feed, tp, starts[tp], max(stop, starts[tp])))
-        total = sum(stop - start for *_, start, stop in plan)
+        total = sum(s.messages for s in plan)
         done = 0
-        per_feed: dict[str, list[list[tuple[int, bytes]]]] = {f: [] for f in feeds}
-        for feed, tp, start, stop in plan:
-            rows = _read_partition(consumer, tp, start, stop, t2, None if feed == "funding" else t1)
-            per_feed[feed].append(rows)
-            done += stop - start
+        for s in plan:
+            if not s.messages:
+                continue
+            tp = TopicPartition(s.topic, s.partition)
+            low = None if s.feed == "funding" else t1
+            per_feed[s.feed].append(_read_partition(consumer, tp, s.start, s.stop, t2, low))
+            done += s.messages
             if progress:
                 progress(done, total)
     finally:
         consumer.close()
+    counts: dict[str, int] = {}
     for feed, partitions in per_feed.items():
         merged: Iterator[tuple[int, bytes]] = heapq.merge(*partitions, key=lambda r: r[0])
         n = 0
@@ -203,9 +267,10 @@ def export_range(
                 f.write(raw + b"\n")
                 n += 1
         counts[feed] = n
+    topics = sorted({s.topic for s in plan if s.feed in feeds})
     (out_dir / "scenario.toml").write_text(
         f'name = "{name}"\n'
-        f'description = "replay of {", ".join(topics.values())} from {iso(t1)} to {iso(t2)}"\n'
+        f'description = "replay of {", ".join(topics)} from {iso(t1)} to {iso(t2)}"\n'
         f'start = "{iso(t1)}"\nend = "{iso(t2)}"\nsynthesized = false\n'
     )
     return ExportResult(read_scenario(out_dir), counts, time.monotonic() - started)
@@ -225,15 +290,212 @@ def parse_speed(text: str) -> float | None:
 
 
 @dataclass
+class RangeTally:
+    """What the in-place run saw, built up batch by batch (nothing per signal is kept)."""
+
+    topic_of: dict[str, str]
+    loaded: dict[str, FeedResult] = field(default_factory=dict)
+    alerts: list[Any] = field(default_factory=list)
+    signals: int = 0
+    last_tick_ms: int | None = None
+    max_score: float = 0.0
+    max_funding: float | None = None
+
+    def batch(self, stats: Any) -> None:
+        for feed, stamps in stats.stamps.items():
+            self._feed(feed).valid += len(stamps)
+        for (feed, reason), n in stats.rejects.items():
+            result = self._feed(feed)
+            result.rejected += n
+            result.reasons[reason] = result.reasons.get(reason, 0) + n
+
+    def signal(self, signal: Any) -> None:
+        self.signals += 1
+        self.last_tick_ms = signal.ts_ms
+        self.max_score = max(self.max_score, signal.score)
+        fs = signal.funding.get("stress")
+        if fs is not None:
+            self.max_funding = fs if self.max_funding is None else max(self.max_funding, fs)
+
+    def _feed(self, feed: str) -> FeedResult:
+        result = self.loaded.get(feed)
+        if result is None:
+            result = self.loaded[feed] = FeedResult(feed, self.topic_of[feed])
+        return result
+
+
+class RangeReader:
+    """The planned spans through a group-less aiokafka consumer, clipped to [t1, t2]: each
+    ``next`` is one fetched batch as (topic, partition, offset, key, value), until every span
+    has been read to its stop offset."""
+
+    def __init__(
+        self, settings: Settings, plan: list[Span], t1: int, t2: int, max_records: int
+    ) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        self.t1, self.t2 = t1, t2
+        self.low = {s.topic: (None if s.feed == "funding" else t1) for s in plan}
+        self.starts = {TopicPartition(s.topic, s.partition): s.start for s in plan if s.messages}
+        self.stops = {TopicPartition(s.topic, s.partition): s.stop for s in plan if s.messages}
+        self.newest = -1  # the newest message stamp of a price or liquidation so far (pacing)
+        self.quiet_since = time.monotonic()
+        self.consumer = AIOKafkaConsumer(
+            **kafka_python_config(settings),
+            group_id=None,
+            enable_auto_commit=False,
+            max_poll_records=max_records,
+            fetch_max_bytes=64 * 2**20,
+            max_partition_fetch_bytes=8 * 2**20,
+            fetch_max_wait_ms=100,
+        )
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self.consumer.assign(list(self.stops))
+        for tp, start in self.starts.items():
+            self.consumer.seek(tp, start)
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    @property
+    def done(self) -> bool:
+        return not self.stops
+
+    async def next(self) -> list[tuple[str, int, int, bytes | None, bytes]]:
+        batch = await self.consumer.getmany(timeout_ms=500)
+        if not batch:
+            await self._idle()
+            return []
+        self.quiet_since = time.monotonic()
+        messages: list[tuple[str, int, int, bytes | None, bytes]] = []
+        for tp, records in batch.items():
+            stop = self.stops.get(tp)
+            if stop is None:
+                continue
+            edge = self.low[tp.topic]
+            for m in records:
+                if m.offset >= stop:
+                    break
+                value = clip_message(m.value or b"", m.timestamp, edge, self.t2)
+                if value is not None:
+                    messages.append((tp.topic, tp.partition, m.offset, m.key, value))
+                    if edge is not None and m.timestamp > self.newest:
+                        self.newest = m.timestamp
+            if records and records[-1].offset + 1 >= stop:
+                del self.stops[tp]
+                self.consumer.pause(tp)
+        return messages
+
+    async def _idle(self) -> None:
+        """Nothing fetched: a compacted partition may end before its last offset (its last
+        messages compacted away); a span no fetch advances for long is an error."""
+        for tp in list(self.stops):
+            if await self.consumer.position(tp) >= self.stops[tp]:
+                del self.stops[tp]
+        if self.stops and time.monotonic() - self.quiet_since > STALL_TIMEOUT_S:
+            left = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in self.stops)
+            raise RunError(f"no input for {STALL_TIMEOUT_S:.0f} s; still to read: {left}")
+
+
+class Pacer:
+    """Event time at ``speed`` x the clock (None: as fast as possible)."""
+
+    def __init__(self, speed: float | None) -> None:
+        self.speed = speed
+        self.wall0: float | None = None
+        self.event0 = 0
+
+    async def wait(self, event_ms: int) -> None:
+        if self.speed is None or event_ms < 0:
+            return
+        if self.wall0 is None:
+            self.wall0, self.event0 = time.monotonic(), event_ms
+        ahead = (event_ms - self.event0) / 1000 / self.speed - (time.monotonic() - self.wall0)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+async def detect_in_place(
+    settings: Settings,
+    plan: list[Span],
+    source: TopicNames,
+    out: TopicNames,
+    t1: int,
+    t2: int,
+    signals_file: Any,
+    *,
+    speed: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RangeTally:
+    """The worker's detection over the planned spans of the input topics (module docstring)."""
+    from streams.app import BATCH_MAX, DetectorRuntime, output_producer
+    from streams.records import Heartbeat
+
+    runtime = DetectorRuntime(settings, source, dead_letters=out)
+    runtime.assign((s.topic, s.partition) for s in plan)
+    tally = RangeTally(dict(zip(FEEDS, source.inputs, strict=True)))
+    reader = RangeReader(settings, plan, t1, t2, BATCH_MAX if speed is None else 500)
+    pacer = Pacer(speed)
+    producer = output_producer(settings)
+    total = max(1, (t2 - t1) // MIN_MS)
+
+    async def emit(result: Any) -> None:
+        for dlq_topic, key, letter in result.dead:
+            await producer.send(dlq_topic, key=key, value=letter.encode())
+        for o in result.outputs:
+            raw = o.signal.encode()
+            await producer.send(out.signals, key=o.signal.scope.encode(), value=raw)
+            signals_file.write(orjson.dumps(orjson.loads(raw)) + b"\n")
+            tally.signal(o.signal)
+            for alert in o.alerts:
+                await producer.send(out.alerts, key=alert.alert_id.encode(), value=alert.encode())
+                tally.alerts.append(alert)
+        tally.batch(result.stats)
+        if progress is not None and tally.last_tick_ms is not None:
+            progress(min(total, max(0, (tally.last_tick_ms - t1) // MIN_MS)), total)
+
+    await producer.start()
+    await reader.start()
+    try:
+        while not reader.done:
+            messages = await reader.next()
+            if messages:
+                await pacer.wait(reader.newest)
+                await emit(runtime.process(messages))
+        # The range's end: a heartbeat on every input partition, as a scenario's end has.
+        beat = Heartbeat(ts_ms=t2 + end_pad_ms(settings), source="replay").encode()
+        key = "heartbeat:{}".format
+        await emit(
+            runtime.process(
+                (s.topic, s.partition, s.stop, key(s.partition).encode(), beat) for s in plan
+            )
+        )
+        await producer.flush()
+    finally:
+        await reader.stop()
+        await producer.stop()
+    return tally
+
+
+@dataclass
 class ReplayResult:
     run_id: str
     run_dir: Path
-    export: ExportResult
+    t1: int
+    t2: int
     run: RunResult
+    inputs: ExportResult | None = None  # the range as a scenario folder (``save_inputs``)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Records replayed per feed (accepted + dead-lettered)."""
+        return {f: r.valid + r.rejected for f, r in self.run.loaded.items()}
 
     @property
     def events(self) -> int:
-        return sum(self.export.counts.values())
+        return sum(self.counts.values())
 
     @property
     def events_per_s(self) -> float:
@@ -241,8 +503,7 @@ class ReplayResult:
 
     @property
     def realtime_multiple(self) -> float:
-        span_s = (self.export.scenario.end_ms - self.export.scenario.start_ms) / 1000
-        return span_s / max(self.run.elapsed_s, 1e-9)
+        return (self.t2 - self.t1) / 1000 / max(self.run.elapsed_s, 1e-9)
 
 
 def replay(
@@ -255,9 +516,14 @@ def replay(
     run_id: str | None = None,
     source_prefix: str | None = None,
     out_root: Path | None = None,
+    save_inputs: bool = False,
+    keep_topics: bool = False,
     export_progress: Callable[[int, int], None] | None = None,
     run_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
+    """Replay [t1, t2] of the input topics in place (module docstring). ``keep_topics`` keeps
+    the run's output topics (``replay-<run-id>.``) on the cluster; by default they are deleted
+    once the run folder holds what they held."""
     run_id = run_id or f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", run_id):
         raise ReplayError(
@@ -268,26 +534,58 @@ def replay(
     if run_dir.parent != root:
         raise ReplayError(f"--run-id {run_id!r} would leave the reports folder")
     source = TopicNames(settings.topic_prefix if source_prefix is None else source_prefix)
-    exported = export_range(
-        settings,
-        source,
-        t1,
-        t2,
-        run_dir / "inputs",
-        feeds,
-        export_progress,
-        name=f"replay-{run_id}",
-    )
-    result = run_scenario(
-        settings,
-        exported.scenario,
-        prefix=f"replay-{run_id}.",
+    started = time.monotonic()
+    plan = plan_range(settings, source, t1, t2, feeds)
+    exported = None
+    if save_inputs:  # not part of the replay's own time
+        exported = export_range(
+            settings, plan, t1, t2, run_dir / "inputs", export_progress, name=f"replay-{run_id}"
+        )
+        started += exported.elapsed_s
+    prefix = run_prefix("replay", run_id)
+    out = TopicNames(prefix)
+    outputs = [out.signals, out.alerts, *(out.dlq(t) for t in out.inputs)]
+    create_topics(settings, prefix, keep_all=True, only=outputs)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(run_dir / "signals.jsonl", "wb") as signals_file:
+            work = detect_in_place(
+                settings,
+                plan,
+                source,
+                out,
+                t1,
+                t2,
+                signals_file,
+                speed=speed,
+                progress=run_progress,
+            )
+            tally = asyncio.run(work)
+    finally:
+        if not keep_topics:
+            delete_prefix(settings, prefix)
+    result = RunResult(
+        scenario=f"replay-{run_id}",
+        prefix=prefix,
         app_id=f"shockwatch-replay-{run_id}",
-        progress=run_progress,
-        keep_signals=True,
-        speed=speed,
-        feeds=feeds,
-        run_id=run_id,
+        loaded=tally.loaded,
+        alerts=tally.alerts,
+        signals=tally.signals,
+        last_tick_ms=tally.last_tick_ms,
+        max_score=tally.max_score,
+        max_funding_stress=tally.max_funding,
+        elapsed_s=time.monotonic() - started,
     )
-    save_run(result, exported.scenario, run_dir, run_id)
-    return ReplayResult(run_id, run_dir, exported, result)
+    write_run(
+        result,
+        run_dir,
+        run_id,
+        name=f"replay-{run_id}",
+        description=f"replay of {source.prefix or '(no prefix)'} from {iso(t1)} to {iso(t2)}",
+        inputs=exported.scenario.path if exported else None,
+        start_ms=t1,
+        end_ms=t2,
+        signals=tally.signals,
+        extra={"source_prefix": source.prefix, "in_place": True, "topics_kept": keep_topics},
+    )
+    return ReplayResult(run_id, run_dir, t1, t2, result, exported)

@@ -22,7 +22,13 @@ from typing import Any
 
 import orjson
 
-from shockwatch.kafka import bootstrap, create_topics, kafka_python_config
+from shockwatch.kafka import (
+    bootstrap,
+    create_topics,
+    delete_prefix,
+    kafka_python_config,
+    run_prefix,
+)
 from shockwatch.publish import Publisher
 from shockwatch.scenario import FeedResult, Scenario, load_scenario
 from shockwatch.settings import Settings
@@ -244,18 +250,20 @@ def run_scenario(
     feeds: tuple[str, ...] | None = None,
     run_id: str | None = None,
     before_stop: Callable[[WorkerProcess], None] | None = None,
+    keep_topics: bool = False,
 ) -> RunResult:
     """Load ``scenario`` under a fresh prefix while the worker runs over it; return its output.
 
     The worker starts first and the scenario is produced from a background thread (paced by
-    ``speed``, or as fast as possible), as events would arrive live.
+    ``speed``, or as fast as possible), as events would arrive live. The run's topics are
+    deleted when it ends (its output is in the result), unless ``keep_topics``.
     """
     import threading
 
     from shockwatch.scenario import FEEDS
 
     run = run_id or uuid.uuid4().hex[:8]
-    prefix = prefix or f"scn-{run}."
+    prefix = prefix or run_prefix("scn", run)
     app_id = app_id or f"shockwatch-scn-{run}"
     names = TopicNames(prefix)
     started = time.monotonic()
@@ -286,35 +294,19 @@ def run_scenario(
     loader = threading.Thread(target=load, name="scenario-loader", daemon=True)
     reader = OutputReader(settings, names, keep_signals)
     target = last_tick_ms(scenario)
-    total = max(1, (target - scenario.start_ms) // MIN_MS)
     worker.start()
     loader.start()
     try:
-        last_progress = time.monotonic()
-        while reader.last_tick is None or reader.last_tick < target:
-            if failure:
-                raise RunError(f"loading the scenario failed: {failure[0]}") from failure[0]
-            if reader.poll():
-                last_progress = time.monotonic()
-                if progress and reader.last_tick is not None:
-                    progress(min(total, (reader.last_tick - scenario.start_ms) // MIN_MS), total)
-                if on_signal_count is not None:
-                    on_signal_count(reader.signals, worker)
-            elif loader.is_alive():
-                last_progress = time.monotonic()  # paced loading: no output yet is normal
-            if not worker.alive() and not reader.poll(timeout_ms=2000):
-                raise RunError(f"the worker exited early; its log:\n{worker.log_tail()}")
-            if time.monotonic() - last_progress > STALL_TIMEOUT_S:
-                raise RunError(
-                    f"no output for {STALL_TIMEOUT_S:.0f} s (last tick {reader.last_tick}, "
-                    f"waiting for {target}); worker log:\n{worker.log_tail()}"
-                )
+        _follow(reader, worker, loader, failure, target, scenario.start_ms, progress,
+                on_signal_count)  # fmt: skip
         loader.join()
         if before_stop is not None:
             before_stop(worker)
     finally:
         worker.stop()
         reader.close()
+        if not keep_topics:
+            delete_prefix(settings, prefix)
     return RunResult(
         scenario=scenario.name,
         prefix=prefix,
@@ -330,27 +322,87 @@ def run_scenario(
     )
 
 
+def _follow(
+    reader: OutputReader,
+    worker: WorkerProcess,
+    loader: Any,
+    failure: list[BaseException],
+    target: int,
+    start_ms: int,
+    progress: Callable[[int, int], None] | None,
+    on_signal_count: Callable[[int, WorkerProcess], None] | None,
+) -> None:
+    """Read the run's output until the tick at ``target``; raise when loading fails, the
+    worker dies, or nothing comes for ``STALL_TIMEOUT_S``."""
+    total = max(1, (target - start_ms) // MIN_MS)
+    last_progress = time.monotonic()
+    while reader.last_tick is None or reader.last_tick < target:
+        if failure:
+            raise RunError(f"loading the scenario failed: {failure[0]}") from failure[0]
+        if reader.poll():
+            last_progress = time.monotonic()
+            if progress and reader.last_tick is not None:
+                progress(min(total, (reader.last_tick - start_ms) // MIN_MS), total)
+            if on_signal_count is not None:
+                on_signal_count(reader.signals, worker)
+        elif loader.is_alive():
+            last_progress = time.monotonic()  # paced loading: no output yet is normal
+        if not worker.alive() and not reader.poll(timeout_ms=2000):
+            raise RunError(f"the worker exited early; its log:\n{worker.log_tail()}")
+        if time.monotonic() - last_progress > STALL_TIMEOUT_S:
+            raise RunError(
+                f"no output for {STALL_TIMEOUT_S:.0f} s (last tick {reader.last_tick}, "
+                f"waiting for {target}); worker log:\n{worker.log_tail()}"
+            )
+
+
 def save_run(result: RunResult, scenario: Scenario, out_dir: Path, run_id: str) -> Path:
     """Write a run folder for post-mortems: run.json, signals.jsonl, alerts.jsonl.
 
-    ``run.json`` names the scenario folder holding the inputs (a replay exports its range as a
-    scenario folder, so every run has one).
-    """
+    ``run.json`` names the scenario folder holding the inputs (the report reads them)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_ts: dict[int, dict[str, Any]] = {s["ts_ms"]: s for s in result.signal_log}
     with open(out_dir / "signals.jsonl", "wb") as f:
         for ts in sorted(by_ts):
             f.write(orjson.dumps(by_ts[ts]) + b"\n")
+    return write_run(
+        result,
+        out_dir,
+        run_id,
+        name=scenario.name,
+        description=scenario.description,
+        inputs=scenario.path,
+        start_ms=scenario.start_ms,
+        end_ms=scenario.end_ms,
+        signals=len(by_ts),
+    )
+
+
+def write_run(
+    result: RunResult,
+    out_dir: Path,
+    run_id: str,
+    *,
+    name: str,
+    description: str,
+    inputs: Path | None,
+    start_ms: int,
+    end_ms: int,
+    signals: int,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """``alerts.jsonl`` and ``run.json`` of a run folder whose ``signals.jsonl`` is written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "alerts.jsonl", "wb") as f:
         for alert in result.alerts:
             f.write(alert.encode() + b"\n")
     meta = {
         "run_id": run_id,
-        "scenario": scenario.name,
-        "description": scenario.description,
-        "inputs": str(scenario.path.resolve()),
-        "start_ms": scenario.start_ms,
-        "end_ms": scenario.end_ms,
+        "scenario": name,
+        "description": description,
+        "inputs": str(inputs.resolve()) if inputs is not None else None,
+        "start_ms": start_ms,
+        "end_ms": end_ms,
         "prefix": result.prefix,
         "app_id": result.app_id,
         "created_ms": int(time.time() * 1000),
@@ -358,9 +410,10 @@ def save_run(result: RunResult, scenario: Scenario, out_dir: Path, run_id: str) 
             k: {"valid": v.valid, "rejected": v.rejected, "reasons": v.reasons}
             for k, v in result.loaded.items()
         },
-        "signals": len(by_ts),
+        "signals": signals,
         "alerts": len(result.alerts),
         "elapsed_s": round(result.elapsed_s, 3),
+        **(extra or {}),
     }
     (out_dir / "run.json").write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
     return out_dir

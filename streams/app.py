@@ -172,6 +172,7 @@ class DetectorRuntime:
         metrics: MetricsSink | None = None,
         *,
         shard_only: bool = False,
+        dead_letters: TopicNames | None = None,
     ):
         self.shard_only = shard_only
         self.settings = settings
@@ -183,6 +184,10 @@ class DetectorRuntime:
             names.liquidations: "liquidations",
             names.funding: "funding",
         }
+        # Where an input topic's rejects go: its own DLQ, or (a replay reading the live topics
+        # in place) the DLQ of the same feed under the replay's prefix.
+        out = dead_letters or names
+        self.dlq_of = {t: out.dlq(getattr(out, feed)) for t, feed in self.feed_of.items()}
         self.max_future_ms = settings.max_future_s * 1000
         self.dirty = False
         self.seen_total = 0  # records handled (processed, rejected, skipped): for benchmarks
@@ -342,7 +347,7 @@ class DetectorRuntime:
             ts_ms=now_ms,
             frame_index=frame_index,
         )
-        res.dead.append((self.names.dlq(topic), key, letter))
+        res.dead.append((self.dlq_of[topic], key, letter))
         res.stats.rejected(feed, error.reason)
 
     # -- checkpoint codec --------------------------------------------------------------------

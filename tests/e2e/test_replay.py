@@ -1,5 +1,6 @@
-"""Replay by time range against the real broker and worker: exact ranges, determinism, and
-no disturbance of a live consumer group."""
+"""Replay by time range against the real broker: in place (the detector reads the input topics
+themselves), exact ranges, determinism (twice in place, and in place vs the exported folder run
+by the real worker), no disturbance of a live consumer group, and topics that do not pile up."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shockwatch.kafka import create_topics, kafka_python_config
+from shockwatch.kafka import (
+    create_topics,
+    kafka_python_config,
+    list_prefixes,
+    partitions_for,
+    prunable,
+)
 from shockwatch.publish import Publisher
 from shockwatch.replay import parse_when, replay
-from shockwatch.runner import WorkerProcess, end_pad_ms
+from shockwatch.runner import WorkerProcess, end_pad_ms, run_scenario, save_run
 from shockwatch.scenario import iter_raw, load_scenario, read_scenario
 from shockwatch.settings import Settings
 from streams.detection.offline import run_offline
@@ -68,12 +75,15 @@ def alert_tuples(alerts: list) -> list[tuple]:
 
 
 def test_mid_range_replay_is_exact_and_deterministic(live: Settings, tmp_path: Path) -> None:
-    first = replay(live, T1, T2, run_id="mid-a")
+    first = replay(live, T1, T2, run_id="mid-a", save_inputs=True)
     exp_dir = expected_inputs(tmp_path)
+    assert first.inputs is not None
     for feed in ("prices", "liquidations", "funding"):
         expected = sum(1 for _ in iter_raw(exp_dir / f"{feed}.jsonl"))
-        assert first.export.counts[feed] == expected, feed
-    assert sum(first.export.counts.values()) > 10_000
+        # in place: the records the detector took from the range; saved: the folder's lines
+        assert first.counts[feed] == expected, feed
+        assert first.inputs.counts[feed] == expected, feed
+    assert first.events > 10_000
     implied, _ = run_offline(read_scenario(exp_dir), live.detection)
     assert alert_tuples(first.run.alerts) == alert_tuples([a for o in implied for a in o.alerts])
     assert any(a.severity == "critical" for a in first.run.alerts)
@@ -81,6 +91,67 @@ def test_mid_range_replay_is_exact_and_deterministic(live: Settings, tmp_path: P
     for name in ("signals.jsonl", "alerts.jsonl"):
         assert (first.run_dir / name).read_bytes() == (second.run_dir / name).read_bytes()
     assert (first.run_dir / "signals.jsonl").stat().st_size > 0
+    # The saved inputs through the real worker process (loaded under a fresh prefix): the very
+    # same signals and alerts as the replay in place.
+    folder = first.inputs.scenario
+    run = run_scenario(live, folder, keep_signals=True)
+    save_run(run, folder, tmp_path / "from-folder", "from-folder")
+    for name in ("signals.jsonl", "alerts.jsonl"):
+        in_place = (first.run_dir / name).read_bytes()
+        assert (tmp_path / "from-folder" / name).read_bytes() == in_place, name
+    # Nothing of the three runs is left on the broker: each deleted its topics.
+    ours = {first.run.prefix, second.run.prefix, run.prefix}
+    assert len(ours) == 3 and all(p.startswith(("replay-", "scn-")) for p in ours)
+    assert ours.isdisjoint(p.prefix for p in list_prefixes(live))
+
+
+def test_replay_in_place_clips_the_range_edges(live: Settings) -> None:
+    """A range whose ends fall inside frames: only the records inside count, and the ticks stop
+    at T2 (the range's own heartbeat closes the last one)."""
+    t1, t2 = parse_when("2025-11-04T14:30:30Z"), parse_when("2025-11-04T15:10:30Z")
+    r = replay(live, t1, t2, run_id="edges", feeds=("prices", "liquidations"))
+    expected = {"prices": 0, "liquidations": 0}
+    for feed in expected:
+        src = next(SCENARIO.glob(f"{feed}.jsonl*"))
+        expected[feed] = sum(
+            1 for _, raw in iter_raw(src) if t1 <= orjson.loads(raw)["ts_ms"] <= t2
+        )
+    assert {f: r.counts.get(f, 0) for f in expected} == expected
+    assert r.counts.get("funding", 0) == 0  # not selected: its partitions only heartbeat
+    ticks = [
+        orjson.loads(line)["ts_ms"]
+        for line in (r.run_dir / "signals.jsonl").read_bytes().splitlines()
+    ]
+    assert ticks and ticks == sorted(ticks) and max(ticks) <= t2
+    assert r.run.last_tick_ms == (t2 // 60_000) * 60_000
+
+
+def test_kept_replay_topics_are_pruned_and_the_live_prefix_never(live: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from shockwatch.cli import app
+
+    kept = replay(live, T1, T1 + 3_600_000, run_id="kept", keep_topics=True)
+    names = TopicNames(kept.run.prefix)
+    parts = partitions_for(live, [names.signals, names.alerts])
+    assert set(parts) == {names.signals, names.alerts}
+    prefixes = list_prefixes(live)
+    chosen = [p.prefix for p in prunable(prefixes, live.topic_prefix)]
+    assert kept.run.prefix in chosen and live.topic_prefix not in chosen
+    # nothing is that old yet: --older-than keeps it
+    assert kept.run.prefix not in [p.prefix for p in prunable(prefixes, "", older_than_s=3600)]
+    env = {"SHOCKWATCH_KAFKA_BOOTSTRAP": live.kafka_bootstrap or "",
+           "SHOCKWATCH_TOPIC_PREFIX": live.topic_prefix}  # fmt: skip
+    runner = CliRunner()
+    dry = runner.invoke(app, ["topics", "prune", "--prefix", kept.run.prefix, "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "would delete" in dry.output and kept.run.prefix in dry.output
+    assert names.signals in partitions_for(live, [names.signals])
+    done = runner.invoke(app, ["topics", "prune", "--prefix", kept.run.prefix], env=env)
+    assert done.exit_code == 0, done.output
+    assert partitions_for(live, [names.signals, names.alerts]) == {}
+    live_inputs = partitions_for(live, list(TopicNames(live.topic_prefix).inputs))
+    assert len(live_inputs) == 3  # the live topics are all still there
 
 
 def end_offsets(settings: Settings, topics: tuple[str, ...]) -> dict:
@@ -112,6 +183,16 @@ def committed(settings: Settings, group: str) -> dict:
         admin.close()
 
 
+def consumer_groups(settings: Settings) -> set[str]:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**kafka_python_config(settings))
+    try:
+        return {g["group_id"] if isinstance(g, dict) else g[0] for g in admin.list_groups()}
+    finally:
+        admin.close()
+
+
 def test_replay_leaves_a_running_live_group_untouched(live: Settings, tmp_path: Path) -> None:
     group = f"{live.topic_prefix}live-worker"
     worker = WorkerProcess(live, live.topic_prefix, group, tmp_path / "worker.log")
@@ -128,10 +209,11 @@ def test_replay_leaves_a_running_live_group_untouched(live: Settings, tmp_path: 
             before = now
             time.sleep(5)
         assert before and now == before, f"live offsets never settled:\n{worker.log_tail()}"
+        groups_before = consumer_groups(live)
         result = replay(live, T1, T2, run_id="while-live")
         assert result.run.alerts
         assert worker.alive()
         assert committed(live, group) == before
-        assert committed(live, result.run.app_id)  # the replay used its own group
+        assert consumer_groups(live) == groups_before  # group-less: the replay made no group
     finally:
         worker.stop()

@@ -105,7 +105,10 @@ def test_standby_takes_over_when_the_active_worker_dies(kafka, tmp_path: Path) -
     try:
         wait_for_line(first.log_path, f"active: {inputs} input partitions")
         # paced (a day in ~20 s) so the second worker has joined long before the kill
-        result = run_scenario(settings, scenario, run_id=run, speed=4000, on_signal_count=fail_over)
+        result = run_scenario(
+            settings, scenario, prefix=f"scn-{run}.", run_id=run, speed=4000,
+            on_signal_count=fail_over,
+        )  # fmt: skip
     finally:
         first.kill()
     assert events, "the active worker was never killed"
@@ -169,8 +172,9 @@ def test_two_scaled_out_workers_share_the_work_and_survive_a_kill(kafka, tmp_pat
             time.sleep(0.1)
         # paced (a day in ~20 s) so the second worker has its share long before the kill
         result = run_scenario(
-            settings, scenario, run_id=run, speed=4000, on_signal_count=kill_first
-        )
+            settings, scenario, prefix=f"scn-{run}.", run_id=run, speed=4000,
+            on_signal_count=kill_first,
+        )  # fmt: skip
     finally:
         first.kill()
     assert "killed" in shares, "the first worker was never killed"
