@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 SCENARIO ?= data/scenarios/2025-11-04-everything-sells
 
 .PHONY: help setup venv tools jars kafka-up kafka-down kafka-status topics demo run test \
-        test-unit test-faults lint fmt bench backtest replay report scenarios clean
+        test-unit test-faults lint fmt bench bench-long backtest replay report scenarios clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -50,7 +50,7 @@ topics: kafka-up ## create the topics of the contract
 	$(SW) topics create
 
 demo: setup ## the whole job on the bundled 2025-11-04 scenario, ending with the alert and a report
-	$(BIN)/python -m shockwatch.demo
+	$(BIN)/python -m shockwatch.demo $(DEMO_ARGS)
 
 run: venv kafka-up ## live: all producers + worker + notifier against the configured broker
 	$(BIN)/python -m shockwatch.live
@@ -74,8 +74,11 @@ fmt: venv ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: setup ## throughput, latency, replay speed, RSS (starts its own broker)
-	$(BIN)/python -m shockwatch.bench
+bench: setup ## throughput, latency, replay speed, RSS (starts its own broker); BENCH_ARGS=--quick|--long
+	$(BIN)/python -m shockwatch.bench $(BENCH_ARGS)
+
+bench-long: setup ## make bench plus a synthetic month replayed in place (BENCH_ARGS=--long)
+	$(BIN)/python -m shockwatch.bench --long $(BENCH_ARGS)
 
 backtest: venv ## every calendar day and bundled scenario: expected vs fired (exit 1 on a mismatch)
 	$(SW) backtest

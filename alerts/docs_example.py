@@ -1,7 +1,8 @@
 """Write docs/slack-message-example.json: the Block Kit message of the 2025-11-04 critical alert.
 
 The alert is the one the real detector raises over the bundled scenario
-(data/scenarios/2025-11-04-everything-sells); links use the default settings.
+(data/scenarios/2025-11-04-everything-sells); links as a deployment sets them
+(SHOCKWATCH_GRAFANA_URL, SHOCKWATCH_RUNBOOK_BASE_URL: example hosts, not this machine's paths).
 
     .venv/bin/python -m alerts.docs_example
 """
@@ -20,8 +21,14 @@ SCENARIO = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
 OUTPUT = PROJECT_ROOT / "docs" / "slack-message-example.json"
 
 
+EXAMPLE_LINKS = {
+    "grafana_url": "https://grafana.example.com",
+    "runbook_base_url": "https://docs.example.com/shockwatch",
+}
+
+
 def example() -> dict[str, object]:
-    settings = Settings()
+    settings = Settings().model_copy(update=EXAMPLE_LINKS)
     outputs, _ = run_offline(read_scenario(SCENARIO), settings.detection)
     for out in outputs:
         for alert in out.alerts:

@@ -202,7 +202,7 @@ def fit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class MessageLinks:
     """Where the message points to, and the score weights (to show "points / max")."""
 
-    dashboard_url: str
+    dashboard_url: str | None  # None: no Grafana configured, no Dashboard link
     runbook_url: str
     weights: dict[str, float] = field(default_factory=dict)
 
@@ -214,8 +214,10 @@ class MessageLinks:
             weights=dict(settings.detection.score.weights),
         )
 
-    def dashboard_for(self, alert: AlertEvent) -> str:
+    def dashboard_for(self, alert: AlertEvent) -> str | None:
         """The dashboard over the episode: from an hour before it started to an hour after."""
+        if not self.dashboard_url:
+            return None
         sep = "&" if "?" in self.dashboard_url else "?"
         start = alert.started_ts_ms - 3_600_000
         end = alert.ts_ms + 3_600_000
@@ -370,9 +372,11 @@ def score_blocks(alert: AlertEvent, links: MessageLinks) -> list[dict[str, Any]]
 
 
 def links_block(alert: AlertEvent, links: MessageLinks) -> dict[str, Any]:
+    dashboard = links.dashboard_for(alert)
+    runbook = f"<{links.runbook_for(alert)}|Runbook>"
     return context(
         [
-            f"<{links.dashboard_for(alert)}|Dashboard> · <{links.runbook_for(alert)}|Runbook>",
+            f"<{dashboard}|Dashboard> · {runbook}" if dashboard else runbook,
             f"shockwatch · {fmt_time(alert.ts_ms)}",
         ]
     )

@@ -209,6 +209,8 @@ class LocalBroker:
             *heap,
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
+            # Pauses with wall time: the bench lines them up with slow ticks.
+            f"-Xlog:gc:file={self.logs / 'gc.log'}:time:filecount=2,filesize=10m",
             "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{DEPLOY_DIR / 'log4j.properties'}",
             f"-Dkafka.logs.dir={self.logs}",

@@ -48,6 +48,22 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class DemoteFilter(logging.Filter):
+    """kafka-python warns when one step of its I/O loop took over 0.1 s of wall time ("Task ...
+    ran for 0.3s ... blocking the event loop"). Here that is a thread of the same process
+    holding the GIL, or the machine busy, not a client stuck: the line goes out at DEBUG, so
+    it reaches the log only when debugging, not the user's terminal mid-demo."""
+
+    DEMOTED = (("kafka.net.selector", "blocking the event loop"),)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, text in self.DEMOTED:
+            if record.name == name and text in str(record.msg):
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
 class RateLimitFilter(logging.Filter):
     """The same line over and over (a client retrying a broker that is away) is let through
     once, then at most once per ``window_s`` with a count of what was held back.
@@ -120,6 +136,7 @@ def setup_logging(level: str | int = "INFO", json_lines: bool = False) -> None:
         else "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
     handler.setFormatter(logging.Formatter(fmt))
+    handler.addFilter(DemoteFilter())
     handler.addFilter(RedactingFilter())
     handler.addFilter(RateLimitFilter())
     root.addHandler(handler)

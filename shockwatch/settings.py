@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD_PATH = "/d/shockwatch/shockwatch"  # the uid and slug deploy/grafana gives it
 
 
 class MarketSettings(BaseModel):
@@ -220,6 +221,10 @@ class Settings(BaseSettings):
     # Records per Kafka message when tools (scenario runs, replay, bench) frame a source that
     # naturally batches; 1 = one record per message. See docs/architecture.md.
     frame_max_events: int = 500
+    # Diagnostics: log (WARNING) every pass of the worker's garbage collector that took at
+    # least this many ms; 0 = off. The bench's latency runs turn it on to tell a collector pause
+    # from the other causes of a slow tick (docs/benchmarks.md, "Latency").
+    gc_trace_ms: float = 0.0
 
     detection: DetectionSettings = DetectionSettings()
 
@@ -230,8 +235,20 @@ class Settings(BaseSettings):
     slack_channel: str | None = None
     slack_api_base: str = "https://slack.com/api"
     slack_max_per_minute: int = 20
-    dashboard_url: str = "http://127.0.0.1:3000/d/shockwatch/shockwatch"
-    runbook_url: str = "https://github.com/shockwatch/shockwatch/blob/main/docs/runbooks.md"
+    # Where the Slack messages' links go (docs/alerts.md, "Links"). The runbooks: this
+    # checkout's docs/ folder unless set (a deployment points it at where its docs are served,
+    # e.g. its git host's docs/ folder); Grafana: no Dashboard link unless its base URL is set.
+    runbook_base_url: str = (PROJECT_ROOT / "docs").as_uri()
+    grafana_url: str | None = None
+
+    @property
+    def runbook_url(self) -> str:
+        return f"{self.runbook_base_url.rstrip('/')}/runbooks.md"
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """The dashboard deploy/grafana provisions, on SHOCKWATCH_GRAFANA_URL."""
+        return f"{self.grafana_url.rstrip('/')}{DASHBOARD_PATH}" if self.grafana_url else None
 
     @cached_property
     def kafka_dir(self) -> Path:

@@ -952,6 +952,22 @@ class InputService(mode.Service):
         await self.topo.stop()
 
 
+def trace_gc(threshold_ms: float) -> None:
+    """Log every collector pass of at least ``threshold_ms`` with its generation: the worker's
+    own pauses, for the bench to line up with slow ticks (``SHOCKWATCH_GC_TRACE_MS``)."""
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        ms = (time.perf_counter() - started[0]) * 1000
+        if ms >= threshold_ms:
+            log.warning("gc pass: generation %d took %.1f ms", info["generation"], ms)
+
+    gc.callbacks.append(on_gc)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -989,6 +1005,8 @@ def create_app(
         # worker: frozen, the collector's full passes skip it. Measured: the first full pass
         # under load took 63 ms (an alert waits for it); frozen, 32 ms (docs/benchmarks.md).
         gc.freeze()
+        if settings.gc_trace_ms > 0:
+            trace_gc(settings.gc_trace_ms)
         for stage in stages:
             await app.add_runtime_dependency(InputService(stage, loop=app.loop, beacon=app.beacon))
 

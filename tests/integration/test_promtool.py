@@ -12,7 +12,7 @@ import pytest
 
 from alerts.metrics import Metrics, metric_names
 from alerts.sample import sample_alert, sample_outputs
-from shockwatch.settings import PROJECT_ROOT, Settings
+from shockwatch.settings import DASHBOARD_PATH, PROJECT_ROOT
 from tests.fixtures_alerts import load_dashboard_module, promql_metric_names, require_tool
 
 pytestmark = pytest.mark.prometheus
@@ -185,7 +185,7 @@ def test_grafana_provisioning_matches_the_dashboard() -> None:
     module = load_dashboard_module()
     board = json.loads(DASHBOARD_JSON.read_text())
     assert f"uid: {module.DATASOURCE_UID}" in DATASOURCES.read_text()
-    assert Settings().dashboard_url.split("/d/")[1].startswith(board["uid"] + "/")
+    assert DASHBOARD_PATH.split("/d/")[1].startswith(board["uid"] + "/")
 
 
 def test_a_missing_tool_skips_locally_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:

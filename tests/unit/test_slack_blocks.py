@@ -8,7 +8,9 @@ import json
 import logging
 import random
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -24,7 +26,7 @@ from alerts.slack import (
     build_message,
     build_resolved_update,
 )
-from shockwatch.settings import PROJECT_ROOT, Settings
+from shockwatch.settings import DASHBOARD_PATH, PROJECT_ROOT, Settings
 from tests.slack_server import InvalidPayload, SlackStandIn, render, validate_message
 
 LINKS = MessageLinks(
@@ -375,3 +377,36 @@ def test_redaction_filter_masks_registered_secrets() -> None:
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "url=%s", (url,), None)
     RedactingFilter().filter(record)
     assert "s3cr3tT0k3nValue" not in record.getMessage()
+
+
+def test_default_links_resolve_in_a_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset, the runbook link is this checkout's docs/runbooks.md (a file that exists, with the
+    section the anchor names) and no Dashboard link is made (no Grafana is known)."""
+    for name in ("SHOCKWATCH_RUNBOOK_BASE_URL", "SHOCKWATCH_GRAFANA_URL"):
+        monkeypatch.delenv(name, raising=False)
+    links = MessageLinks.from_settings(Settings())
+    assert links.dashboard_url is None
+    for severity, heading in (
+        ("critical", "## EverythingSells"),
+        ("warning", "## ShockwatchWarning"),
+    ):
+        url = links.runbook_for(sample_alert("firing", severity))
+        parsed = urlparse(url)
+        assert parsed.scheme == "file"
+        doc = Path(unquote(parsed.path))
+        assert doc == PROJECT_ROOT / "docs" / "runbooks.md" and doc.exists()
+        assert heading in doc.read_text().splitlines()
+        assert parsed.fragment == heading.removeprefix("## ").lower()
+        text = all_text(build_message(sample_alert("firing", severity), links))
+        assert "|Dashboard>" not in text and f"<{url}|Runbook>" in text
+
+
+def test_links_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOCKWATCH_RUNBOOK_BASE_URL", "https://git.example/shockwatch/docs/")
+    monkeypatch.setenv("SHOCKWATCH_GRAFANA_URL", "https://grafana.example/")
+    links = MessageLinks.from_settings(Settings())
+    alert = sample_alert("firing", "critical")
+    text = all_text(build_message(alert, links))
+    board = f"https://grafana.example{DASHBOARD_PATH}?from={alert.started_ts_ms - 3_600_000}"
+    assert f"<{board}&to={alert.ts_ms + 3_600_000}|Dashboard>" in text
+    assert "<https://git.example/shockwatch/docs/runbooks.md#everythingsells|Runbook>" in text
