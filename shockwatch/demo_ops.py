@@ -41,7 +41,9 @@ console = Console()
 
 def show(seen: Seen) -> None:
     colour = {"prometheus": "yellow", "alertmanager": "magenta", "slack": "green"}
-    console.print(f"[{colour.get(seen.source, 'white')}]{seen.line()}[/]", highlight=False)
+    console.print(
+        f"[{colour.get(seen.source, 'white')}]{seen.line()}[/]", highlight=False, soft_wrap=True
+    )
 
 
 def summary(live: AlertPathRun) -> bool:
