@@ -7,8 +7,9 @@ SW := $(BIN)/shockwatch
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 SCENARIO ?= data/scenarios/2025-11-04-everything-sells
 
-.PHONY: help setup venv tools jars kafka-up kafka-down kafka-status topics demo run test \
-        test-unit test-faults lint fmt bench bench-long backtest replay report scenarios clean
+.PHONY: help setup venv tools jars kafka-up kafka-down kafka-status topics demo demo-ops run test \
+        test-unit test-faults test-topology lint fmt bench bench-long backtest replay report \
+        scenarios clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -52,6 +53,9 @@ topics: kafka-up ## create the topics of the contract
 demo: setup ## the whole job on the bundled 2025-11-04 scenario, ending with the alert and a report
 	$(BIN)/python -m shockwatch.demo $(DEMO_ARGS)
 
+demo-ops: setup ## the ops alert path live: worker -> Prometheus -> Alertmanager -> Slack stand-in (~3 min)
+	$(BIN)/python -m shockwatch.demo_ops
+
 run: venv kafka-up ## live: all producers + worker + notifier against the configured broker
 	$(BIN)/python -m shockwatch.live
 
@@ -62,6 +66,9 @@ test: setup ## lint + unit + integration + end-to-end tests (starts its own brok
 
 test-unit: venv ## the fast unit tests only
 	$(BIN)/python -m pytest -q tests/unit
+
+test-topology: setup ## the deployed topology live (also part of `make test`)
+	$(BIN)/python -m pytest -q -m topology tests
 
 test-faults: setup ## kill -9, broker restart, Slack outage, socket drops
 	$(BIN)/python -m pytest -q -m faults tests || [ $$? -eq 5 ]

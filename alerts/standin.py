@@ -8,11 +8,21 @@ message it accepts). Runs an ``http.server`` in a thread, so it starts from sync
     server.stop()
 
 It answers like Slack: the webhook ``POST /services/T000/B000/XXXX`` -> 200 ``ok``, an invalid
-payload -> 400 ``invalid_blocks`` / ``no_text`` / ``invalid_payload``, an unknown hook -> 404
-``no_service``; ``/api/chat.postMessage`` and ``/api/chat.update`` need ``Authorization: Bearer
-xoxb-...`` and answer HTTP 200 with ``{"ok": true, "ts": ...}`` or ``{"ok": false, "error":
-...}``. It validates Block Kit the way Slack does (known block types, text object types,
-header <= 150 plain_text chars, section text <= 3000, <= 10 fields of <= 2000, <= 50 blocks).
+payload -> 400 ``invalid_blocks`` / ``no_text`` / ``invalid_payload`` /
+``too_many_attachments``, an unknown hook -> 404 ``no_service``; ``/api/chat.postMessage`` and
+``/api/chat.update`` need ``Authorization: Bearer xoxb-...`` and answer HTTP 200 with
+``{"ok": true, "ts": ...}`` or ``{"ok": false, "error": ...}``. It validates Block Kit the way
+Slack does (known block types, text object types, header <= 150 plain_text chars, section text
+<= 3000, <= 10 fields of <= 2000, <= 50 blocks) and legacy attachments (what Alertmanager's
+``slack_configs`` send: a list of at most 100 objects, string fields, ``fields`` of
+title/value/short). A message needs non-empty ``text``, ``blocks`` or ``attachments``
+(``no_text``). A webhook body is JSON (``Content-Type: application/json``) or a form with a
+``payload`` field, as Slack takes it; anything else is ``invalid_payload``.
+
+A real incoming webhook posts to the one channel it was created for: ``add_webhook(channel)``
+makes another hook URL bound to ``channel`` (e.g. a desk and an ops channel on one server).
+Each accepted message records that channel, its ``format`` (``blocks``: the notifier's Block
+Kit; ``attachments``: Alertmanager's; ``text``) and the sender's ``User-Agent``.
 
 Faults on demand: ``fail_next(429, k, retry_after=N)``, ``fail_next(500, m)`` queue answers for
 the next requests; ``set_down(True)`` answers 500 to everything until ``set_down(False)``;
@@ -23,8 +33,10 @@ Every accepted message is recorded in ``messages`` (and printed, readably, when 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
+import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +56,27 @@ MAX_FIELD_TEXT = 2000
 MAX_CONTEXT_ELEMENTS = 10
 MAX_BLOCK_ID = 255
 MAX_MESSAGE_TEXT = 40_000
+MAX_ATTACHMENTS = 100
+ATTACHMENT_STRINGS = frozenset(
+    {
+        "fallback",
+        "color",
+        "pretext",
+        "author_name",
+        "author_link",
+        "author_icon",
+        "title",
+        "title_link",
+        "text",
+        "image_url",
+        "thumb_url",
+        "footer",
+        "footer_icon",
+        "callback_id",
+    }
+)
+ATTACHMENT_CONTENT = ("fallback", "text", "title", "pretext", "fields", "image_url", "blocks")
+MRKDWN_IN = frozenset({"pretext", "text", "fields", "fallback", "title"})
 
 
 class InvalidPayload(ValueError):
@@ -113,21 +146,72 @@ def _block(block: Any, i: int) -> None:
         raise InvalidPayload("invalid_blocks", f"{where}: divider takes no content")
 
 
+def _blocks(blocks: Any) -> None:
+    if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
+        raise InvalidPayload("invalid_blocks", f"blocks: a list of at most {MAX_BLOCKS}")
+    for i, block in enumerate(blocks):
+        _block(block, i)
+
+
+def _attachment(att: Any, i: int) -> None:
+    where = f"attachments[{i}]"
+    if not isinstance(att, dict):
+        raise InvalidPayload("invalid_payload", f"{where}: must be an object")
+    for key in ATTACHMENT_STRINGS & set(att):
+        if not isinstance(att[key], str) or len(att[key]) > MAX_MESSAGE_TEXT:
+            raise InvalidPayload("invalid_payload", f"{where}.{key}: must be a string")
+    fields = att.get("fields")
+    if fields is not None:
+        if not isinstance(fields, list):
+            raise InvalidPayload("invalid_payload", f"{where}.fields: must be a list")
+        for j, f in enumerate(fields):
+            ok = isinstance(f, dict) and all(
+                isinstance(f.get(k, ""), str) for k in ("title", "value")
+            )
+            if not ok or not isinstance(f.get("short", False), bool):
+                raise InvalidPayload("invalid_payload", f"{where}.fields[{j}]: title/value/short")
+    mrkdwn_in = att.get("mrkdwn_in")
+    if mrkdwn_in is not None and (
+        not isinstance(mrkdwn_in, list) or not set(mrkdwn_in) <= MRKDWN_IN
+    ):
+        raise InvalidPayload("invalid_payload", f"{where}.mrkdwn_in: names of text fields")
+    if "actions" in att and not isinstance(att["actions"], list):
+        raise InvalidPayload("invalid_payload", f"{where}.actions: must be a list")
+    if "blocks" in att:
+        _blocks(att["blocks"])
+    if not any(att.get(k) for k in ATTACHMENT_CONTENT):
+        raise InvalidPayload("invalid_payload", f"{where}: an attachment needs some content")
+
+
 def validate_message(payload: Any) -> None:
     """Raise ``InvalidPayload`` with Slack's error code if Slack would refuse ``payload``."""
     if not isinstance(payload, dict):
         raise InvalidPayload("invalid_payload", "body must be a JSON object")
     blocks = payload.get("blocks")
     text = payload.get("text")
+    attachments = payload.get("attachments")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_MESSAGE_TEXT):
         raise InvalidPayload("invalid_payload", "text must be a string")
-    if not blocks and not text:
-        raise InvalidPayload("no_text", "a message needs text or blocks")
+    if not blocks and not text and not attachments:
+        raise InvalidPayload("no_text", "a message needs text, blocks or attachments")
     if blocks is not None:
-        if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
-            raise InvalidPayload("invalid_blocks", f"blocks: a list of at most {MAX_BLOCKS}")
-        for i, block in enumerate(blocks):
-            _block(block, i)
+        _blocks(blocks)
+    if attachments is not None:
+        if not isinstance(attachments, list):
+            raise InvalidPayload("invalid_payload", "attachments: must be a list")
+        if len(attachments) > MAX_ATTACHMENTS:
+            raise InvalidPayload("too_many_attachments", f"more than {MAX_ATTACHMENTS}")
+        for i, att in enumerate(attachments):
+            _attachment(att, i)
+
+
+def message_format(payload: dict[str, Any]) -> str:
+    """``blocks`` (Block Kit), ``attachments`` (legacy, e.g. Alertmanager) or ``text``."""
+    if payload.get("blocks"):
+        return "blocks"
+    if payload.get("attachments"):
+        return "attachments"
+    return "text"
 
 
 def render(payload: dict[str, Any]) -> str:
@@ -149,6 +233,11 @@ def render(payload: dict[str, Any]) -> str:
             lines.append(
                 "  ".join(el.get("text", "") for el in block["elements"] if isinstance(el, dict))
             )
+    for att in payload.get("attachments") or []:
+        if att.get("title"):
+            lines += [att["title"], "=" * min(len(att["title"]), 78)]
+        if att.get("text"):
+            lines.append(att["text"])
     if not lines:
         lines.append(str(payload.get("text", "")))
     return "\n".join(lines)
@@ -158,9 +247,15 @@ def render(payload: dict[str, Any]) -> str:
 class Accepted:
     kind: str  # "webhook" | "chat.postMessage" | "chat.update"
     payload: dict[str, Any]
-    channel: str | None = None
+    channel: str | None = None  # the API's channel, or the channel a webhook is bound to
     ts: str | None = None
     received_s: float = field(default_factory=time.time)
+    user_agent: str = ""
+
+    @property
+    def format(self) -> str:
+        """How the message is built: ``blocks``, ``attachments`` or ``text``."""
+        return message_format(self.payload)
 
 
 class SlackStandIn(ThreadingHTTPServer):
@@ -179,6 +274,7 @@ class SlackStandIn(ThreadingHTTPServer):
         self.delay_s = 0.0  # answer every request this much later (a slow Slack)
         self.requests = 0
         self.rejected: list[tuple[int, str]] = []
+        self.webhooks: dict[str, str | None] = {WEBHOOK_PATH: None}  # path -> bound channel
         self._ts = 0
         self._thread: threading.Thread | None = None
 
@@ -198,6 +294,19 @@ class SlackStandIn(ThreadingHTTPServer):
     @property
     def api_base(self) -> str:
         return self.base_url + "/api"
+
+    def add_webhook(self, channel: str) -> str:
+        """Another incoming webhook, bound to ``channel`` like Slack's; returns its URL."""
+        with self.lock:
+            n = len(self.webhooks)
+            path = f"/services/T000/B{n:03d}/{secrets.token_hex(12)}"
+            self.webhooks[path] = channel
+        return self.base_url + path
+
+    def in_channel(self, channel: str | None) -> list[Accepted]:
+        """The accepted messages posted to ``channel``."""
+        with self.lock:
+            return [m for m in self.messages if m.channel == channel]
 
     def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
         """Answer ``status`` to the next ``count`` requests (429s carry Retry-After)."""
@@ -249,18 +358,28 @@ class SlackStandIn(ThreadingHTTPServer):
                 return (500, None)
             return self.faults.popleft() if self.faults else None
 
-    def accept(self, kind: str, payload: dict[str, Any], channel: str | None = None) -> Accepted:
+    def accept(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        channel: str | None = None,
+        user_agent: str = "",
+    ) -> Accepted:
         with self.lock:
             self._ts += 1
             ts = (
                 payload.get("ts") if kind == "chat.update" else f"{int(time.time())}.{self._ts:06d}"
             )
-            item = Accepted(kind, payload, channel, ts)
+            item = Accepted(kind, payload, channel, ts, user_agent=user_agent)
             self.messages.append(item)
             if ts is not None:
                 self.posted[ts] = item
         if self.verbose:
-            print(f"\n[slack stand-in] {kind} accepted:\n{render(payload)}\n", flush=True)
+            where = f" in {channel}" if channel else ""
+            print(
+                f"\n[slack stand-in] {kind}{where} accepted ({item.format}):\n{render(payload)}\n",
+                flush=True,
+            )
         return item
 
 
@@ -302,25 +421,40 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(status, "<html>server error</html>", "text/html", headers)
             return
+        if self.path in self.server.webhooks:
+            self._webhook(self._webhook_body(raw), self.server.webhooks[self.path])
+            return
         try:
             payload = json.loads(raw or b"null")
         except ValueError:
             payload = None
-        if self.path == WEBHOOK_PATH:
-            self._webhook(payload)
-        elif is_api:
+        if is_api:
             self._api(self.path[len(API_PREFIX) :], payload)
         else:
             self._send(404, "no_service", "text/plain")
 
-    def _webhook(self, payload: Any) -> None:
+    def _webhook_body(self, raw: bytes) -> Any:
+        """The message as Slack reads a webhook body: JSON, or a form's ``payload`` field;
+        ``None`` (-> invalid_payload) for anything else."""
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/x-www-form-urlencoded":
+            form = urllib.parse.parse_qs(raw.decode(errors="replace"))
+            raw = (form.get("payload") or [""])[0].encode()
+        elif ctype != "application/json":
+            return None
+        try:
+            return json.loads(raw or b"null")
+        except ValueError:
+            return None
+
+    def _webhook(self, payload: Any, channel: str | None) -> None:
         try:
             validate_message(payload)
         except InvalidPayload as exc:
             self.server.rejected.append((400, exc.error))
             self._send(400, exc.error, "text/plain")
             return
-        self.server.accept("webhook", payload)
+        self.server.accept("webhook", payload, channel, self.headers.get("User-Agent", ""))
         self._send(200, "ok", "text/plain")
 
     def _api(self, method: str, payload: Any) -> None:
@@ -347,7 +481,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "chat.update" and payload.get("ts") not in self.server.posted:
             self._json({"ok": False, "error": "message_not_found"})
             return
-        item = self.server.accept(method, payload, channel)
+        item = self.server.accept(method, payload, channel, self.headers.get("User-Agent", ""))
         self._json({"ok": True, "channel": channel, "ts": item.ts, "message": {"text": "..."}})
 
 

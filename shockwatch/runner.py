@@ -194,7 +194,8 @@ class OutputReader:
 
 class NotifierProcess:
     """``shockwatch alerts notify`` as a child process for ``prefix``'s alerts, posting to
-    ``webhook``; ``extra_env`` for anything else (state folder, rate bound)."""
+    ``webhook``; ``extra_env`` for anything else (state folder, rate bound); its metrics on
+    ``metrics_port`` (a free port by default)."""
 
     def __init__(
         self,
@@ -204,9 +205,11 @@ class NotifierProcess:
         app_id: str,
         log_path: Path,
         extra_env: dict[str, str] | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         from shockwatch.broker import free_port
 
+        self.metrics_port = metrics_port if metrics_port is not None else free_port()
         env = {
             **os.environ,
             "SHOCKWATCH_KAFKA_BOOTSTRAP": bootstrap(settings),
@@ -220,7 +223,7 @@ class NotifierProcess:
         cmd = [sys.executable, "-m", "shockwatch.cli", "alerts", "notify"]
         with open(log_path, "ab") as out:
             self.proc = subprocess.Popen(
-                [*cmd, "--metrics-port", str(free_port())],
+                [*cmd, "--metrics-port", str(self.metrics_port)],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -251,12 +254,15 @@ def run_scenario(
     run_id: str | None = None,
     before_stop: Callable[[WorkerProcess], None] | None = None,
     keep_topics: bool = False,
+    hold: tuple[int, Callable[[], None]] | None = None,
 ) -> RunResult:
     """Load ``scenario`` under a fresh prefix while the worker runs over it; return its output.
 
     The worker starts first and the scenario is produced from a background thread (paced by
     ``speed``, or as fast as possible), as events would arrive live. The run's topics are
-    deleted when it ends (its output is in the result), unless ``keep_topics``.
+    deleted when it ends (its output is in the result), unless ``keep_topics``. ``hold`` pauses
+    the load at an event time (``load_scenario``); ``before_stop`` runs once the last tick is
+    out, while the worker (and its metrics) still runs.
     """
     import threading
 
@@ -286,6 +292,7 @@ def run_scenario(
                         speed=speed,
                         frame_max=settings.frame_max_events,
                         feeds=feeds or tuple(FEEDS),
+                        hold=hold,
                     )
                 )
         except BaseException as exc:  # re-raised in the caller's thread

@@ -223,6 +223,7 @@ def load_scenario(
     speed: float | None = None,
     feeds: tuple[str, ...] = tuple(FEEDS),
     frame_max: int = 1,
+    hold: tuple[int, Callable[[], None]] | None = None,
 ) -> dict[str, FeedResult]:
     """Produce every valid line to its topic (Kafka timestamp = ``ts_ms``); rejects to the DLQ.
 
@@ -232,6 +233,13 @@ def load_scenario(
     (message timestamp = the frame's newest record). Each input topic ends with a heartbeat at
     the scenario's end (plus ``end_pad_ms``, the detector's allowed lateness) on every
     partition, so the detector knows the day is over without waiting on the clock.
+
+    ``hold`` = ``(ts_ms, wait)`` pauses the day at ``ts_ms``: everything before it is sent, each
+    input topic gets a heartbeat at ``ts_ms`` on every partition (true: nothing older follows;
+    without it the watermark would wait on partitions whose next record is after the pause, and
+    the worker would stop short of it), all is flushed, then ``wait()`` is called (it blocks for
+    as long as the caller wants the worker to rest there, e.g. while Prometheus watches its
+    gauges), then loading goes on.
     """
     import time
 
@@ -248,6 +256,15 @@ def load_scenario(
             publisher.send_dead_letter(result.topic, raw, parsed, source=source)
         else:
             ts = parsed.record.ts_ms
+            if hold is not None and ts >= hold[0]:
+                framer.flush()
+                if heartbeat:
+                    for hb_feed in FEEDS:
+                        topic = scenario.topic_for(hb_feed, names)
+                        publisher.heartbeat(topic, hold[0], source=source)
+                publisher.flush()
+                hold[1]()
+                hold, wall0 = None, None  # pacing restarts after the pause
             if speed and ts >= scenario.start_ms:
                 if wall0 is None:
                     wall0, event0 = time.monotonic(), ts

@@ -9,35 +9,32 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.metrics import Metrics
+from shockwatch.ops import PrometheusProcess, start_prometheus
 from shockwatch.settings import PROJECT_ROOT, Settings
 from tests.slack_server import SlackStandIn, start_slack_stand_in
 
 EVERYTHING_SELLS = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
-PROMETHEUS_READY_TIMEOUT_S = 30
-PROMETHEUS_STOP_GRACE_S = 10
 
 
-def require_tool(name: str) -> str:
-    """Path of an external tool; skip if absent on a dev machine, fail if absent under CI."""
-    path = shutil.which(name)
-    if path:
-        return path
+def require_tool(*names: str) -> str:
+    """Path of an external tool (the first of ``names`` found); skip if absent on a dev
+    machine, fail if absent under CI."""
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
     message = (
-        f"{name} is not installed (Debian: apt-get install prometheus prometheus-alertmanager)"
+        f"{' or '.join(names)} is not installed "
+        "(Debian: apt-get install prometheus prometheus-alertmanager)"
     )
     if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
         pytest.fail(f"{message}; CI must run this test")
@@ -95,97 +92,20 @@ def everything_sells() -> ScenarioRun:
 # -- Prometheus ---------------------------------------------------------------------------------
 
 
-class PrometheusProcess:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-        self.proc = proc
-        self.port = port
-        self.log_path = log_path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def api(self, path: str, **params: str) -> Any:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=10) as resp:
-            body = orjson.loads(resp.read())
-        assert body.get("status") == "success", body
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        return self.api("/api/v1/query", query=expr)["result"]
-
-    def alerts(self) -> list[dict[str, Any]]:
-        return self.api("/api/v1/alerts")["alerts"]
-
-    def wait_until(
-        self, check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.25
-    ) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-            time.sleep(every_s)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(PROMETHEUS_STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(PROMETHEUS_STOP_GRACE_S)
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[str], PrometheusProcess]]:
-    """Start a real ``prometheus`` on a free loopback port with the given config text; every
-    process started is killed at the end, even when the test fails."""
-    from shockwatch.broker import free_port
-
+    """Start a real ``prometheus`` on a free loopback port with the given config text
+    (``shockwatch.ops.start_prometheus``); every process started is stopped at the end, even
+    when the test fails."""
     binary = require_tool("prometheus")
     started: list[PrometheusProcess] = []
 
     def start(config_text: str) -> PrometheusProcess:
-        n = len(started)
-        config = tmp_path / f"prometheus-{n}.yml"
-        config.write_text(config_text)
-        port = free_port()
-        log_path = tmp_path / f"prometheus-{n}.log"
-        proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / f'tsdb-{n}'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log_path.open("wb"),
-        )
-        prom = PrometheusProcess(proc, port, log_path)
+        try:
+            prom = start_prometheus(config_text, tmp_path / f"prometheus-{len(started)}", binary)
+        except RuntimeError as exc:
+            raise AssertionError(str(exc)) from exc
         started.append(prom)
-        deadline = time.monotonic() + PROMETHEUS_READY_TIMEOUT_S
-        while not _ready(prom.url):
-            if proc.poll() is not None:
-                raise AssertionError(f"prometheus exited ({proc.returncode}):\n{prom.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"prometheus not ready in time:\n{prom.log()}")
-            time.sleep(0.1)
         return prom
 
     try:
@@ -193,6 +113,20 @@ def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[str], PrometheusPro
     finally:
         for prom in started:
             prom.stop()
+
+
+# -- run reports -------------------------------------------------------------------------------
+
+# Lines a live test wants in the session's summary (its timeline and run time), printed by the
+# hook below at the end of the run, even when output is captured (as in `make test`).
+RUN_REPORT: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if RUN_REPORT:
+        terminalreporter.section("alert path, live")
+        for line in RUN_REPORT:
+            terminalreporter.write_line(line)
 
 
 # -- the dashboard's query list -----------------------------------------------------------------
