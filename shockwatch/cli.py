@@ -23,7 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
-kafka_app = typer.Typer(help="The local single-node Kafka broker (KRaft, fetched from Maven).")
+kafka_app = typer.Typer(help="The local Kafka broker: one KRaft node or three (from Maven).")
 topics_app = typer.Typer(help="The topic contracts: create and inspect them.")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
@@ -77,27 +77,35 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def kafka_up(
     port: Annotated[int | None, typer.Option(help="Broker port (default: a free one).")] = None,
     controller_port: Annotated[int | None, typer.Option(help="KRaft controller port.")] = None,
+    brokers: Annotated[
+        int,
+        typer.Option(
+            help="Nodes: 1, or 3 (a 3-voter quorum, replication factor 3, min.insync.replicas 2)."
+        ),
+    ] = 1,
 ) -> None:
-    """Start the local broker (idempotent: a running broker is reused) and wait until ready."""
+    """Start the local broker(s) (idempotent: a running one is reused) and wait until ready."""
     from shockwatch.broker import BrokerError, LocalBroker
 
-    broker = LocalBroker(settings_from_env())
     try:
+        broker = LocalBroker(settings_from_env(), brokers=brokers)
         info = broker.up(port=port, controller_port=controller_port)
     except BrokerError as exc:
         raise fail(str(exc)) from None
+    what = "Kafka" if info["brokers"] == 1 else f"Kafka ({info['brokers']} nodes)"
+    pids = ", ".join(str(n["pid"]) for n in info["nodes"])
     if info["already_running"]:
-        out.print(f"Kafka already running at {info['bootstrap']} (pid {info['pid']})")
+        out.print(f"{what} already running at {info['bootstrap']} (pid {pids})")
     else:
         out.print(
-            f"Kafka ready at {info['bootstrap']} (pid {info['pid']}) "
+            f"{what} ready at {info['bootstrap']} (pid {pids}) "
             f"in {info['ready_s']:.1f} s; data in {broker.data}"
         )
 
 
 @kafka_app.command("down")
 def kafka_down() -> None:
-    """Stop the local broker (its data stays: topics and offsets survive a restart)."""
+    """Stop the local broker(s) (data stays: topics and offsets survive a restart)."""
     from shockwatch.broker import LocalBroker
 
     stopped = LocalBroker(settings_from_env()).down()
@@ -108,7 +116,8 @@ def kafka_down() -> None:
 def kafka_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Is the local broker running and reachable? Lists its topics. Exit 1 when not running."""
+    """Is the local broker running and reachable? Lists its nodes (id, port, pid, alive), the
+    active controller and the topics. Exit 1 when not running or not reachable."""
     from shockwatch.broker import LocalBroker
     from shockwatch.kafka import group_prefixes
 
@@ -122,6 +131,14 @@ def kafka_status(
             f"Kafka running at {status['bootstrap']} (pid {status['pid']}), {reach}, "
             f"{len(topics)} topics"
         )
+        if status["brokers"] > 1:
+            table = Table("node", "port", "controller port", "pid", "alive", "registered")
+            for n in status["nodes"]:
+                table.add_row(str(n["id"]), str(n["port"]), str(n["controller_port"]),
+                              str(n["pid"]), "yes" if n["alive"] else "NO",
+                              "yes" if n.get("registered") else "no")  # fmt: skip
+            out.print(table)
+        out.print(f"active controller: node {status.get('active_controller') or '?'}")
         _print_prefixes(group_prefixes(topics), len(topics))
     else:
         out.print(f"Kafka is not running (state in {status['state_dir']})")
