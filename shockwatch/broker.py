@@ -73,6 +73,8 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:  # never started (-1); os.kill(-1, 0) would ask about every process
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -119,18 +121,23 @@ class Node:
 
 class LocalBroker:
     def __init__(
-        self, settings: Settings, state_dir: Path | None = None, *, brokers: int = 1
+        self, settings: Settings, state_dir: Path | None = None, *, brokers: int | None = None
     ) -> None:
+        """``brokers``: 1 or 3; None is the deployment running in this state folder, else 1
+        (so ``kafka up``, the demo and ``make run`` reuse a running cluster as it is)."""
+        self.settings = settings
+        self.root = (state_dir or settings.state_dir) / "kafka"
+        self.info_file = self.root / "broker.json"
+        if brokers is None:
+            running = self.info()
+            brokers = int(running["brokers"]) if running is not None else 1
         if brokers not in (1, 3):
             raise BrokerError(f"--brokers must be 1 or 3 (a 3-voter quorum), not {brokers}")
-        self.settings = settings
         self.brokers = brokers
-        self.root = (state_dir or settings.state_dir) / "kafka"
         # Jars are shared by every broker of this checkout (tests run their own data dirs).
         self.lib = settings.state_dir / "kafka" / "lib"
         # One node keeps the original layout (<state>/kafka/data, logs, server.properties).
         self.home = self.root if brokers == 1 else self.root / "cluster"
-        self.info_file = self.root / "broker.json"
 
     # -- layout -----------------------------------------------------------------------------
     def node_dir(self, node_id: int) -> Path:
@@ -498,6 +505,8 @@ class LocalBroker:
             return "(no log)"
 
     def _stop_pid(self, pid: int, grace_s: float = STOP_GRACE_S) -> None:
+        if pid <= 0:  # a node that was never launched
+            return
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -593,6 +602,7 @@ class LocalBroker:
         registered = {b["broker_id"] for b in (cluster or {}).get("brokers", [])}
         for node in info["nodes"]:
             node["registered"] = node["id"] in registered
+        replicas = self._replica_health(info) if topics and len(info["nodes"]) > 1 else None
         return {
             "running": True,
             "reachable": topics is not None,
@@ -600,4 +610,30 @@ class LocalBroker:
             "active_controller": (cluster or {}).get("active_controller"),
             "state_dir": str(self.root),
             **info,
+            **(replicas or {}),
+        }
+
+    def _replica_health(self, info: dict[str, Any]) -> dict[str, Any] | None:
+        """Per node the partitions it leads (``leads``), and the partitions whose ISR is short
+        of their replicas (``under_replicated``) or that have no leader (``offline``)."""
+        from kafka.errors import KafkaError
+
+        try:
+            client = self._admin(info["bootstrap"], 5000)
+        except (KafkaError, OSError):
+            return None
+        try:
+            partitions = [p for t in client.describe_topics() for p in t["partitions"]]
+        except (KafkaError, OSError):
+            return None
+        finally:
+            client.close()
+        for node in info["nodes"]:
+            node["leads"] = sum(1 for p in partitions if p["leader_id"] == node["id"])
+        return {
+            "partitions": len(partitions),
+            "under_replicated": sum(
+                1 for p in partitions if len(p["isr_nodes"]) < len(p["replica_nodes"])
+            ),
+            "offline": sum(1 for p in partitions if p["leader_id"] < 0),
         }

@@ -78,13 +78,15 @@ def kafka_up(
     port: Annotated[int | None, typer.Option(help="Broker port (default: a free one).")] = None,
     controller_port: Annotated[int | None, typer.Option(help="KRaft controller port.")] = None,
     brokers: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Nodes: 1, or 3 (a 3-voter quorum, replication factor 3, min.insync.replicas 2)."
+            help="Nodes: 1, or 3 (a 3-voter quorum, replication factor 3, min.insync.replicas "
+            "2). Default: the deployment already running, else 1."
         ),
-    ] = 1,
+    ] = None,
 ) -> None:
-    """Start the local broker(s) (idempotent: a running one is reused) and wait until ready."""
+    """Start the local broker(s) (idempotent: a running one is reused, a cluster's stopped
+    node started again) and wait until ready."""
     from shockwatch.broker import BrokerError, LocalBroker
 
     try:
@@ -116,8 +118,9 @@ def kafka_down() -> None:
 def kafka_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Is the local broker running and reachable? Lists its nodes (id, port, pid, alive), the
-    active controller and the topics. Exit 1 when not running or not reachable."""
+    """Is the local broker running and reachable? Lists its topics by prefix; for a cluster
+    also each node (alive, registered, partitions led), the active controller and the
+    under-replicated partitions. Exit 1 when not running or not reachable."""
     from shockwatch.broker import LocalBroker
     from shockwatch.kafka import group_prefixes
 
@@ -127,23 +130,49 @@ def kafka_status(
     elif status["running"]:
         reach = "reachable" if status["reachable"] else "NOT reachable"
         topics = status["topics"] or []
-        out.print(
-            f"Kafka running at {status['bootstrap']} (pid {status['pid']}), {reach}, "
-            f"{len(topics)} topics"
-        )
-        if status["brokers"] > 1:
-            table = Table("node", "port", "controller port", "pid", "alive", "registered")
-            for n in status["nodes"]:
-                table.add_row(str(n["id"]), str(n["port"]), str(n["controller_port"]),
-                              str(n["pid"]), "yes" if n["alive"] else "NO",
-                              "yes" if n.get("registered") else "no")  # fmt: skip
-            out.print(table)
-        out.print(f"active controller: node {status.get('active_controller') or '?'}")
+        if status["brokers"] == 1:
+            out.print(
+                f"Kafka running at {status['bootstrap']} (pid {status['pid']}), {reach}, "
+                f"{len(topics)} topics"
+            )
+        else:
+            _print_cluster(status, reach, len(topics))
         _print_prefixes(group_prefixes(topics), len(topics))
     else:
         out.print(f"Kafka is not running (state in {status['state_dir']})")
     if not status["running"] or not status.get("reachable"):
         raise typer.Exit(1)
+
+
+def _print_cluster(status: dict, reach: str, n_topics: int) -> None:
+    """Each node of a local cluster (alive, registered with the controller, partitions it
+    leads), the quorum's leader (the active controller) and the replicas' health."""
+    alive = sum(1 for n in status["nodes"] if n["alive"])
+    out.print(
+        f"Kafka cluster of {status['brokers']} nodes ({alive} running) at {status['bootstrap']}, "
+        f"{reach}, {n_topics} topics"
+    )
+    controller = status.get("active_controller")
+    table = Table("node", "port", "controller port", "pid", "alive", "registered", "leads", "")
+    for n in status["nodes"]:
+        table.add_row(
+            str(n["id"]),
+            str(n["port"]),
+            str(n["controller_port"]),
+            str(n["pid"]),
+            "yes" if n["alive"] else "NO",
+            "yes" if n.get("registered") else "no",
+            str(n.get("leads", "?")),
+            "active controller" if n["id"] == controller else "",
+        )
+    out.print(table)
+    if "under_replicated" in status:
+        out.print(
+            f"{status['partitions']} partitions: {status['under_replicated']} under-replicated "
+            f"(ISR short of the replicas), {status['offline']} without a leader"
+        )
+    if controller is None:
+        out.print("active controller: unknown (no quorum leader answered)")
 
 
 def _print_prefixes(prefixes: list, n_topics: int) -> None:

@@ -130,6 +130,13 @@ def replication(settings: Settings, brokers: int) -> tuple[int, int]:
         raise KafkaUnavailable(
             f"replication factor {rf} needs {rf} brokers; the cluster has {brokers}"
         )
+    if settings.kafka_replication_factor is None and rf == 2:
+        # Two brokers answering is a cluster of two, or of three with one down: say so, since
+        # the topics keep the factor they are created with.
+        log.warning(
+            "only 2 brokers answer: new topics get replication factor 2 and "
+            "min.insync.replicas 1; set SHOCKWATCH_KAFKA_REPLICATION_FACTOR=3 to require 3"
+        )
     return rf, min(min_isr, rf)
 
 

@@ -22,6 +22,7 @@ from shockwatch.settings import Settings
 
 BROKER_START_TIMEOUT_S = 90
 CONSUME_TIMEOUT_S = 60
+CLUSTER_NODE_HEAP = "-Xms128m -Xmx384m"
 
 
 def read_all(settings: Settings, topic: str, idle_ms: int = 1500) -> list:
@@ -80,7 +81,9 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBroker]:
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBroker]:
     """Three combined broker+controller nodes (replication factor 3, min.insync.replicas 2)."""
     state: Path = tmp_path_factory.mktemp("kafka-cluster-state")
-    broker = LocalBroker(Settings(), state_dir=state, brokers=3)
+    # Three JVMs next to the session's broker, the worker and the notifier on a small
+    # machine: each node gets a smaller heap than a lone broker (plenty for a test day).
+    broker = LocalBroker(Settings(kafka_heap=CLUSTER_NODE_HEAP), state_dir=state, brokers=3)
     started = time.monotonic()
     try:
         info = broker.up()

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shockwatch.broker import free_port
-from shockwatch.kafka import create_topics, describe_topic_configs, partition_leaders
+from shockwatch.kafka import create_topics, describe_topic_configs, partition_leaders, run_prefix
 from shockwatch.runner import NotifierProcess, WorkerProcess, run_scenario
 from shockwatch.scenario import read_scenario
 from shockwatch.settings import PROJECT_ROOT, Settings
@@ -93,7 +93,7 @@ def test_killing_the_leading_broker_mid_scenario_loses_nothing(
     scenario = read_scenario(EVERYTHING_SELLS)
     reference, late = run_offline(scenario, settings.detection)
     expected = [a for o in reference for a in o.alerts]
-    names = TopicNames(f"scn-{RUN}.")
+    names = TopicNames(run_prefix("scn", RUN))
     watched = [*names.inputs, names.alerts]
 
     # The victim: the active controller, made preferred leader of every partition of the run.
@@ -159,9 +159,11 @@ def test_killing_the_leading_broker_mid_scenario_loses_nothing(
         seen["worker_same_process"] = worker.alive() and worker.proc.pid == seen.get("worker_pid")
 
     try:
+        # kept: the inputs are read back below (the cluster goes with the module)
         result = run_scenario(
-            settings, scenario, run_id=RUN, speed=4000, metrics_port=metrics_port,
-            on_signal_count=kill_the_leader, before_stop=before_stop,
+            settings, scenario, prefix=names.prefix, run_id=RUN, speed=4000,
+            metrics_port=metrics_port, on_signal_count=kill_the_leader, before_stop=before_stop,
+            keep_topics=True,
         )  # fmt: skip
         wait_until(
             lambda: len(slack.messages) >= len(result.alerts), SLACK_TIMEOUT_S, "Slack posts"
