@@ -234,9 +234,15 @@ def topics_list(
         bool, typer.Option("--all", help="Every topic name on the cluster, by prefix.")
     ] = False,
 ) -> None:
-    """Show each contract topic: partitions, key, value record and configs on the broker
-    (``--all``: the name of every topic on the cluster instead)."""
-    from shockwatch.kafka import KafkaUnavailable, admin, describe_topic_configs, partitions_for
+    """Show each contract topic: partitions, replicas, key, value record and configs on the
+    broker (``--all``: the name of every topic on the cluster instead)."""
+    from shockwatch.kafka import (
+        KafkaUnavailable,
+        admin,
+        describe_topic_configs,
+        partition_leaders,
+        partitions_for,
+    )
     from streams.topics import topic_specs
 
     settings = settings_from_env()
@@ -256,14 +262,21 @@ def topics_list(
     try:
         parts = partitions_for(settings, [s.name for s in specs])
         configs = describe_topic_configs(settings, list(parts))
+        replicas: dict[str, int] = {}
+        for (topic, _), state in partition_leaders(settings, list(parts)).items():
+            replicas[topic] = max(replicas.get(topic, 0), len(state["replicas"]))
     except KafkaUnavailable as exc:
         raise fail(str(exc)) from None
-    table = Table("topic", "partitions", "key", "value", "cleanup", "retention.ms")
+    table = Table(
+        "topic", "partitions", "replicas", "min ISR", "key", "value", "cleanup", "retention.ms"
+    )
     for s in specs:
         cfg = configs.get(s.name, {})
         table.add_row(
             s.name,
             str(parts.get(s.name, "missing")),
+            str(replicas.get(s.name, "-")),
+            cfg.get("min.insync.replicas", "-"),
             s.key,
             s.value,
             cfg.get("cleanup.policy", "-"),
