@@ -45,13 +45,16 @@ def transitions(alerts: list[Any]) -> list[tuple[Any, ...]]:
 
 
 def scrape(port: int) -> dict[str, dict[str, float]]:
-    """The worker's metrics: {sample name: {feed label (or ""): value}}."""
+    """The worker's metrics: {sample name: {feed label (or ""): value summed over the other
+    labels (a rejected count's reasons)}}."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
         text = resp.read().decode()
     out: dict[str, dict[str, float]] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
-            out.setdefault(s.name, {})[s.labels.get("feed", "")] = s.value
+            by_feed = out.setdefault(s.name, {})
+            feed = s.labels.get("feed", "")
+            by_feed[feed] = by_feed.get(feed, 0.0) + s.value
     return out
 
 
