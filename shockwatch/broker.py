@@ -359,8 +359,8 @@ class LocalBroker:
                 self._stop_pid(node.pid)
             raise
         ready_s = time.monotonic() - started
-        log.info("local Kafka (%d node(s)) ready at %s in %.1f s", len(nodes), info["bootstrap"],
-                 ready_s)  # fmt: skip
+        what = "broker" if len(nodes) == 1 else f"cluster of {len(nodes)} nodes"
+        log.info("local Kafka %s ready at %s in %.1f s", what, info["bootstrap"], ready_s)
         return {**info, "already_running": False, "ready_s": ready_s}
 
     def _already_running(self, running: dict[str, Any], port: int | None) -> dict[str, Any]:

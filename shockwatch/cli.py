@@ -153,7 +153,7 @@ def _print_cluster(status: dict, reach: str, n_topics: int) -> None:
         f"{reach}, {n_topics} topics"
     )
     controller = status.get("active_controller")
-    table = Table("node", "port", "controller port", "pid", "alive", "registered", "leads", "")
+    table = Table("node", "port", "ctl port", "pid", "alive", "registered", "leads", "role")
     for n in status["nodes"]:
         table.add_row(
             str(n["id"]),
@@ -163,7 +163,7 @@ def _print_cluster(status: dict, reach: str, n_topics: int) -> None:
             "yes" if n["alive"] else "NO",
             "yes" if n.get("registered") else "no",
             str(n.get("leads", "?")),
-            "active controller" if n["id"] == controller else "",
+            "controller" if n["id"] == controller else "",
         )
     out.print(table)
     if "under_replicated" in status:

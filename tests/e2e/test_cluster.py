@@ -10,11 +10,12 @@ the killed broker is started again and must rejoin the ISR of its partitions.
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
@@ -27,8 +28,11 @@ from shockwatch.scenario import read_scenario
 from shockwatch.settings import PROJECT_ROOT, Settings
 from streams.detection.offline import run_offline
 from streams.topics import TopicNames
-from tests.fixtures_kafka import TestBroker, read_all
+from tests.fixtures_kafka import read_all
 from tests.slack_server import SlackStandIn, start_slack_stand_in
+
+if TYPE_CHECKING:
+    from tests.fixtures_kafka import TestBroker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.topology]
 
@@ -90,6 +94,7 @@ def delivery_keys(server: SlackStandIn) -> list[str]:
 def test_killing_the_leading_broker_mid_scenario_loses_nothing(
     kafka_cluster: TestBroker, tmp_path: Path
 ) -> None:
+    test_started = time.monotonic()
     broker = kafka_cluster.broker
     assert broker is not None
     settings = kafka_cluster.settings(state_dir=tmp_path / "state", reports_dir=tmp_path / "r")
@@ -137,6 +142,10 @@ def test_killing_the_leading_broker_mid_scenario_loses_nothing(
             return
         assert worker.proc is not None
         seen["worker_pid"] = worker.proc.pid
+        # mid-load: run_scenario's loader thread is still producing the day
+        seen["loading"] = any(
+            t.name == "scenario-loader" and t.is_alive() for t in threading.enumerate()
+        )
         started = time.monotonic()
         broker.kill(victim)
         seen["killed_at"] = signals
@@ -186,6 +195,13 @@ def test_killing_the_leading_broker_mid_scenario_loses_nothing(
         )
         rejoin_s = time.monotonic() - restarted
         isr_after = {len(s["isr"]) for s in partition_leaders(settings, watched).values()}
+        # and the whole cluster (internal topics too) as `kafka status` reports it
+        status = wait_until(
+            lambda: (st := broker.status()).get("under_replicated") == 0 and st,
+            REJOIN_TIMEOUT_S,
+            "no under-replicated partition left",
+            every_s=0.5,
+        )
     finally:
         notifier.stop()
         slack.stop()
@@ -204,9 +220,13 @@ def test_killing_the_leading_broker_mid_scenario_loses_nothing(
         f"\n[cluster] events loaded (acked) {loaded}, in Kafka {in_kafka}, processed {processed},"
         f" rejected {rejected:.0f}"
         f"\n[cluster] alerts {len(result.alerts)} (offline {len(expected)}), Slack posts "
-        f"{len(posted)}; node {victim} back in every ISR {rejoin_s:.1f} s after its restart"
+        f"{len(posted)}; node {victim} back in every ISR {rejoin_s:.1f} s after its restart "
+        f"(ISR sizes {sorted(isr_after)}; cluster: {status['under_replicated']} of "
+        f"{status['partitions']} partitions under-replicated)"
+        f"\n[cluster] test run time {time.monotonic() - test_started:.1f} s"
     )
     assert seen.get("killed_at"), "the leading broker was never killed"
+    assert seen["loading"], "the broker was killed after the scenario had loaded"
     assert seen["worker_same_process"], "the worker was restarted or died"
     assert notifier_alive, (tmp_path / "notifier.log").read_text()[-2000:]
     # 0 events lost: every event the loader had acknowledged is in Kafka and was processed once.
@@ -217,3 +237,4 @@ def test_killing_the_leading_broker_mid_scenario_loses_nothing(
     assert transitions(result.alerts) == transitions(expected)
     assert Counter(posted) == Counter(a.delivery_key for a in result.alerts)
     assert isr_after == {3}
+    assert [(n["alive"], n["registered"]) for n in status["nodes"]] == [(True, True)] * 3
