@@ -1,4 +1,4 @@
-"""The local Apache Kafka broker: fetched from Maven Central, run as one KRaft node.
+"""The local Apache Kafka broker: fetched from Maven Central, run as KRaft node(s).
 
 ``LocalBroker(settings).up()`` makes sure the jars are there (``mvn`` copies them into
 ``<state>/kafka/lib``), renders ``server.properties`` from ``deploy/kafka``, formats the storage
@@ -6,11 +6,19 @@ once, starts ``kafka.Kafka`` with a small heap and waits, in a bounded loop, for
 "Kafka Server started" line and an admin probe that lists topics. Data stays in
 ``<state>/kafka/data``, so a restart keeps topics and committed offsets. ``up`` twice is one
 broker; ``down`` stops it (SIGTERM, then SIGKILL after a grace period).
+
+``LocalBroker(settings, brokers=3)`` runs three combined broker+controller nodes instead (a
+3-voter quorum, replication factor 3 and ``min.insync.replicas=2`` everywhere), each in its own
+folder ``<state>/kafka/cluster/node-<id>`` (data, logs, server.properties) on its own loopback
+ports. One deployment runs per state folder: ``<state>/kafka/broker.json`` describes it (its
+nodes, their pids and ports, the bootstrap servers), so ``down``/``status`` and the clients'
+``bootstrap`` find it whatever its shape.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -20,6 +28,7 @@ import socket
 import subprocess
 import time
 import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -31,7 +40,16 @@ log = logging.getLogger(__name__)
 DEPLOY_DIR = PROJECT_ROOT / "deploy" / "kafka"
 READY_TIMEOUT_S = 90.0
 STOP_GRACE_S = 30.0
+CLUSTER_STOP_GRACE_S = 10.0
 READY_LINE = "Kafka Server started"
+# A cluster node that stops heartbeating is fenced (its partitions move) after this long;
+# Kafka's 9 s default is for real networks, loopback can be quicker.
+CLUSTER_TIMINGS = """
+# Cluster: a node that stops heartbeating is fenced, and its partitions get new leaders, after
+# broker.session.timeout.ms (Kafka's default 9 s is for real networks).
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=6000
+"""
 
 
 class BrokerError(RuntimeError):
@@ -55,6 +73,8 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:  # never started (-1); os.kill(-1, 0) would ask about every process
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -69,16 +89,80 @@ def _pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _quorum_leader(quorum: Any) -> int | None:
+    """The leader id of a DescribeQuorum answer (kafka-python gives nested dicts)."""
+    if isinstance(quorum, dict):
+        for topic in quorum.get("topics", []):
+            for part in topic.get("partitions", []):
+                return int(part["leader_id"])
+    return None
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+@dataclass
+class Node:
+    """One KRaft node (broker + controller in one JVM): its id and loopback ports."""
+
+    id: int
+    port: int
+    controller_port: int
+    pid: int = -1
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
 class LocalBroker:
-    def __init__(self, settings: Settings, state_dir: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, state_dir: Path | None = None, *, brokers: int | None = None
+    ) -> None:
+        """``brokers``: 1 or 3; None is the deployment running in this state folder, else 1
+        (so ``kafka up``, the demo and ``make run`` reuse a running cluster as it is)."""
         self.settings = settings
         self.root = (state_dir or settings.state_dir) / "kafka"
+        self.info_file = self.root / "broker.json"
+        if brokers is None:
+            running = self.info()
+            brokers = int(running["brokers"]) if running is not None else 1
+        if brokers not in (1, 3):
+            raise BrokerError(f"--brokers must be 1 or 3 (a 3-voter quorum), not {brokers}")
+        self.brokers = brokers
         # Jars are shared by every broker of this checkout (tests run their own data dirs).
         self.lib = settings.state_dir / "kafka" / "lib"
-        self.data = self.root / "data"
-        self.logs = self.root / "logs"
-        self.config = self.root / "server.properties"
-        self.info_file = self.root / "broker.json"
+        # One node keeps the original layout (<state>/kafka/data, logs, server.properties).
+        self.home = self.root if brokers == 1 else self.root / "cluster"
+
+    # -- layout -----------------------------------------------------------------------------
+    def node_dir(self, node_id: int) -> Path:
+        return self.home if self.brokers == 1 else self.home / f"node-{node_id}"
+
+    def data_dir(self, node_id: int = 1) -> Path:
+        return self.node_dir(node_id) / "data"
+
+    def logs_dir(self, node_id: int = 1) -> Path:
+        return self.node_dir(node_id) / "logs"
+
+    def config_file(self, node_id: int = 1) -> Path:
+        return self.node_dir(node_id) / "server.properties"
+
+    @property
+    def data(self) -> Path:
+        return self.data_dir(1) if self.brokers == 1 else self.home
+
+    @property
+    def logs(self) -> Path:
+        return self.logs_dir(1)
+
+    @property
+    def config(self) -> Path:
+        return self.config_file(1)
 
     # -- jars -------------------------------------------------------------------------------
     def jars_present(self) -> bool:
@@ -111,45 +195,101 @@ class LocalBroker:
             raise BrokerError(f"mvn could not fetch Kafka (exit {proc.returncode}):\n{tail}")
 
     # -- state ------------------------------------------------------------------------------
-    def info(self) -> dict[str, Any] | None:
-        """The running broker's {pid, port, controller_port, bootstrap}, or None."""
+    def _read_info(self) -> dict[str, Any] | None:
         try:
             info = json.loads(self.info_file.read_text())
         except (OSError, ValueError):
             return None
-        if not _pid_alive(int(info.get("pid", -1))):
+        # Written by an older shockwatch: one node, no list.
+        if "nodes" not in info and "pid" in info:
+            info["nodes"] = [
+                {"id": 1, "port": info["port"], "controller_port": info["controller_port"],
+                 "pid": info["pid"]}
+            ]  # fmt: skip
+            info["brokers"] = 1
+        return info
+
+    def info(self) -> dict[str, Any] | None:
+        """The running deployment: {brokers, bootstrap, nodes: [{id, port, controller_port,
+        pid, alive}], and node 1's pid, port, controller_port}; None when no node runs."""
+        info = self._read_info()
+        if info is None:
+            return None
+        for node in info["nodes"]:
+            node["alive"] = _pid_alive(int(node.get("pid", -1)))
+        if not any(n["alive"] for n in info["nodes"]):
             return None
         return info
 
-    def _previous_ports(self) -> tuple[int | None, int | None]:
-        try:
-            info = json.loads(self.info_file.read_text())
-            return int(info["port"]), int(info["controller_port"])
-        except (OSError, ValueError, KeyError):
-            return None, None
+    def _write_info(self, nodes: list[Node]) -> dict[str, Any]:
+        first = nodes[0]
+        info = {
+            "brokers": len(nodes),
+            "pid": first.pid,
+            "port": first.port,
+            "controller_port": first.controller_port,
+            "bootstrap": ",".join(n.bootstrap for n in nodes),
+            "nodes": [asdict(n) for n in nodes],
+        }
+        self.info_file.parent.mkdir(parents=True, exist_ok=True)
+        self.info_file.write_text(json.dumps(info))
+        return info
 
-    def _choose_ports(self, port: int | None, controller_port: int | None) -> tuple[int, int]:
+    def _previous_nodes(self) -> dict[int, Node]:
+        info = self._read_info()
+        if info is None or int(info.get("brokers", 1)) != self.brokers:
+            return {}
+        return {
+            int(n["id"]): Node(int(n["id"]), int(n["port"]), int(n["controller_port"]))
+            for n in info["nodes"]
+        }
+
+    def _plan(self, port: int | None, controller_port: int | None) -> list[Node]:
+        """Each node's ports: given ones (one node), else last run's when free, else free ones."""
         for p in (port, controller_port):
             if p is not None and port_in_use(p):
                 raise BrokerError(f"port {p} on 127.0.0.1 is already taken by another process")
-        if port is None or controller_port is None:
-            prev_port, prev_ctl = self._previous_ports()
-            # Reuse last run's ports when free, so clients configured with them keep working.
-            if port is None:
-                port = prev_port if prev_port and not port_in_use(prev_port) else free_port()
-            if controller_port is None:
-                ok = prev_ctl and prev_ctl != port and not port_in_use(prev_ctl)
-                controller_port = prev_ctl if ok else free_port()
-                while controller_port == port:
-                    controller_port = free_port()
-        return port, controller_port  # type: ignore[return-value]
+        if self.brokers > 1 and (port is not None or controller_port is not None):
+            raise BrokerError("--port/--controller-port set one node's ports: not with --brokers")
+        previous = self._previous_nodes()
+        taken: set[int] = {p for p in (port, controller_port) if p is not None}
 
-    def _render_config(self, port: int, controller_port: int) -> None:
+        def pick(prev: int | None) -> int:
+            # Reuse last run's ports when free, so clients configured with them keep working.
+            p = prev if prev and prev not in taken and not port_in_use(prev) else free_port()
+            while p in taken:
+                p = free_port()
+            taken.add(p)
+            return p
+
+        nodes = []
+        for node_id in range(1, self.brokers + 1):
+            prev = previous.get(node_id)
+            p = port if node_id == 1 and port is not None else pick(prev and prev.port)
+            c = (
+                controller_port
+                if node_id == 1 and controller_port is not None
+                else pick(prev and prev.controller_port)
+            )
+            nodes.append(Node(node_id, p, c))
+        return nodes
+
+    def _render_config(self, node: Node, nodes: list[Node]) -> None:
+        n = len(nodes)
         template = Template((DEPLOY_DIR / "server.properties.template").read_text())
         text = template.substitute(
-            port=port, controller_port=controller_port, data_dir=str(self.data)
+            node_id=node.id,
+            voters=",".join(f"{x.id}@127.0.0.1:{x.controller_port}" for x in nodes),
+            listeners=f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            advertised_listeners=f"PLAINTEXT://127.0.0.1:{node.port}",
+            inter_broker_listener="PLAINTEXT",
+            protocol_map="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            data_dir=str(self.data_dir(node.id)),
+            replication=min(n, 3),
+            min_isr=2 if n >= 3 else 1,
+            extra=CLUSTER_TIMINGS if n > 1 else "",
         )
-        self.config.write_text(text)
+        self.config_file(node.id).write_text(text)
 
     def _java(self) -> str:
         java = shutil.which("java")
@@ -157,16 +297,26 @@ class LocalBroker:
             raise BrokerError("Java is not installed: the Kafka broker needs Java 17+ (`java`).")
         return java
 
-    def _format_storage(self, java: str) -> None:
-        if (self.data / "meta.properties").exists():
+    def _cluster_id(self, nodes: list[Node]) -> str:
+        """The id of a node already formatted (every node of a cluster shares it), else new."""
+        for node in nodes:
+            meta = self.data_dir(node.id) / "meta.properties"
+            if meta.exists():
+                for line in meta.read_text().splitlines():
+                    if line.startswith("cluster.id="):
+                        return line.split("=", 1)[1].strip()
+        return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+    def _format_storage(self, java: str, node: Node, cluster_id: str) -> None:
+        data = self.data_dir(node.id)
+        if (data / "meta.properties").exists():
             return
-        self.data.mkdir(parents=True, exist_ok=True)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        data.mkdir(parents=True, exist_ok=True)
         cmd = [
             java,
             "-Xmx256m",
             f"-Dlog4j.configuration=file:{DEPLOY_DIR / 'log4j.properties'}",
-            f"-Dkafka.logs.dir={self.logs}",
+            f"-Dkafka.logs.dir={self.logs_dir(node.id)}",
             "-cp",
             f"{self.lib}/*",
             "kafka.tools.StorageTool",
@@ -174,7 +324,7 @@ class LocalBroker:
             # --cluster-id=: a random id may start with '-', which "-t ID" reads as an option
             f"--cluster-id={cluster_id}",
             "-c",
-            str(self.config),
+            str(self.config_file(node.id)),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -185,93 +335,131 @@ class LocalBroker:
         """Start the broker (or find it running) and wait until it serves requests."""
         running = self.info()
         if running is not None:
-            if port is not None and port != running["port"]:
-                raise BrokerError(
-                    f"the local broker already runs on port {running['port']}; "
-                    f"run `shockwatch kafka down` first to move it to {port}"
-                )
-            log.info("local broker already running at %s", running["bootstrap"])
-            return {**running, "already_running": True, "ready_s": 0.0}
+            return self._already_running(running, port)
         java = self._java()
         self.fetch_jars()
-        for d in (self.data, self.logs):
-            d.mkdir(parents=True, exist_ok=True)
-        port, controller_port = self._choose_ports(port, controller_port)
-        self._render_config(port, controller_port)
-        self._format_storage(java)
+        nodes = self._plan(port, controller_port)
+        for node in nodes:
+            for d in (self.data_dir(node.id), self.logs_dir(node.id)):
+                d.mkdir(parents=True, exist_ok=True)
+            self._render_config(node, nodes)
+        cluster_id = self._cluster_id(nodes)
+        for node in nodes:
+            self._format_storage(java, node, cluster_id)
 
         started = time.monotonic()
-        log_path = self.logs / "server.log"
-        log_offset = log_path.stat().st_size if log_path.exists() else 0
-        heap = self.settings.kafka_heap.split()
+        waits = [self._launch(java, node) for node in nodes]
+        info = self._write_info(nodes)
+        try:
+            for node, (proc, offset) in zip(nodes, waits, strict=True):
+                self._wait_ready(node, proc, offset)
+            self._wait_registered(nodes)
+        except BaseException:  # nothing half-started is left behind
+            for node in nodes:
+                self._stop_pid(node.pid)
+            raise
+        ready_s = time.monotonic() - started
+        what = "broker" if len(nodes) == 1 else f"cluster of {len(nodes)} nodes"
+        log.info("local Kafka %s ready at %s in %.1f s", what, info["bootstrap"], ready_s)
+        return {**info, "already_running": False, "ready_s": ready_s}
+
+    def _already_running(self, running: dict[str, Any], port: int | None) -> dict[str, Any]:
+        if int(running.get("brokers", 1)) != self.brokers:
+            raise BrokerError(
+                f"a local Kafka of {running['brokers']} node(s) already runs at "
+                f"{running['bootstrap']}; run `shockwatch kafka down` first"
+            )
+        if port is not None and port != running["port"]:
+            raise BrokerError(
+                f"the local broker already runs on port {running['port']}; "
+                f"run `shockwatch kafka down` first to move it to {port}"
+            )
+        for node in running["nodes"]:
+            if not node["alive"]:  # a node of the cluster died: bring it back
+                self.start_node(int(node["id"]))
+        log.info("local broker already running at %s", running["bootstrap"])
+        return {**running, "already_running": True, "ready_s": 0.0}
+
+    def _launch(self, java: str, node: Node) -> tuple[subprocess.Popen[bytes], int]:
+        """Start one node's JVM; returns it and where its server log stood before."""
+        logs = self.logs_dir(node.id)
+        log_path = logs / "server.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
         cmd = [
             java,
-            *heap,
+            *self.settings.kafka_heap.split(),
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             # Pauses with wall time: the bench lines them up with slow ticks.
-            f"-Xlog:gc:file={self.logs / 'gc.log'}:time:filecount=2,filesize=10m",
+            f"-Xlog:gc:file={logs / 'gc.log'}:time:filecount=2,filesize=10m",
             "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{DEPLOY_DIR / 'log4j.properties'}",
-            f"-Dkafka.logs.dir={self.logs}",
+            f"-Dkafka.logs.dir={logs}",
             "-cp",
             f"{self.lib}/*",
             "kafka.Kafka",
-            str(self.config),
+            str(self.config_file(node.id)),
         ]
-        with open(self.logs / "stdout.log", "ab") as out:
+        with open(logs / "stdout.log", "ab") as out:
             proc = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        bootstrap = f"127.0.0.1:{port}"
-        info = {
-            "pid": proc.pid,
-            "port": port,
-            "controller_port": controller_port,
-            "bootstrap": bootstrap,
-        }
-        self.info_file.write_text(json.dumps(info))
-        try:
-            self._wait_ready(proc, log_path, log_offset, bootstrap)
-        except BrokerError:
-            self._stop_pid(proc.pid)
-            raise
-        ready_s = time.monotonic() - started
-        log.info("local Kafka broker ready at %s in %.1f s", bootstrap, ready_s)
-        return {**info, "already_running": False, "ready_s": ready_s}
+        node.pid = proc.pid
+        return proc, offset
 
-    def _wait_ready(
-        self, proc: subprocess.Popen[bytes], log_path: Path, offset: int, bootstrap: str
-    ) -> None:
+    def _wait_ready(self, node: Node, proc: subprocess.Popen[bytes], offset: int) -> None:
+        log_path = self.logs_dir(node.id) / "server.log"
         deadline = time.monotonic() + READY_TIMEOUT_S
         logged = False
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise BrokerError(
-                    f"Kafka exited with code {proc.returncode} during start-up; last log lines:\n"
-                    + self.log_tail()
+                    f"Kafka node {node.id} exited with code {proc.returncode} during start-up; "
+                    "last log lines:\n" + self.log_tail(node_id=node.id)
                 )
             if not logged and log_path.exists():
                 with open(log_path, "rb") as f:
                     f.seek(offset)
                     logged = READY_LINE.encode() in f.read()
-            if logged and self._probe(bootstrap):
+            if logged and self._probe(node.bootstrap):
                 return
             time.sleep(0.2)
         raise BrokerError(
-            f"Kafka did not become ready within {READY_TIMEOUT_S:.0f} s; last log lines:\n"
-            + self.log_tail()
+            f"Kafka node {node.id} did not become ready within {READY_TIMEOUT_S:.0f} s; "
+            "last log lines:\n" + self.log_tail(node_id=node.id)
         )
 
-    @staticmethod
-    def _probe(bootstrap: str) -> bool:
+    def _wait_registered(self, nodes: list[Node]) -> None:
+        """A cluster is ready once every node's metadata lists every node (a client may
+        bootstrap from any of them and must find each broker it is sent to)."""
+        if len(nodes) == 1:
+            return
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for node in nodes:
+            seen: set[int] = set()
+            while len(seen) < len(nodes):
+                if time.monotonic() > deadline:
+                    raise BrokerError(
+                        f"node {node.id} sees brokers {sorted(seen)} of {len(nodes)} after "
+                        f"{READY_TIMEOUT_S:.0f} s"
+                    )
+                cluster = self.describe_cluster(node.bootstrap) or {}
+                seen = {b["broker_id"] for b in cluster.get("brokers", [])}
+                if len(seen) < len(nodes):
+                    time.sleep(0.2)
+
+    def _admin(self, bootstrap: str, timeout_ms: int = 3000) -> Any:
         from kafka import KafkaAdminClient
+
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, client_id="shockwatch-probe"
+        )
+
+    def _probe(self, bootstrap: str) -> bool:
         from kafka.errors import KafkaError
 
         try:
-            client = KafkaAdminClient(
-                bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="shockwatch-probe"
-            )
+            client = self._admin(bootstrap)
         except (KafkaError, OSError):
             return False
         try:
@@ -282,47 +470,122 @@ class LocalBroker:
         finally:
             client.close()
 
-    def log_tail(self, lines: int = 20) -> str:
-        path = self.logs / "server.log"
+    def describe_cluster(self, bootstrap: str | None = None) -> dict[str, Any] | None:
+        """The cluster's metadata as a broker answers it: {brokers: [{broker_id, host, port}],
+        controller_id, cluster_id}; None when no node answers."""
+        from kafka.errors import KafkaError
+
+        if bootstrap is None:
+            info = self.info()
+            if info is None:
+                return None
+            bootstrap = info["bootstrap"]
+        try:
+            client = self._admin(bootstrap, 5000)
+        except (KafkaError, OSError):
+            return None
+        try:
+            cluster = dict(client.describe_cluster())
+            # In KRaft the "controller" of the metadata answer is any broker (clients never talk
+            # to the controllers); the active controller is the metadata quorum's leader.
+            with contextlib.suppress(KafkaError, OSError, KeyError, TypeError):
+                quorum = client.describe_metadata_quorum()
+                cluster["active_controller"] = _quorum_leader(quorum)
+            return cluster
+        except (KafkaError, OSError):
+            return None
+        finally:
+            client.close()
+
+    def log_tail(self, lines: int = 20, node_id: int = 1) -> str:
+        path = self.logs_dir(node_id) / "server.log"
         if not path.exists():
-            path = self.logs / "stdout.log"
+            path = self.logs_dir(node_id) / "stdout.log"
         try:
             return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
 
-    def _stop_pid(self, pid: int) -> None:
+    def _stop_pid(self, pid: int, grace_s: float = STOP_GRACE_S) -> None:
+        if pid <= 0:  # a node that was never launched
+            return
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + STOP_GRACE_S
+        deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and _pid_alive(pid):
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+            _reap(pid)
             time.sleep(0.1)
         if _pid_alive(pid):
-            log.warning("broker pid %d ignored SIGTERM for %.0f s; killing it", pid, STOP_GRACE_S)
+            level = logging.INFO if grace_s < STOP_GRACE_S else logging.WARNING
+            log.log(level, "broker pid %d still running %.0f s after SIGTERM; killing it", pid,
+                    grace_s)  # fmt: skip
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        _reap(pid)
 
     def down(self) -> bool:
-        """Stop the broker if it runs. Returns whether one was running."""
+        """Stop every node that runs. Returns whether one was running."""
         info = self.info()
         if info is None:
             return False
-        self._stop_pid(int(info["pid"]))
+        # Signal all, then wait: the nodes of a cluster shut down together, not one by one.
+        # The last of them may wait for ever for a quorum that is gone (its controlled
+        # shutdown needs one): it gets a shorter grace, then SIGKILL (its data is safe: every
+        # write is in its log, which Kafka recovers at the next start).
+        alive = [int(n["pid"]) for n in info["nodes"] if n["alive"]]
+        for pid in alive:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        grace = STOP_GRACE_S if len(info["nodes"]) == 1 else CLUSTER_STOP_GRACE_S
+        for pid in alive:
+            self._stop_pid(pid, grace)
         return True
 
-    def kill(self) -> None:
-        """SIGKILL the broker (fault tests): no clean shutdown, data stays."""
+    def kill(self, node_id: int | None = None) -> None:
+        """SIGKILL one node (or all): no clean shutdown, data stays (fault tests)."""
         info = self.info()
-        if info is not None:
-            os.killpg(int(info["pid"]), signal.SIGKILL)
+        if info is None:
+            return
+        for node in info["nodes"]:
+            if node["alive"] and node_id in (None, int(node["id"])):
+                try:
+                    os.killpg(int(node["pid"]), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                deadline = time.monotonic() + 10
+                while _pid_alive(int(node["pid"])) and time.monotonic() < deadline:
+                    _reap(int(node["pid"]))
+                    time.sleep(0.05)
+
+    def start_node(self, node_id: int) -> dict[str, Any]:
+        """Start one node of the running deployment again (same ports, same data): after a
+        ``kill``. Returns the deployment's info."""
+        info = self._read_info()
+        if info is None:
+            raise BrokerError("no local Kafka has run here: `shockwatch kafka up` first")
+        nodes = [
+            Node(int(n["id"]), int(n["port"]), int(n["controller_port"]), int(n["pid"]))
+            for n in info["nodes"]
+        ]
+        node = next((n for n in nodes if n.id == node_id), None)
+        if node is None:
+            raise BrokerError(f"no node {node_id} in {[n.id for n in nodes]}")
+        if _pid_alive(node.pid):
+            return info
+        proc, offset = self._launch(self._java(), node)
+        info = self._write_info(nodes)
+        try:
+            self._wait_ready(node, proc, offset)
+        except BrokerError:
+            self._stop_pid(node.pid)
+            raise
+        return info
 
     def status(self) -> dict[str, Any]:
         info = self.info()
@@ -330,19 +593,49 @@ class LocalBroker:
             return {"running": False, "state_dir": str(self.root)}
         topics: list[str] | None
         try:
-            from kafka import KafkaAdminClient
-
-            client = KafkaAdminClient(bootstrap_servers=info["bootstrap"], request_timeout_ms=5000)
+            client = self._admin(info["bootstrap"], 5000)
             try:
                 topics = sorted(client.list_topics())
             finally:
                 client.close()
         except Exception:
             topics = None
+        cluster = self.describe_cluster(info["bootstrap"]) if topics is not None else None
+        registered = {b["broker_id"] for b in (cluster or {}).get("brokers", [])}
+        for node in info["nodes"]:
+            node["registered"] = node["id"] in registered
+        replicas = self._replica_health(info) if topics and len(info["nodes"]) > 1 else None
         return {
             "running": True,
             "reachable": topics is not None,
             "topics": topics,
+            "active_controller": (cluster or {}).get("active_controller"),
             "state_dir": str(self.root),
             **info,
+            **(replicas or {}),
+        }
+
+    def _replica_health(self, info: dict[str, Any]) -> dict[str, Any] | None:
+        """Per node the partitions it leads (``leads``), and the partitions whose ISR is short
+        of their replicas (``under_replicated``) or that have no leader (``offline``)."""
+        from kafka.errors import KafkaError
+
+        try:
+            client = self._admin(info["bootstrap"], 5000)
+        except (KafkaError, OSError):
+            return None
+        try:
+            partitions = [p for t in client.describe_topics() for p in t["partitions"]]
+        except (KafkaError, OSError):
+            return None
+        finally:
+            client.close()
+        for node in info["nodes"]:
+            node["leads"] = sum(1 for p in partitions if p["leader_id"] == node["id"])
+        return {
+            "partitions": len(partitions),
+            "under_replicated": sum(
+                1 for p in partitions if len(p["isr_nodes"]) < len(p["replica_nodes"])
+            ),
+            "offline": sum(1 for p in partitions if p["leader_id"] < 0),
         }

@@ -23,7 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
-kafka_app = typer.Typer(help="The local single-node Kafka broker (KRaft, fetched from Maven).")
+kafka_app = typer.Typer(help="The local Kafka broker: one KRaft node or three (from Maven).")
 topics_app = typer.Typer(help="The topic contracts: create and inspect them.")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
@@ -77,27 +77,37 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def kafka_up(
     port: Annotated[int | None, typer.Option(help="Broker port (default: a free one).")] = None,
     controller_port: Annotated[int | None, typer.Option(help="KRaft controller port.")] = None,
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            help="Nodes: 1, or 3 (a 3-voter quorum, replication factor 3, min.insync.replicas "
+            "2). Default: the deployment already running, else 1."
+        ),
+    ] = None,
 ) -> None:
-    """Start the local broker (idempotent: a running broker is reused) and wait until ready."""
+    """Start the local broker(s) (idempotent: a running one is reused, a cluster's stopped
+    node started again) and wait until ready."""
     from shockwatch.broker import BrokerError, LocalBroker
 
-    broker = LocalBroker(settings_from_env())
     try:
+        broker = LocalBroker(settings_from_env(), brokers=brokers)
         info = broker.up(port=port, controller_port=controller_port)
     except BrokerError as exc:
         raise fail(str(exc)) from None
+    what = "Kafka" if info["brokers"] == 1 else f"Kafka ({info['brokers']} nodes)"
+    pids = ", ".join(str(n["pid"]) for n in info["nodes"])
     if info["already_running"]:
-        out.print(f"Kafka already running at {info['bootstrap']} (pid {info['pid']})")
+        out.print(f"{what} already running at {info['bootstrap']} (pid {pids})")
     else:
         out.print(
-            f"Kafka ready at {info['bootstrap']} (pid {info['pid']}) "
+            f"{what} ready at {info['bootstrap']} (pid {pids}) "
             f"in {info['ready_s']:.1f} s; data in {broker.data}"
         )
 
 
 @kafka_app.command("down")
 def kafka_down() -> None:
-    """Stop the local broker (its data stays: topics and offsets survive a restart)."""
+    """Stop the local broker(s) (data stays: topics and offsets survive a restart)."""
     from shockwatch.broker import LocalBroker
 
     stopped = LocalBroker(settings_from_env()).down()
@@ -108,7 +118,9 @@ def kafka_down() -> None:
 def kafka_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Is the local broker running and reachable? Lists its topics. Exit 1 when not running."""
+    """Is the local broker running and reachable? Lists its topics by prefix; for a cluster
+    also each node (alive, registered, partitions led), the active controller and the
+    under-replicated partitions. Exit 1 when not running or not reachable."""
     from shockwatch.broker import LocalBroker
     from shockwatch.kafka import group_prefixes
 
@@ -118,15 +130,49 @@ def kafka_status(
     elif status["running"]:
         reach = "reachable" if status["reachable"] else "NOT reachable"
         topics = status["topics"] or []
-        out.print(
-            f"Kafka running at {status['bootstrap']} (pid {status['pid']}), {reach}, "
-            f"{len(topics)} topics"
-        )
+        if status["brokers"] == 1:
+            out.print(
+                f"Kafka running at {status['bootstrap']} (pid {status['pid']}), {reach}, "
+                f"{len(topics)} topics"
+            )
+        else:
+            _print_cluster(status, reach, len(topics))
         _print_prefixes(group_prefixes(topics), len(topics))
     else:
         out.print(f"Kafka is not running (state in {status['state_dir']})")
     if not status["running"] or not status.get("reachable"):
         raise typer.Exit(1)
+
+
+def _print_cluster(status: dict, reach: str, n_topics: int) -> None:
+    """Each node of a local cluster (alive, registered with the controller, partitions it
+    leads), the quorum's leader (the active controller) and the replicas' health."""
+    alive = sum(1 for n in status["nodes"] if n["alive"])
+    out.print(
+        f"Kafka cluster of {status['brokers']} nodes ({alive} running) at {status['bootstrap']}, "
+        f"{reach}, {n_topics} topics"
+    )
+    controller = status.get("active_controller")
+    table = Table("node", "port", "ctl port", "pid", "alive", "registered", "leads", "role")
+    for n in status["nodes"]:
+        table.add_row(
+            str(n["id"]),
+            str(n["port"]),
+            str(n["controller_port"]),
+            str(n["pid"]),
+            "yes" if n["alive"] else "NO",
+            "yes" if n.get("registered") else "no",
+            str(n.get("leads", "?")),
+            "controller" if n["id"] == controller else "",
+        )
+    out.print(table)
+    if "under_replicated" in status:
+        out.print(
+            f"{status['partitions']} partitions: {status['under_replicated']} under-replicated "
+            f"(ISR short of the replicas), {status['offline']} without a leader"
+        )
+    if controller is None:
+        out.print("active controller: unknown (no quorum leader answered)")
 
 
 def _print_prefixes(prefixes: list, n_topics: int) -> None:
@@ -188,9 +234,15 @@ def topics_list(
         bool, typer.Option("--all", help="Every topic name on the cluster, by prefix.")
     ] = False,
 ) -> None:
-    """Show each contract topic: partitions, key, value record and configs on the broker
-    (``--all``: the name of every topic on the cluster instead)."""
-    from shockwatch.kafka import KafkaUnavailable, admin, describe_topic_configs, partitions_for
+    """Show each contract topic: partitions, replicas, key, value record and configs on the
+    broker (``--all``: the name of every topic on the cluster instead)."""
+    from shockwatch.kafka import (
+        KafkaUnavailable,
+        admin,
+        describe_topic_configs,
+        partition_leaders,
+        partitions_for,
+    )
     from streams.topics import topic_specs
 
     settings = settings_from_env()
@@ -210,14 +262,21 @@ def topics_list(
     try:
         parts = partitions_for(settings, [s.name for s in specs])
         configs = describe_topic_configs(settings, list(parts))
+        replicas: dict[str, int] = {}
+        for (topic, _), state in partition_leaders(settings, list(parts)).items():
+            replicas[topic] = max(replicas.get(topic, 0), len(state["replicas"]))
     except KafkaUnavailable as exc:
         raise fail(str(exc)) from None
-    table = Table("topic", "partitions", "key", "value", "cleanup", "retention.ms")
+    table = Table(
+        "topic", "partitions", "replicas", "min ISR", "key", "value", "cleanup", "retention.ms"
+    )
     for s in specs:
         cfg = configs.get(s.name, {})
         table.add_row(
             s.name,
             str(parts.get(s.name, "missing")),
+            str(replicas.get(s.name, "-")),
+            cfg.get("min.insync.replicas", "-"),
             s.key,
             s.value,
             cfg.get("cleanup.policy", "-"),

@@ -120,16 +120,39 @@ def admin(settings: Settings, timeout_s: float = 10.0) -> Any:
         ) from exc
 
 
+def replication(settings: Settings, brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for new topics on a cluster of ``brokers``:
+    the settings when given, else 3 and 2 from three brokers on (acks=all then needs two
+    copies: losing any one broker loses nothing acknowledged), 1 and 1 on one broker."""
+    rf = settings.kafka_replication_factor or min(3, max(1, brokers))
+    min_isr = settings.kafka_min_insync_replicas or (2 if rf >= 3 else 1)
+    if rf > brokers:
+        raise KafkaUnavailable(
+            f"replication factor {rf} needs {rf} brokers; the cluster has {brokers}"
+        )
+    if settings.kafka_replication_factor is None and rf == 2:
+        # Two brokers answering is a cluster of two, or of three with one down: say so, since
+        # the topics keep the factor they are created with.
+        log.warning(
+            "only 2 brokers answer: new topics get replication factor 2 and "
+            "min.insync.replicas 1; set SHOCKWATCH_KAFKA_REPLICATION_FACTOR=3 to require 3"
+        )
+    return rf, min(min_isr, rf)
+
+
 def create_topics(
     settings: Settings,
     prefix: str | None = None,
     *,
     keep_all: bool = False,
     only: Iterable[str] | None = None,
+    leader: int | None = None,
 ) -> dict[str, str]:
     """Create every topic of the contract; idempotent. Returns {topic: 'created'|'exists'}.
     ``keep_all``: no time retention, for topics holding a past day (see ``topic_specs``);
-    ``only``: just these of the contract's names (a replay in place writes outputs only)."""
+    ``only``: just these of the contract's names (a replay in place writes outputs only).
+    Replicated as ``replication`` says for the brokers the cluster has. ``leader``: put every
+    partition's preferred (first) replica on that broker, so it leads them all (fault tests)."""
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
@@ -145,7 +168,18 @@ def create_topics(
         for spec in specs:
             result[spec.name] = "exists" if spec.name in existing else "created"
         if missing:
-            new = [NewTopic(s.name, s.partitions, 1, topic_configs=dict(s.config)) for s in missing]
+            brokers = sorted(b["broker_id"] for b in client.describe_cluster()["brokers"])
+            rf, min_isr = replication(settings, len(brokers))
+            extra = {"min.insync.replicas": str(min_isr)} if rf > 1 else {}
+            new = []
+            for s in missing:
+                configs = {**s.config, **extra}
+                if leader is None:
+                    new.append(NewTopic(s.name, s.partitions, rf, topic_configs=configs))
+                    continue
+                replicas = [leader, *[b for b in brokers if b != leader][: rf - 1]]
+                assignments = {p: replicas for p in range(s.partitions)}
+                new.append(NewTopic(s.name, replica_assignments=assignments, topic_configs=configs))
             try:
                 client.create_topics(new, timeout_ms=30_000)
             except TopicAlreadyExistsError:
@@ -299,3 +333,23 @@ def delete_prefix(settings: Settings, prefix: str) -> list[str]:
     if prefix == settings.topic_prefix or not prefix:
         raise ValueError(f"refusing to delete the live prefix {prefix!r}")
     return delete_topics(settings, TopicNames(prefix).all())
+
+
+def partition_leaders(
+    settings: Settings, topics: list[str]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """{(topic, partition): {"leader": id, "isr": [ids], "replicas": [ids]}} as the cluster's
+    metadata says now (leader -1: none, during an election)."""
+    client = admin(settings)
+    try:
+        return {
+            (m["name"], p["partition_index"]): {
+                "leader": p["leader_id"],
+                "isr": sorted(p["isr_nodes"]),
+                "replicas": list(p["replica_nodes"]),
+            }
+            for m in client.describe_topics(topics)
+            for p in m["partitions"]
+        }
+    finally:
+        client.close()

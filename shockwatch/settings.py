@@ -202,6 +202,10 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
     kafka_heap: str = "-Xms256m -Xmx512m"
+    # Topics' replication: empty = derived from the brokers the cluster has (1 on one broker,
+    # 3 from three on), and min.insync.replicas = 2 when replicated three times.
+    kafka_replication_factor: int | None = None
+    kafka_min_insync_replicas: int | None = None
 
     topic_prefix: str = ""
     input_partitions: int = 3

@@ -1,8 +1,10 @@
-"""The real Apache Kafka broker for the test session.
+"""The real Apache Kafka broker for the test session, and a 3-node cluster for topology tests.
 
 Started once per session in its own state folder on free loopback ports (jars are the
 checkout's, fetched from Maven Central by `make` or on first use), stopped at the end even on
 failure. ``SHOCKWATCH_TEST_BOOTSTRAP`` points the tests at an already running cluster instead.
+``kafka_cluster`` (module-scoped, only for the tests that ask for it) is three KRaft nodes of
+their own, in another state folder, stopped at the end of the module even on failure.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from shockwatch.settings import Settings
 
 BROKER_START_TIMEOUT_S = 90
 CONSUME_TIMEOUT_S = 60
+CLUSTER_NODE_HEAP = "-Xms128m -Xmx384m"
 
 
 def read_all(settings: Settings, topic: str, idle_ms: int = 1500) -> list:
@@ -69,6 +72,23 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBroker]:
     took = time.monotonic() - started
     print(f"\n[kafka] test broker at {info['bootstrap']} ready in {took:.1f} s")
     try:
+        yield TestBroker(broker, info["bootstrap"])
+    finally:
+        broker.down()
+
+
+@pytest.fixture(scope="module")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBroker]:
+    """Three combined broker+controller nodes (replication factor 3, min.insync.replicas 2)."""
+    state: Path = tmp_path_factory.mktemp("kafka-cluster-state")
+    # Three JVMs next to the session's broker, the worker and the notifier on a small
+    # machine: each node gets a smaller heap than a lone broker (plenty for a test day).
+    broker = LocalBroker(Settings(kafka_heap=CLUSTER_NODE_HEAP), state_dir=state, brokers=3)
+    started = time.monotonic()
+    try:
+        info = broker.up()
+        print(f"\n[kafka] 3-node test cluster at {info['bootstrap']} ready in "
+              f"{time.monotonic() - started:.1f} s")  # fmt: skip
         yield TestBroker(broker, info["bootstrap"])
     finally:
         broker.down()
