@@ -4,9 +4,9 @@
 ``offsets_for_times(T1)`` gives (the funding topic from its beginning: the as-of join needs the
 history published before T1) up to the end offsets found for T2, with a group-less consumer
 (the live consumer group and its offsets are never touched, and no group is created). Records
-outside [T1, T2] and heartbeats are clipped off the range's edge messages; after the last
-message every input partition gets a heartbeat at T2 (plus the allowed lateness), as a
-scenario's end has, so the last tick closes. The detection is the worker's own
+outside [T1, T2] are clipped off the range's edge messages (heartbeats inside are kept: they
+move their partition's watermark); after the last message every input partition gets a
+heartbeat at T2 (plus the allowed lateness), as a scenario's end has, so the last tick closes. The detection is the worker's own
 (``streams.app.DetectorRuntime``: decode, validate, file, tick) in this process; its signals,
 alerts and dead letters go to topics under the prefix ``replay-<run-id>.`` (deleted at the end
 unless kept) and into the run folder (``run.json``, ``signals.jsonl``, ``alerts.jsonl``) for
@@ -92,10 +92,13 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def split_message(value: bytes, fallback_ts: int) -> list[tuple[int, bytes]]:
+def split_message(
+    value: bytes, fallback_ts: int, heartbeats: bool = False
+) -> list[tuple[int, bytes]]:
     """(ts, raw record) for every record in a message (a frame holds several); heartbeats are
-    dropped (the export adds its own). Unparseable messages are kept whole (the replay's load
-    dead-letters them again, with the reason)."""
+    dropped unless asked for (the export drops them: a scenario's loader adds its own).
+    Unparseable messages are kept whole (the replay's load dead-letters them again, with the
+    reason)."""
     try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError:
@@ -103,7 +106,7 @@ def split_message(value: bytes, fallback_ts: int) -> list[tuple[int, bytes]]:
     framed = isinstance(obj, list)
     out: list[tuple[int, bytes]] = []
     for item in obj if framed else [obj]:
-        if isinstance(item, dict) and item.get("kind") == "heartbeat":
+        if not heartbeats and isinstance(item, dict) and item.get("kind") == "heartbeat":
             continue
         ts = item.get("ts_ms") if isinstance(item, dict) else None
         ts = ts if isinstance(ts, int) and not isinstance(ts, bool) else fallback_ts
@@ -174,14 +177,15 @@ EDGE_MS = 2 * MIN_MS
 
 
 def clip_message(value: bytes, msg_ts: int, t1: int | None, t2: int) -> bytes | None:
-    """The message as the range [t1, t2] keeps it: whole (nearly every message: one substring
-    test, no decode), clipped to the records inside (an edge message, or one holding a
-    heartbeat, which the range drops: it adds its own at the end), or None when nothing is
-    left. Unreadable messages are kept whole: the detector dead-letters them with the reason."""
-    inside = msg_ts <= t2 and (t1 is None or msg_ts >= t1 + EDGE_MS)
-    if inside and b"heartbeat" not in value:
+    """The message as the range [t1, t2] keeps it: whole (nearly every message: no decode),
+    clipped to the records inside (an edge message), or None when nothing is left.
+    Heartbeats inside the range are kept like records: they are their producer's promise that
+    the partition has nothing older to come, and without them a partition that only beats (a
+    funding feed between publications) would hold every tick, and every event, to the range's
+    end. Unreadable messages are kept whole: the detector dead-letters them with the reason."""
+    if msg_ts <= t2 and (t1 is None or msg_ts >= t1 + EDGE_MS):
         return value
-    items = split_message(value, msg_ts)
+    items = split_message(value, msg_ts, heartbeats=True)
     kept = [raw for ts, raw in items if ts <= t2 and (t1 is None or ts >= t1)]
     if not kept:
         return None

@@ -39,12 +39,19 @@ def test_edge_frames_keep_only_the_records_inside(stamps: list, msg_ts: int, kep
         assert [r["ts_ms"] for r in orjson.loads(out)] == kept
 
 
-def test_heartbeats_are_dropped_and_funding_has_no_low_edge() -> None:
+def test_heartbeats_inside_are_kept_and_funding_has_no_low_edge() -> None:
+    """A heartbeat inside the range moves its partition's watermark (a heartbeat-only funding
+    partition would otherwise hold every tick to the end); past T2 the run adds its own."""
     beat = orjson.dumps({"kind": "heartbeat", "ts_ms": T1 + 2 * EDGE_MS, "source": "x"})
-    assert clip_message(beat, T1 + 2 * EDGE_MS, T1, T2) is None
-    old = orjson.dumps({"kind": "funding", "ts_ms": T1 - 86_400_000})
-    assert clip_message(old, T1 - 86_400_000, None, T2) == old
-    assert clip_message(old, T2 + 1, None, T1 - 86_400_001) is None
+    assert clip_message(beat, T1 + 2 * EDGE_MS, T1, T2) == beat
+    assert clip_message(beat, T1 + 2 * EDGE_MS, None, T2) == beat
+    late = orjson.dumps({"kind": "heartbeat", "ts_ms": T2 + 60_000, "source": "x"})
+    assert clip_message(late, T2 + 60_000, None, T2) is None
+    edge = orjson.dumps(
+        [{"kind": "heartbeat", "ts_ms": T1 - 1}, {"kind": "heartbeat", "ts_ms": T1}]
+    )
+    kept = orjson.loads(clip_message(edge, T1, T1, T2) or b"[]")
+    assert kept == [{"kind": "heartbeat", "ts_ms": T1}]
 
 
 def test_unreadable_messages_in_range_are_kept_for_the_detector_to_dead_letter() -> None:
