@@ -84,15 +84,33 @@ def kafka_up(
             "2). Default: the deployment already running, else 1."
         ),
     ] = None,
+    secure: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure/--plaintext",
+            help="SASL_SSL (SCRAM-SHA-512) with TLS from a local CA and ACLs per component "
+            "(credentials in <state>/kafka/secure; docs/kafka.md). Default: the deployment "
+            "already running, else plaintext.",
+        ),
+    ] = None,
 ) -> None:
     """Start the local broker(s) (idempotent: a running one is reused, a cluster's stopped
     node started again) and wait until ready."""
     from shockwatch.broker import BrokerError, LocalBroker
+    from shockwatch.kafka import KafkaUnavailable
 
+    settings = settings_from_env()
     try:
-        broker = LocalBroker(settings_from_env(), brokers=brokers)
+        broker = LocalBroker(settings, brokers=brokers, secure=secure)
         info = broker.up(port=port, controller_port=controller_port)
-    except BrokerError as exc:
+        if broker.secure:
+            from shockwatch.secure import SecureError, prepare
+
+            try:
+                ready = prepare(settings, broker.tls, info["bootstrap"])
+            except SecureError as exc:
+                raise BrokerError(str(exc)) from None
+    except (BrokerError, KafkaUnavailable) as exc:
         raise fail(str(exc)) from None
     what = "Kafka" if info["brokers"] == 1 else f"Kafka ({info['brokers']} nodes)"
     pids = ", ".join(str(n["pid"]) for n in info["nodes"])
@@ -103,6 +121,8 @@ def kafka_up(
             f"{what} ready at {info['bootstrap']} (pid {pids}) "
             f"in {info['ready_s']:.1f} s; data in {broker.data}"
         )
+    if broker.secure:
+        out.print(ready)
 
 
 @kafka_app.command("down")

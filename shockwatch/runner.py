@@ -251,12 +251,17 @@ def run_scenario(
     run_id: str | None = None,
     before_stop: Callable[[WorkerProcess], None] | None = None,
     keep_topics: bool = False,
+    loader_settings: Settings | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> RunResult:
     """Load ``scenario`` under a fresh prefix while the worker runs over it; return its output.
 
     The worker starts first and the scenario is produced from a background thread (paced by
     ``speed``, or as fast as possible), as events would arrive live. The run's topics are
-    deleted when it ends (its output is in the result), unless ``keep_topics``.
+    deleted when it ends (its output is in the result), unless ``keep_topics``. ``settings``
+    creates the topics and reads the output; on an authenticated cluster the loader may run as
+    another principal (``loader_settings``) and the worker with its own (``worker_env``: its
+    ``SHOCKWATCH_KAFKA_*`` variables).
     """
     import threading
 
@@ -269,14 +274,15 @@ def run_scenario(
     started = time.monotonic()
     create_topics(settings, prefix, keep_all=True)
     worker = WorkerProcess(
-        settings, prefix, app_id, settings.state_dir / "runs" / f"{run}.worker.log", metrics_port
-    )
+        settings, prefix, app_id, settings.state_dir / "runs" / f"{run}.worker.log", metrics_port,
+        extra_env=worker_env,
+    )  # fmt: skip
     loaded: dict[str, FeedResult] = {}
     failure: list[BaseException] = []
 
     def load() -> None:
         try:
-            with Publisher(settings, client_id="shockwatch-scenario") as pub:
+            with Publisher(loader_settings or settings, client_id="shockwatch-scenario") as pub:
                 loaded.update(
                     load_scenario(
                         scenario,
