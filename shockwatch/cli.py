@@ -229,6 +229,42 @@ def _fmt_age(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
+@kafka_app.command("acls")
+def kafka_acls(
+    prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
+    app_id: Annotated[str | None, typer.Option(help="App id (its consumer groups).")] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Create them on the configured cluster (as admin).")
+    ] = False,
+    commands: Annotated[
+        bool, typer.Option("--commands", help="Print them as kafka-acls.sh commands.")
+    ] = False,
+) -> None:
+    """The ACLs each component needs (principals producer, worker, notifier, exporter): print
+    them, as kafka-acls.sh commands for a managed cluster, or --apply them."""
+    from shockwatch.kafka import KafkaUnavailable
+    from shockwatch.secure import SecureError, acl_plan, apply_acls, kafka_acls_command
+
+    settings = settings_from_env()
+    prefix = settings.topic_prefix if prefix is None else prefix
+    app_id = app_id or settings.app_id
+    grants = acl_plan(prefix, app_id)
+    if apply:
+        try:
+            n = apply_acls(settings, prefix, app_id)
+        except (KafkaUnavailable, SecureError) as exc:
+            raise fail(str(exc)) from None
+        out.print(f"{n} ACLs in place for topic prefix {prefix!r}, app id {app_id!r}")
+    elif commands:
+        for grant in grants:
+            out.print(kafka_acls_command(grant), soft_wrap=True)
+    else:
+        table = Table("principal", "operation", "resource", "name")
+        for g in grants:
+            table.add_row(g.principal, g.operation, g.resource, g.name)
+        out.print(table)
+
+
 # -- topics -------------------------------------------------------------------------------------
 
 

@@ -508,3 +508,13 @@ def prepare(settings: Settings, layout: SecureLayout, bootstrap: str) -> str:
         f"Each component's settings (password by file, mode 0600) in {layout.clients}: {envs};"
         f" e.g. `set -a; . {layout.env_file('worker')}; set +a; shockwatch worker`"
     )
+
+
+def kafka_acls_command(grant: Grant, bootstrap: str = "$BOOTSTRAP") -> str:
+    """``grant`` as Apache Kafka's own tool adds it (for a managed cluster)."""
+    where = "--topic" if grant.resource == "topic" else "--group"
+    return (
+        f"kafka-acls.sh --bootstrap-server {bootstrap} --command-config admin.properties "
+        f"--add --allow-principal {grant.principal} --operation {grant.operation.capitalize()} "
+        f"{where} {grant.name}"
+    )
