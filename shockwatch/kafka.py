@@ -109,14 +109,19 @@ def admin(settings: Settings, timeout_s: float = 10.0) -> Any:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    from shockwatch.secure import RefusalWitness, explain_refusal
+
     cfg = kafka_python_config(settings)
     try:
-        return KafkaAdminClient(
-            **cfg, request_timeout_ms=int(timeout_s * 1000), client_id="shockwatch-admin"
-        )
+        with RefusalWitness() as witness:
+            return KafkaAdminClient(
+                **cfg, request_timeout_ms=int(timeout_s * 1000), client_id="shockwatch-admin"
+            )
     except (KafkaError, OSError) as exc:
+        why = explain_refusal(settings, cfg["bootstrap_servers"], witness.causes)
         raise KafkaUnavailable(
             f"cannot reach Kafka at {cfg['bootstrap_servers']}: {exc.__class__.__name__}"
+            + (f": {why}" if why else "")
         ) from exc
 
 

@@ -475,18 +475,30 @@ def describe_acls(admin_settings: Settings) -> list[Grant]:
 
 
 # -- clear refusals ---------------------------------------------------------------------------
+def _authorization_error(exc: BaseException) -> str | None:
+    """The name of the authorization error ``exc`` is or wraps (kafka-python wraps a refused
+    InitProducerId, ``ClusterAuthorizationFailedError``, in a plain ``KafkaError``)."""
+    import re
+
+    if "AuthorizationFailed" in type(exc).__name__:
+        return type(exc).__name__
+    found = re.search(r"\b(\w+AuthorizationFailedError)\b", str(exc))
+    return found.group(1) if found else None
+
+
 def is_authorization_error(exc: BaseException) -> bool:
     """Kafka refused the principal (an ACL), as kafka-python or aiokafka raise it."""
-    return "AuthorizationFailed" in type(exc).__name__
+    return _authorization_error(exc) is not None
 
 
 def not_authorized(settings: Settings, topic: str, operation: str, exc: BaseException) -> str:
     """The one-line report of a refusal: which principal, what, on which topic, what to do."""
     who = f"User:{settings.kafka_sasl_username}" if settings.kafka_sasl_username else "anonymous"
+    error = _authorization_error(exc) or type(exc).__name__
     return (
-        f"Kafka refused principal {who} {operation} on topic {topic!r} "
-        f"({type(exc).__name__}): no ACL allows it; grant one (docs/kafka.md, 'ACLs') or run "
-        "this component with its own principal"
+        f"Kafka refused principal {who} {operation} on topic {topic!r} ({error}): no ACL "
+        "allows it; grant one (docs/kafka.md, 'ACLs') or run this component with its own "
+        "principal"
     )
 
 
@@ -518,3 +530,88 @@ def kafka_acls_command(grant: Grant, bootstrap: str = "$BOOTSTRAP") -> str:
         f"--add --allow-principal {grant.principal} --operation {grant.operation.capitalize()} "
         f"{where} {grant.name}"
     )
+
+
+# -- why a client was turned away ------------------------------------------------------------
+# What kafka-python logs when the broker refuses it (it then retries until its bootstrap
+# timeout and raises a bare KafkaTimeoutError): the broker's own words, kept for the message.
+_REFUSAL_MARKS = ("Authentication", "Sasl", "SSL", "certificate", "IllegalSaslState")
+
+
+class RefusalWitness(logging.Handler):
+    """Collects the client library's log lines that say why a connection was refused."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.causes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if any(mark in message for mark in _REFUSAL_MARKS):
+            self.causes.append(message)
+
+    def __enter__(self) -> RefusalWitness:
+        logging.getLogger("kafka").addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("kafka").removeHandler(self)
+
+
+def _tls_handshake(host: str, port: int, ctx: ssl.SSLContext, timeout_s: float = 5.0) -> str:
+    """Why a TLS handshake with ``host:port`` fails under ``ctx``, or "ok"."""
+    import socket
+
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout_s) as raw,
+            ctx.wrap_socket(raw, server_hostname=host),
+        ):
+            return "ok"
+    except ssl.SSLCertVerificationError as exc:
+        return f"certificate: {exc.verify_message or exc.reason}"
+    except (ssl.SSLError, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def explain_refusal(settings: Settings, bootstrap: str, causes: list[str]) -> str:
+    """Why the cluster turned this client away, in a sentence an operator can act on: the
+    broker's refusal as the client logged it, else a TLS probe of the first bootstrap server."""
+    who = settings.kafka_sasl_username
+    protocol = settings.kafka_security_protocol
+    auth = [c for c in causes if "Authentication" in c or "Sasl" in c]
+    if auth:
+        reason = auth[-1].rsplit("SaslAuthenticationFailedError: ", 1)[-1]
+        return (
+            f"Kafka refused to authenticate {f'User:{who}' if who else 'this client'} "
+            f"({settings.kafka_sasl_mechanism}): {reason}; check SHOCKWATCH_KAFKA_SASL_USERNAME "
+            "and the password (SHOCKWATCH_KAFKA_SASL_PASSWORD_FILE)"
+        )
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    if not port.isdigit():
+        return ""
+    if "SSL" in protocol:
+        from shockwatch.kafka import ssl_context
+
+        ctx = ssl_context(settings)
+        result = _tls_handshake(host, int(port), ctx) if ctx is not None else "ok"
+        if result.startswith("certificate"):
+            return (
+                f"TLS: this client does not trust the broker's {result}; set "
+                "SHOCKWATCH_KAFKA_SSL_CAFILE to the CA that signed it"
+            )
+        if result == "ok" and "SASL" not in protocol:
+            return (
+                "the broker closed the connection after TLS: it requires SASL authentication "
+                "(SHOCKWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL and a principal's credentials)"
+            )
+        return ""
+    anyone = ssl.create_default_context()
+    anyone.check_hostname = False
+    anyone.verify_mode = ssl.CERT_NONE
+    if _tls_handshake(host, int(port), anyone) == "ok":
+        return (
+            f"the broker at {bootstrap} speaks TLS and this client {protocol}: set "
+            "SHOCKWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SSL) and SHOCKWATCH_KAFKA_SSL_CAFILE"
+        )
+    return ""
