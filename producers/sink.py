@@ -62,6 +62,11 @@ def _is_rejection(exc: BaseException) -> bool:
     return False
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class Keyed(Protocol):
     ts_ms: int
 
@@ -460,6 +465,9 @@ class KafkaSink:
                 except Exception as exc:
                     out.append((chunk_msgs, exc))
                     continue
+                # A round cut short (close) leaves its futures: their failure is seen here, not
+                # printed at exit as "Future exception was never retrieved" with a traceback.
+                fut.add_done_callback(_retrieve)
                 sent.append((fut, chunk_msgs))
         results = await asyncio.gather(*(f for f, _ in sent), return_exceptions=True)
         for result, (_, chunk_msgs) in zip(results, sent, strict=True):

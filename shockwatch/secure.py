@@ -605,6 +605,13 @@ def explain_refusal(settings: Settings, bootstrap: str, causes: list[str]) -> st
                 "the broker closed the connection after TLS: it requires SASL authentication "
                 "(SHOCKWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL and a principal's credentials)"
             )
+        if result == "ok":  # the broker's refusal was lost in its closing of the connection
+            return (
+                f"TLS is fine but the broker closed the connection during SASL authentication "
+                f"of {f'User:{who}' if who else 'this client'} "
+                f"({settings.kafka_sasl_mechanism}): check SHOCKWATCH_KAFKA_SASL_USERNAME, the "
+                "password (SHOCKWATCH_KAFKA_SASL_PASSWORD_FILE) and the mechanism"
+            )
         return ""
     anyone = ssl.create_default_context()
     anyone.check_hostname = False
