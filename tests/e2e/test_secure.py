@@ -346,6 +346,7 @@ def test_the_day_end_to_end_each_component_its_own_principal(
         result = run_scenario(
             admin, scenario, prefix=PREFIX, app_id=APP_ID, run_id=run,
             loader_settings=producer, worker_env=secure.client_env(sb.layout, "worker"),
+            keep_topics=True,  # read back below; the module's broker goes with them
         )  # fmt: skip
         deadline = time.monotonic() + SLACK_TIMEOUT_S
         while len(slack.messages) < len(result.alerts) and time.monotonic() < deadline:
