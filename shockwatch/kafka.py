@@ -165,6 +165,7 @@ def create_topics(
     if only is not None:
         wanted = set(only)
         specs = [s for s in specs if s.name in wanted]
+    missing: list[TopicSpec] = []
     client = admin(settings)
     try:
         existing = set(client.list_topics())
@@ -191,6 +192,15 @@ def create_topics(
                 # Raced with another creator: fine, that is what idempotent means.
                 pass
         return result
+    except Exception as exc:
+        from shockwatch.secure import KafkaNotAuthorized, is_authorization_error, not_authorized
+
+        if not is_authorization_error(exc):
+            raise
+        # e.g. a component's principal on an authenticated cluster: an admin creates topics
+        what = not_authorized(settings, missing[0].name if missing else "?", "CREATE", exc)
+        raise KafkaNotAuthorized(f"{what}; or create the topics first as an admin "
+                                 "(`shockwatch topics create`)") from None  # fmt: skip
     finally:
         client.close()
 

@@ -145,6 +145,12 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     )  # fmt: skip
 
 
+def command(what: str) -> list[str]:
+    """The shockwatch command an attempt's description names (after its colon)."""
+    return what.rsplit(": shockwatch ", 1)[-1].split() if ": shockwatch " in what else [
+        "topics", "list"]  # fmt: skip
+
+
 def error_line(output: str) -> str:
     """What the command printed as its error (the line after "error:"), on one line."""
     text = " ".join(output.split())
@@ -183,12 +189,22 @@ def test_strangers_are_refused(secure_kafka: SecureBroker, tmp_path: Path) -> No
     good = {**sasl, "sasl_username": "admin", "sasl_password_file": admin_pw}
     runs = [(f"{what}: shockwatch topics list", cli_env(sb, tmp_path, **kafka), says)
             for what, kafka, says in attempts]  # fmt: skip
+    # a component may not create topics (an admin does): the worker's own start-up path
+    worker = {**sasl, "sasl_username": "worker",
+              "sasl_password_file": str(sb.layout.password_file("worker"))}  # fmt: skip
+    runs.append(
+        (
+            "worker's principal creates topics: shockwatch topics create --prefix new.",
+            cli_env(sb, tmp_path, **worker),
+            "Kafka refused principal User:worker CREATE",
+        )
+    )
     runs.append(("control", cli_env(sb, tmp_path, **good), ""))
     for _, env, _ in runs:  # an empty value means "unset" (the system CAs)
         for key in [k for k, v in env.items() if k.startswith("SHOCKWATCH_") and v == ""]:
             del env[key]
     with ThreadPoolExecutor(max_workers=3) as pool:
-        procs = list(pool.map(lambda r: run_cli(["topics", "list"], r[1]), runs))
+        procs = list(pool.map(lambda r: run_cli(command(r[0]), r[1]), runs))
 
     control = procs.pop()
     sb.outputs.append(control.stdout + control.stderr)
