@@ -582,6 +582,7 @@ def explain_refusal(settings: Settings, bootstrap: str, causes: list[str]) -> st
     auth = [c for c in causes if "Authentication" in c or "Sasl" in c]
     if auth:
         reason = auth[-1].rsplit("SaslAuthenticationFailedError: ", 1)[-1]
+        reason = reason.split(" (backoff ")[0]  # the client's retry note, not the broker's words
         return (
             f"Kafka refused to authenticate {f'User:{who}' if who else 'this client'} "
             f"({settings.kafka_sasl_mechanism}): {reason}; check SHOCKWATCH_KAFKA_SASL_USERNAME "

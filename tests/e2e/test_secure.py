@@ -66,6 +66,7 @@ class SecureBroker:
     layout: secure.SecureLayout
     started: float
     refused: list[tuple[str, str]] = field(default_factory=list)  # (attempt, what it printed)
+    summary: list[str] = field(default_factory=list)  # the end-to-end run's figures
     logs: list[Path] = field(default_factory=list)  # every log of the run, scanned at the end
     outputs: list[str] = field(default_factory=list)  # printed output, scanned too
 
@@ -105,6 +106,8 @@ def secure_kafka(
                   f"{ready:.1f} s; refused attempts ({len(sb.refused)}):")  # fmt: skip
             for what, printed in sb.refused:
                 print(f"[secure]   {what}\n[secure]     -> {printed}")
+            for line in sb.summary:
+                print(f"[secure] {line}")
             print(f"[secure] module run time {time.monotonic() - started:.1f} s")
 
 
@@ -318,6 +321,10 @@ def test_each_component_only_does_its_job(
     sb.outputs.append(caplog.text)
 
 
+def plain(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
 def scrape(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
         text = resp.read().decode()
@@ -380,10 +387,13 @@ def test_the_day_end_to_end_each_component_its_own_principal(
     took = time.monotonic() - started
     loaded = {feed: r.valid for feed, r in result.loaded.items()}
     in_alerts = len(read_all(admin, names.alerts))
-    print(f"\n[secure] 2025-11-04 authenticated end to end in {took:.1f} s: events loaded as "
+    sb.summary.append(f"2025-11-04 authenticated end to end in {took:.1f} s: events loaded as "
           f"User:producer {loaded} ({sum(loaded.values())}), signals {result.signals}, alerts "
           f"{len(result.alerts)} (offline {len(expected)}), Slack posts {len(posted)}, "
-          f"exporter signals {exported.get('shockwatch_signals_total', 0):.0f}")  # fmt: skip
+          f"exporter signals {exported.get('shockwatch_signals_total', 0):.0f}; alerts: "
+          + ", ".join(f"{plain(a.state)} {plain(a.severity)} {plain(a.regime)} at "
+                      f"{time.strftime('%H:%M', time.gmtime(a.ts_ms / 1000))}Z"
+                      for a in result.alerts))  # fmt: skip
     sb.outputs.append(capfd.readouterr().out)
     assert notifier_alive, (tmp_path / "notifier.log").read_text()[-2000:]
     assert late == 0 and sum(loaded.values()) > 0
