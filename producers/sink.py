@@ -10,7 +10,10 @@
   anything newer: records are never dropped, and ``flush`` returns only when all are acked;
 - heartbeats (``streams.records.Heartbeat``) to every partition of the topic when it has been
   idle for ``heartbeat_s``: the detection worker's event-time watermark needs them;
-- a broker that cannot be reached at start raises ``KafkaUnavailable`` (the CLI exits 1).
+- a broker that cannot be reached at start raises ``KafkaUnavailable`` (the CLI exits 1);
+- a topic this principal may not write (an ACL is missing) is reported as such, once per
+  topic and then at most every 30 s, naming the principal and the topic (``refusals``); its
+  records wait for an operator to grant the ACL, like any other record Kafka did not take.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from producers.metrics import ProducerMetrics, default_metrics
 from producers.retry import calculate_backoff
 from shockwatch.kafka import KafkaUnavailable, aiokafka_config
 from shockwatch.log import retry_logger
+from shockwatch.secure import is_authorization_error, not_authorized
 from shockwatch.settings import Settings
 from streams.dlq import dead_letter
 from streams.records import Heartbeat, InvalidValue, RecordError
@@ -56,6 +60,11 @@ def _is_rejection(exc: BaseException) -> bool:
     if isinstance(exc, BrokerResponseError):
         return not exc.retriable and "Authorization" not in type(exc).__name__
     return False
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class Keyed(Protocol):
@@ -210,6 +219,8 @@ class KafkaSink:
         self.heartbeats_sent = 0
         self.refused = 0
         self.dropped = 0
+        # topic -> how Kafka refused this principal writing to it (the newest refusal)
+        self.refusals: dict[str, str] = {}
         self._partitioner: Any = None
 
     # -- life cycle --------------------------------------------------------------------------
@@ -417,10 +428,7 @@ class KafkaSink:
             for topic in {m.topic for m in msgs} - self._partitions.keys():
                 await self._refresh_partitions(topic)
         except Exception as exc:
-            retry_log.warning("no metadata from Kafka (%s)", type(exc).__name__)
-            for m in msgs:
-                self.metrics.send_failures.labels(m.topic).inc()
-            return msgs
+            return self._no_metadata(msgs, exc)
         groups: dict[tuple[str, int], list[OutMessage]] = {}
         for m in msgs:
             groups.setdefault((m.topic, self._partition_of(m)), []).append(m)
@@ -457,6 +465,9 @@ class KafkaSink:
                 except Exception as exc:
                     out.append((chunk_msgs, exc))
                     continue
+                # A round cut short (close) leaves its futures: their failure is seen here, not
+                # printed at exit as "Future exception was never retrieved" with a traceback.
+                fut.add_done_callback(_retrieve)
                 sent.append((fut, chunk_msgs))
         results = await asyncio.gather(*(f for f, _ in sent), return_exceptions=True)
         for result, (_, chunk_msgs) in zip(results, sent, strict=True):
@@ -469,7 +480,27 @@ class KafkaSink:
             if error is not None:
                 log.debug("Kafka refused %d record(s): %r", len(chunk_msgs), error)
                 self.metrics.send_failures.labels(chunk_msgs[0].topic).inc(len(chunk_msgs))
+                if is_authorization_error(error):
+                    self._not_authorized(chunk_msgs[0].topic, error, len(chunk_msgs))
         return out
+
+    def _no_metadata(self, msgs: list[OutMessage], exc: BaseException) -> list[OutMessage]:
+        if is_authorization_error(exc):
+            for topic in {m.topic for m in msgs} - self._partitions.keys():
+                self._not_authorized(topic, exc, sum(m.topic == topic for m in msgs))
+        else:
+            retry_log.warning("no metadata from Kafka (%s)", type(exc).__name__)
+        for m in msgs:
+            self.metrics.send_failures.labels(m.topic).inc()
+        return msgs
+
+    def _not_authorized(self, topic: str, error: BaseException, records: int) -> None:
+        """No ACL lets this principal write ``topic``: say so plainly (no traceback); the
+        records wait (rate-limited: once, then every 30 s while it lasts)."""
+        message = not_authorized(self.settings, topic, "WRITE", error)
+        self.refusals[topic] = message
+        # one line per topic (the rate limit keys on it): the message itself, not a template
+        retry_log.error(f"{message}; {'its records wait' if records else 'nothing sent'}")
 
     async def _dead_letter_refused(self, m: OutMessage, error: BaseException) -> None:
         """The broker refuses this record for good: keep it in the DLQ (or, for a refused dead

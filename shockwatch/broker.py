@@ -13,6 +13,10 @@ folder ``<state>/kafka/cluster/node-<id>`` (data, logs, server.properties) on it
 ports. One deployment runs per state folder: ``<state>/kafka/broker.json`` describes it (its
 nodes, their pids and ports, the bootstrap servers), so ``down``/``status`` and the clients'
 ``bootstrap`` find it whatever its shape.
+
+``LocalBroker(settings, secure=True)`` serves SASL_SSL (SCRAM-SHA-512) with TLS from a local CA
+and enforces ACLs (``shockwatch.secure``, which this module calls at a few hooks); its data is
+kept apart, in ``<state>/kafka/secure``, as its SCRAM users are stored when it is formatted.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from shockwatch import secure as security
+from shockwatch.log import redact
 from shockwatch.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -121,15 +127,22 @@ class Node:
 
 class LocalBroker:
     def __init__(
-        self, settings: Settings, state_dir: Path | None = None, *, brokers: int | None = None
+        self,
+        settings: Settings,
+        state_dir: Path | None = None,
+        *,
+        brokers: int | None = None,
+        secure: bool | None = None,
     ) -> None:
         """``brokers``: 1 or 3; None is the deployment running in this state folder, else 1
-        (so ``kafka up``, the demo and ``make run`` reuse a running cluster as it is)."""
+        (so ``kafka up``, the demo and ``make run`` reuse a running cluster as it is).
+        ``secure``: SASL_SSL + ACLs (``shockwatch.secure``); None likewise follows the running
+        deployment, else plaintext."""
         self.settings = settings
         self.root = (state_dir or settings.state_dir) / "kafka"
         self.info_file = self.root / "broker.json"
+        running = self.info() if brokers is None or secure is None else None
         if brokers is None:
-            running = self.info()
             brokers = int(running["brokers"]) if running is not None else 1
         if brokers not in (1, 3):
             raise BrokerError(f"--brokers must be 1 or 3 (a 3-voter quorum), not {brokers}")
@@ -138,6 +151,16 @@ class LocalBroker:
         self.lib = settings.state_dir / "kafka" / "lib"
         # One node keeps the original layout (<state>/kafka/data, logs, server.properties).
         self.home = self.root if brokers == 1 else self.root / "cluster"
+        # --secure (None: as the deployment running here, else plaintext) keeps its own data:
+        # its SCRAM users are written when the storage is formatted.
+        if secure is None:
+            secure = bool(running is not None and running.get("secure"))
+        if secure and brokers != 1:
+            raise BrokerError("--secure runs one node (three secure nodes are not tested yet)")
+        self.secure = secure
+        self.tls = security.SecureLayout(self.root / "secure")
+        if secure:
+            self.home = self.tls.root
 
     # -- layout -----------------------------------------------------------------------------
     def node_dir(self, node_id: int) -> Path:
@@ -230,6 +253,7 @@ class LocalBroker:
             "controller_port": first.controller_port,
             "bootstrap": ",".join(n.bootstrap for n in nodes),
             "nodes": [asdict(n) for n in nodes],
+            "secure": self.secure,
         }
         self.info_file.parent.mkdir(parents=True, exist_ok=True)
         self.info_file.write_text(json.dumps(info))
@@ -238,6 +262,8 @@ class LocalBroker:
     def _previous_nodes(self) -> dict[int, Node]:
         info = self._read_info()
         if info is None or int(info.get("brokers", 1)) != self.brokers:
+            return {}
+        if bool(info.get("secure")) != self.secure:
             return {}
         return {
             int(n["id"]): Node(int(n["id"]), int(n["port"]), int(n["controller_port"]))
@@ -277,19 +303,28 @@ class LocalBroker:
     def _render_config(self, node: Node, nodes: list[Node]) -> None:
         n = len(nodes)
         template = Template((DEPLOY_DIR / "server.properties.template").read_text())
-        text = template.substitute(
-            node_id=node.id,
-            voters=",".join(f"{x.id}@127.0.0.1:{x.controller_port}" for x in nodes),
+        listeners = dict(
             listeners=f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
             advertised_listeners=f"PLAINTEXT://127.0.0.1:{node.port}",
             inter_broker_listener="PLAINTEXT",
             protocol_map="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        )
+        extra = CLUSTER_TIMINGS if n > 1 else ""
+        if self.secure:
+            listeners = security.listener_placeholders(node.port, node.controller_port)
+            extra += security.server_properties(self.tls)
+        text = template.substitute(
+            node_id=node.id,
+            voters=",".join(f"{x.id}@127.0.0.1:{x.controller_port}" for x in nodes),
+            **listeners,
             data_dir=str(self.data_dir(node.id)),
             replication=min(n, 3),
             min_isr=2 if n >= 3 else 1,
-            extra=CLUSTER_TIMINGS if n > 1 else "",
+            extra=extra,
         )
         self.config_file(node.id).write_text(text)
+        if self.secure:  # it holds the broker's own password
+            security.protect_config(self.config_file(node.id))
 
     def _java(self) -> str:
         java = shutil.which("java")
@@ -325,10 +360,13 @@ class LocalBroker:
             f"--cluster-id={cluster_id}",
             "-c",
             str(self.config_file(node.id)),
+            # --secure: every principal's SCRAM credentials, stored in the metadata log
+            *(security.format_args(self.tls) if self.secure else []),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise BrokerError(f"formatting Kafka storage failed:\n{proc.stdout}{proc.stderr}")
+            output = redact(proc.stdout + proc.stderr)
+            raise BrokerError(f"formatting Kafka storage failed:\n{output}")
 
     # -- lifecycle --------------------------------------------------------------------------
     def up(self, port: int | None = None, controller_port: int | None = None) -> dict[str, Any]:
@@ -338,6 +376,8 @@ class LocalBroker:
             return self._already_running(running, port)
         java = self._java()
         self.fetch_jars()
+        if self.secure:
+            security.ensure_material(self.tls)
         nodes = self._plan(port, controller_port)
         for node in nodes:
             for d in (self.data_dir(node.id), self.logs_dir(node.id)):
@@ -364,6 +404,12 @@ class LocalBroker:
         return {**info, "already_running": False, "ready_s": ready_s}
 
     def _already_running(self, running: dict[str, Any], port: int | None) -> dict[str, Any]:
+        if bool(running.get("secure")) != self.secure:
+            kind = "secure (SASL_SSL)" if running.get("secure") else "plaintext"
+            raise BrokerError(
+                f"a {kind} local Kafka already runs at {running['bootstrap']}; "
+                "run `shockwatch kafka down` first"
+            )
         if int(running.get("brokers", 1)) != self.brokers:
             raise BrokerError(
                 f"a local Kafka of {running['brokers']} node(s) already runs at "
@@ -451,8 +497,14 @@ class LocalBroker:
     def _admin(self, bootstrap: str, timeout_ms: int = 3000) -> Any:
         from kafka import KafkaAdminClient
 
+        # A secure deployment (this one, or the one broker.json describes) is asked as admin.
+        running_secure = self.secure or bool((self._read_info() or {}).get("secure"))
+        auth = security.admin_client_config(self.tls) if running_secure else {}
         return KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, client_id="shockwatch-probe"
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=timeout_ms,
+            client_id="shockwatch-probe",
+            **auth,
         )
 
     def _probe(self, bootstrap: str) -> bool:

@@ -84,15 +84,33 @@ def kafka_up(
             "2). Default: the deployment already running, else 1."
         ),
     ] = None,
+    secure: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure/--plaintext",
+            help="SASL_SSL (SCRAM-SHA-512) with TLS from a local CA and ACLs per component "
+            "(credentials in <state>/kafka/secure; docs/kafka.md). Default: the deployment "
+            "already running, else plaintext.",
+        ),
+    ] = None,
 ) -> None:
     """Start the local broker(s) (idempotent: a running one is reused, a cluster's stopped
     node started again) and wait until ready."""
     from shockwatch.broker import BrokerError, LocalBroker
+    from shockwatch.kafka import KafkaUnavailable
 
+    settings = settings_from_env()
     try:
-        broker = LocalBroker(settings_from_env(), brokers=brokers)
+        broker = LocalBroker(settings, brokers=brokers, secure=secure)
         info = broker.up(port=port, controller_port=controller_port)
-    except BrokerError as exc:
+        if broker.secure:
+            from shockwatch.secure import SecureError, prepare
+
+            try:
+                ready = prepare(settings, broker.tls, info["bootstrap"])
+            except SecureError as exc:
+                raise BrokerError(str(exc)) from None
+    except (BrokerError, KafkaUnavailable) as exc:
         raise fail(str(exc)) from None
     what = "Kafka" if info["brokers"] == 1 else f"Kafka ({info['brokers']} nodes)"
     pids = ", ".join(str(n["pid"]) for n in info["nodes"])
@@ -103,6 +121,8 @@ def kafka_up(
             f"{what} ready at {info['bootstrap']} (pid {pids}) "
             f"in {info['ready_s']:.1f} s; data in {broker.data}"
         )
+    if broker.secure:
+        out.print(ready)
 
 
 @kafka_app.command("down")
@@ -207,6 +227,42 @@ def _fmt_age(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"
     return f"{seconds:.0f}s"
+
+
+@kafka_app.command("acls")
+def kafka_acls(
+    prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
+    app_id: Annotated[str | None, typer.Option(help="App id (its consumer groups).")] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Create them on the configured cluster (as admin).")
+    ] = False,
+    commands: Annotated[
+        bool, typer.Option("--commands", help="Print them as kafka-acls.sh commands.")
+    ] = False,
+) -> None:
+    """The ACLs each component needs (principals producer, worker, notifier, exporter): print
+    them, as kafka-acls.sh commands for a managed cluster, or --apply them."""
+    from shockwatch.kafka import KafkaUnavailable
+    from shockwatch.secure import SecureError, acl_plan, apply_acls, kafka_acls_command
+
+    settings = settings_from_env()
+    prefix = settings.topic_prefix if prefix is None else prefix
+    app_id = app_id or settings.app_id
+    grants = acl_plan(prefix, app_id)
+    if apply:
+        try:
+            n = apply_acls(settings, prefix, app_id)
+        except (KafkaUnavailable, SecureError) as exc:
+            raise fail(str(exc)) from None
+        out.print(f"{n} ACLs in place for topic prefix {prefix!r}, app id {app_id!r}")
+    elif commands:
+        for grant in grants:
+            out.print(kafka_acls_command(grant), soft_wrap=True)
+    else:
+        table = Table("principal", "operation", "resource", "name")
+        for g in grants:
+            table.add_row(g.principal, g.operation, g.resource, g.name)
+        out.print(table)
 
 
 # -- topics -------------------------------------------------------------------------------------

@@ -109,14 +109,19 @@ def admin(settings: Settings, timeout_s: float = 10.0) -> Any:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    from shockwatch.secure import RefusalWitness, explain_refusal
+
     cfg = kafka_python_config(settings)
     try:
-        return KafkaAdminClient(
-            **cfg, request_timeout_ms=int(timeout_s * 1000), client_id="shockwatch-admin"
-        )
+        with RefusalWitness() as witness:
+            return KafkaAdminClient(
+                **cfg, request_timeout_ms=int(timeout_s * 1000), client_id="shockwatch-admin"
+            )
     except (KafkaError, OSError) as exc:
+        why = explain_refusal(settings, cfg["bootstrap_servers"], witness.causes)
         raise KafkaUnavailable(
             f"cannot reach Kafka at {cfg['bootstrap_servers']}: {exc.__class__.__name__}"
+            + (f": {why}" if why else "")
         ) from exc
 
 
@@ -160,6 +165,7 @@ def create_topics(
     if only is not None:
         wanted = set(only)
         specs = [s for s in specs if s.name in wanted]
+    missing: list[TopicSpec] = []
     client = admin(settings)
     try:
         existing = set(client.list_topics())
@@ -186,6 +192,15 @@ def create_topics(
                 # Raced with another creator: fine, that is what idempotent means.
                 pass
         return result
+    except Exception as exc:
+        from shockwatch.secure import KafkaNotAuthorized, is_authorization_error, not_authorized
+
+        if not is_authorization_error(exc):
+            raise
+        # e.g. a component's principal on an authenticated cluster: an admin creates topics
+        what = not_authorized(settings, missing[0].name if missing else "?", "CREATE", exc)
+        raise KafkaNotAuthorized(f"{what}; or create the topics first as an admin "
+                                 "(`shockwatch topics create`)") from None  # fmt: skip
     finally:
         client.close()
 

@@ -44,12 +44,15 @@ class Publisher:
                 f"cannot reach Kafka at {cfg['bootstrap_servers']} ({exc.__class__.__name__}); "
                 "is the broker up (`shockwatch kafka status`)?"
             ) from exc
-        self._futures: list[Any] = []
+        self.settings = settings
+        self._futures: list[tuple[str, Any]] = []
         self.sent = 0
 
     def send(self, topic: str, value: bytes, key: str | bytes | None, ts_ms: int | None) -> None:
         k = key.encode() if isinstance(key, str) else key
-        self._futures.append(self._producer.send(topic, value=value, key=k, timestamp_ms=ts_ms))
+        self._futures.append(
+            (topic, self._producer.send(topic, value=value, key=k, timestamp_ms=ts_ms))
+        )
         self.sent += 1
         if len(self._futures) >= 50_000:
             self._check()
@@ -79,15 +82,27 @@ class Publisher:
             # Keyed, because compacted topics (funding.daily) reject null keys.
             key = f"heartbeat:{partition}".encode()
             self._futures.append(
-                self._producer.send(
-                    topic, value=value, key=key, partition=partition, timestamp_ms=ts_ms
+                (
+                    topic,
+                    self._producer.send(
+                        topic, value=value, key=key, partition=partition, timestamp_ms=ts_ms
+                    ),
                 )
             )
 
     def _check(self) -> None:
+        from shockwatch.secure import KafkaNotAuthorized, is_authorization_error, not_authorized
+
         futures, self._futures = self._futures, []
-        for future in futures:
-            future.get(timeout=120)  # raises the broker's error: nothing is dropped silently
+        for topic, future in futures:
+            try:
+                future.get(timeout=120)  # raises the broker's error: nothing is dropped silently
+            except Exception as exc:
+                if is_authorization_error(exc):  # an ACL is missing: say which, no traceback
+                    raise KafkaNotAuthorized(
+                        not_authorized(self.settings, topic, "WRITE", exc)
+                    ) from None
+                raise
 
     def flush(self) -> None:
         self._producer.flush()

@@ -6,7 +6,8 @@ history published before T1) up to the end offsets found for T2, with a group-le
 (the live consumer group and its offsets are never touched, and no group is created). Records
 outside [T1, T2] are clipped off the range's edge messages (heartbeats inside are kept: they
 move their partition's watermark); after the last message every input partition gets a
-heartbeat at T2 (plus the allowed lateness), as a scenario's end has, so the last tick closes. The detection is the worker's own
+heartbeat at T2 (plus the allowed lateness), as a scenario's end has, so the last tick closes.
+The detection is the worker's own
 (``streams.app.DetectorRuntime``: decode, validate, file, tick) in this process; its signals,
 alerts and dead letters go to topics under the prefix ``replay-<run-id>.`` (deleted at the end
 unless kept) and into the run folder (``run.json``, ``signals.jsonl``, ``alerts.jsonl``) for

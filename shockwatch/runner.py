@@ -255,6 +255,8 @@ def run_scenario(
     before_stop: Callable[[WorkerProcess], None] | None = None,
     keep_topics: bool = False,
     hold: tuple[int, Callable[[], None]] | None = None,
+    loader_settings: Settings | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> RunResult:
     """Load ``scenario`` under a fresh prefix while the worker runs over it; return its output.
 
@@ -262,7 +264,10 @@ def run_scenario(
     ``speed``, or as fast as possible), as events would arrive live. The run's topics are
     deleted when it ends (its output is in the result), unless ``keep_topics``. ``hold`` pauses
     the load at an event time (``load_scenario``); ``before_stop`` runs once the last tick is
-    out, while the worker (and its metrics) still runs.
+    out, while the worker (and its metrics) still runs. ``settings`` creates the topics and
+    reads the output; on an authenticated cluster the loader may run as another principal
+    (``loader_settings``) and the worker with its own (``worker_env``: its ``SHOCKWATCH_KAFKA_*``
+    variables).
     """
     import threading
 
@@ -275,14 +280,15 @@ def run_scenario(
     started = time.monotonic()
     create_topics(settings, prefix, keep_all=True)
     worker = WorkerProcess(
-        settings, prefix, app_id, settings.state_dir / "runs" / f"{run}.worker.log", metrics_port
-    )
+        settings, prefix, app_id, settings.state_dir / "runs" / f"{run}.worker.log", metrics_port,
+        extra_env=worker_env,
+    )  # fmt: skip
     loaded: dict[str, FeedResult] = {}
     failure: list[BaseException] = []
 
     def load() -> None:
         try:
-            with Publisher(settings, client_id="shockwatch-scenario") as pub:
+            with Publisher(loader_settings or settings, client_id="shockwatch-scenario") as pub:
                 loaded.update(
                     load_scenario(
                         scenario,
