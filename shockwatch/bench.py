@@ -699,10 +699,7 @@ def month_replay(settings: Settings, t1: int, t2: int, prefix: str, out: Any) ->
 
 def current_rss_mb(pid: int | str = "self") -> float:
     """VmRSS of a process: its resident set now."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
+    return proc_status_mb(pid, "VmRSS")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -715,8 +712,13 @@ def percentile(values: list[float], q: float) -> float:
 
 def worker_peak_rss_mb(pid: int) -> float:
     """VmHWM of a running process: its peak resident set so far."""
+    return proc_status_mb(pid, "VmHWM")
+
+
+def proc_status_mb(pid: int | str, field: str) -> float:
+    """A kB field of /proc/<pid>/status (VmRSS, VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return math.nan
 

@@ -224,6 +224,20 @@ def test_strangers_are_refused(secure_kafka: SecureBroker, tmp_path: Path) -> No
         assert f"{PREFIX}shock.alerts" not in output, what  # it learnt nothing
 
 
+def refused_write(settings: Settings, client_id: str, topic: str, value: bytes, key: str) -> str:
+    """What the kafka-python Publisher raises when its principal may not write ``topic``."""
+    from shockwatch.publish import Publisher
+
+    pub = Publisher(settings, client_id=client_id)
+    try:
+        pub.send(topic, value, key, 1_762_264_800_000)
+        with pytest.raises(secure.KafkaNotAuthorized) as refused:
+            pub.flush()
+    finally:
+        pub._producer.close(timeout=2)
+    return str(refused.value)
+
+
 def test_each_component_only_does_its_job(
     secure_kafka: SecureBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -236,7 +250,6 @@ def test_each_component_only_does_its_job(
     from producers.config import ProducerSettings
     from producers.sink import KafkaSink
     from shockwatch.kafka import kafka_python_config
-    from shockwatch.publish import Publisher
     from streams.records import Heartbeat
 
     sb = secure_kafka
@@ -276,14 +289,7 @@ def test_each_component_only_does_its_job(
                        reported[0]))  # fmt: skip
 
     # The kafka-python publisher (`shockwatch load`) says the same, as KafkaNotAuthorized.
-    pub = Publisher(producer, client_id="producer-test")
-    try:
-        pub.send(names.alerts, value, "x", 1_762_264_800_000)
-        with pytest.raises(secure.KafkaNotAuthorized) as refused:
-            pub.flush()
-    finally:
-        pub._producer.close(timeout=2)
-    message = str(refused.value)
+    message = refused_write(producer, "producer-test", names.alerts, value, "x")
     assert "User:producer" in message and repr(names.alerts) in message, message
     sb.refused.append(("producers' principal (kafka-python Publisher) writes shock.alerts",
                        message))  # fmt: skip
@@ -309,15 +315,11 @@ def test_each_component_only_does_its_job(
     sb.refused.append(("notifier's principal reads market.prices",
                        f"{type(read_refused.value).__name__}: {read_refused.value}"))  # fmt: skip
 
-    exporter = Publisher(sb.settings("exporter"), client_id="exporter-test")
-    try:
-        exporter.send(names.signals, value, "global", 1_762_264_800_000)
-        with pytest.raises(secure.KafkaNotAuthorized) as write_refused:
-            exporter.flush()
-    finally:
-        exporter._producer.close(timeout=2)
-    assert "User:exporter" in str(write_refused.value)
-    sb.refused.append(("exporter's principal writes shock.signals", str(write_refused.value)))
+    message = refused_write(
+        sb.settings("exporter"), "exporter-test", names.signals, value, "global"
+    )
+    assert "User:exporter" in message
+    sb.refused.append(("exporter's principal writes shock.signals", message))
     sb.outputs.append(caplog.text)
 
 
