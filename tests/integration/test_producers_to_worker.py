@@ -4,9 +4,13 @@ client code, and the real detection worker consumes them without a single reject
 Live, venues stream in real time and their interleaving on a partition is off by network
 delays (the 2 s default lateness). A fixture replay plays each venue's hour as fast as it can,
 so venues sharing a partition are up to ~55 minutes of event time apart on it: the worker here
-allows that much lateness (FIXTURE_LATENESS_S), which is a setting, not a code path of its own,
-and the replayed hour is closed with a heartbeat past it (as a scenario load closes its day),
-so every minute of it is evaluated."""
+allows that much lateness (FIXTURE_LATENESS_S), which is a setting, not a code path of its own.
+For the same reason a venue's record may sit that far ahead of the one before it on the
+partition, so the far-ahead hold (``max_jump_s``, 2 minutes live) is widened to the same reach:
+left at 2 minutes, whether a venue's first records are dead-lettered as ``implausible_time``
+depended on how the three concurrent replays happened to interleave. The replayed hour is
+closed with a heartbeat past it (as a scenario load closes its day), so every minute of it is
+evaluated."""
 
 from __future__ import annotations
 
@@ -51,7 +55,10 @@ async def test_worker_consumes_the_producers_output_without_rejects(
         names.prefix,
         f"{names.prefix}worker",
         tmp_path / "worker.log",
-        extra_env={"SHOCKWATCH_DETECTION__ALERTS__ALLOWED_LATENESS_S": str(FIXTURE_LATENESS_S)},
+        extra_env={
+            "SHOCKWATCH_DETECTION__ALERTS__ALLOWED_LATENESS_S": str(FIXTURE_LATENESS_S),
+            "SHOCKWATCH_DETECTION__ALERTS__MAX_JUMP_S": str(FIXTURE_LATENESS_S),
+        },
     )
     worker.start()
     try:
