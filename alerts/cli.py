@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -48,8 +47,8 @@ def exporter(
 
     from alerts.exporter import run_signal_exporter, serve, stop_server
     from alerts.metrics import Metrics
-    from shockwatch.cli import fail, out, settings_from_env
-    from shockwatch.kafka import KafkaUnavailable
+    from common.cli import fail, out, settings_from_env
+    from common.kafka import KafkaUnavailable
 
     settings = settings_from_env()
     metrics = Metrics()
@@ -96,8 +95,8 @@ def notify(
     from alerts.metrics import Metrics
     from alerts.notifier import Notifier, NotifierOptions
     from alerts.slack import SlackNotConfigured
-    from shockwatch.cli import fail, out, settings_from_env
-    from shockwatch.kafka import KafkaUnavailable
+    from common.cli import fail, out, settings_from_env
+    from common.kafka import KafkaUnavailable
 
     if start not in ("earliest", "latest"):
         raise fail("--start must be earliest or latest")
@@ -131,48 +130,3 @@ def notify(
         if server is not None:
             stop_server(server, thread)
     out.print(f"notifier stopped: {notifier.delivered} delivered, {notifier.skipped} duplicates")
-
-
-@alerts_app.command("test-slack")
-def test_slack(
-    severity: Annotated[str, typer.Option(help="critical or warning.")] = "critical",
-    state: Annotated[str, typer.Option(help="firing or resolved.")] = "firing",
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the Block Kit payload, send nothing.")
-    ] = False,
-) -> None:
-    """Send a sample alert (a synthetic 2025-11-04 day run through the detector) to Slack."""
-    from alerts.sample import sample_alert
-    from alerts.slack import (
-        DeliveryFailed,
-        MessageLinks,
-        SlackClient,
-        SlackNotConfigured,
-        build_message,
-    )
-    from shockwatch.cli import fail, out, settings_from_env
-
-    settings = settings_from_env()
-    try:
-        alert = sample_alert(state, severity)
-    except LookupError as exc:
-        raise fail(str(exc)) from None
-    payload = build_message(alert, MessageLinks.from_settings(settings))
-    if dry_run:
-        out.print_json(json.dumps(payload))
-        return
-    try:
-        client = SlackClient(settings)
-    except SlackNotConfigured as exc:
-        raise fail(str(exc)) from None
-
-    async def send() -> Any:
-        async with client:
-            return await client.post(payload)
-
-    try:
-        done = asyncio.run(send())
-    except DeliveryFailed as exc:
-        raise fail(str(exc)) from None
-    where = f" (channel {done.channel}, ts {done.ts})" if done.ts else ""
-    out.print(f"Slack accepted the sample {severity} {state} message via {client.mode}{where}")

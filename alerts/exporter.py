@@ -15,8 +15,8 @@ import threading
 from typing import Any
 
 from alerts.metrics import Metrics
-from shockwatch.kafka import aiokafka_config
-from shockwatch.settings import Settings
+from common.kafka import aiokafka_config
+from common.settings import Settings
 from streams.records import AlertEvent, RecordError, ShockSignal, loads
 from streams.topics import TopicNames
 
@@ -116,7 +116,7 @@ async def _assign_all(
     """Assign every partition of ``topics`` (waiting until they exist)."""
     from aiokafka import TopicPartition
 
-    from shockwatch.kafka import partitions_for
+    from common.kafka import partitions_for
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s

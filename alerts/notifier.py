@@ -37,9 +37,9 @@ from alerts.slack import (
     build_resolved_update,
 )
 from alerts.store import DeliveredStore
-from shockwatch.kafka import aiokafka_config
-from shockwatch.log import retry_logger
-from shockwatch.settings import Settings
+from common.kafka import aiokafka_config
+from common.log import retry_logger
+from common.settings import Settings
 from streams.dlq import dead_letter
 from streams.records import AlertEvent, MalformedRecord, RecordError, loads
 from streams.topics import TopicNames

@@ -12,7 +12,7 @@ exponentially with full jitter. When an attempt fails, ``DeliveryFailed`` tells 
 keep the alert pending (its Kafka offset uncommitted) and try again later: a Slack outage
 delays an alert, it never drops one. Requests are also paced to ``slack_max_per_minute``.
 
-The webhook URL and the token are secrets: they are registered with ``shockwatch.log`` so no log
+The webhook URL and the token are secrets: they are registered with ``common.log`` so no log
 line shows them, and no exception raised here carries the URL (only the HTTP status or the
 error class). aiohttp is used directly rather than slack-sdk: see docs/alerts.md.
 """
@@ -32,8 +32,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from shockwatch.log import redact, register_secret
-from shockwatch.settings import Settings
+from common.log import redact, register_secret
+from common.settings import Settings
 from streams.records import AlertEvent
 
 log = logging.getLogger(__name__)

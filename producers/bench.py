@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
+from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.dedup import RecentIds
 from producers.liquidations.feed import VenueFeed
@@ -23,7 +24,6 @@ from producers.liquidations.markets import MarketIndex
 from producers.liquidations.venues import VENUES, Venue
 from producers.metrics import create_metrics
 from producers.sink import DryRunSink, KafkaSink
-from shockwatch.settings import Settings
 
 TARGET_EVENTS_PER_S = 20_000
 COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "BNB", "ADA", "AVAX", "LINK", "LTC")
@@ -108,8 +108,8 @@ async def _normalise_only(raws: list[bytes]) -> float:
 
 
 async def _bench(n: int, settings: Settings, ps: ProducerSettings, cleanup: bool) -> dict[str, Any]:
-    from shockwatch.kafka import admin, create_topics
-    from streams.topics import TopicNames
+    from common.kafka import admin
+    from streams.topics import TopicNames, create_topics
 
     raws = raw_messages(n)
     normalise_rate = await _normalise_only(raws[: min(n, 50_000)])
@@ -158,7 +158,7 @@ def bench_liquidation_path(
     cleanup: bool = True,
 ) -> dict[str, Any]:
     """Events/s of normaliser + real Kafka producer against ``settings``' broker."""
-    from shockwatch.settings import load_settings
+    from common.settings import load_settings
 
     settings = settings or load_settings()
     ps = producer_settings or ProducerSettings()

@@ -44,13 +44,13 @@ CreateTopics = Annotated[bool, typer.Option(help="Create the topic contract firs
 
 
 def _settings() -> Any:
-    from shockwatch.cli import settings_from_env
+    from common.cli import settings_from_env
 
     return settings_from_env()
 
 
 def _fail(message: str) -> typer.Exit:
-    from shockwatch.cli import fail
+    from common.cli import fail
 
     return fail(message)
 
@@ -70,8 +70,9 @@ def _run(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
 
 
 def _prepare(dry_run: bool, create: bool, metrics_port: int) -> tuple[Any, Any]:
+    from common.kafka import KafkaUnavailable
     from producers.config import load_producer_settings
-    from shockwatch.kafka import KafkaUnavailable, create_topics
+    from streams.topics import create_topics
 
     settings = _settings()
     ps = load_producer_settings()
@@ -88,7 +89,7 @@ def _prepare(dry_run: bool, create: bool, metrics_port: int) -> tuple[Any, Any]:
 
 
 def _guard(fn: Callable[[], T]) -> T:
-    from shockwatch.kafka import KafkaUnavailable
+    from common.kafka import KafkaUnavailable
 
     try:
         return fn()

@@ -1,7 +1,7 @@
 """Producer settings: one frozen object, read from ``SHOCKWATCH_PRODUCERS__*`` when built.
 
 Kafka itself (bootstrap, SASL/SSL, topic prefix, state dir) comes from the shared
-``shockwatch.settings.Settings``; this object holds only what the feeds need: heartbeat and
+``common.settings.Settings``; this object holds only what the feeds need: heartbeat and
 buffering knobs, which venues and symbols to follow, and the provider endpoints (overridable,
 e.g. for a mirror, a proxy or the local fixture server that ``--fixtures`` starts).
 """

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
+from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.fixtures import FixtureServer
 from producers.funding.producer import FundingProducer, FundingStats
@@ -20,7 +21,6 @@ from producers.liquidations.venues import Venue
 from producers.metrics import ProducerMetrics, default_metrics
 from producers.prices.producer import PriceProducer, PriceStats
 from producers.sink import DryRunSink, KafkaSink, Sink
-from shockwatch.settings import Settings
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)

@@ -29,13 +29,12 @@ from typing import Any, Protocol, TextIO
 
 import orjson
 
+from common.kafka import KafkaUnavailable, aiokafka_config, is_authorization_error, not_authorized
+from common.log import retry_logger
+from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import ProducerMetrics, default_metrics
 from producers.retry import calculate_backoff
-from shockwatch.kafka import KafkaUnavailable, aiokafka_config
-from shockwatch.log import retry_logger
-from shockwatch.secure import is_authorization_error, not_authorized
-from shockwatch.settings import Settings
 from streams.dlq import dead_letter
 from streams.records import Heartbeat, InvalidValue, RecordError
 from streams.topics import TopicNames

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shockwatch.scenario import (
+from common.settings import PROJECT_ROOT, Settings
+from streams.records import AlertEvent, ShockSignal
+from streams.scenario import (
     SEVERITY_RANK,
     Scenario,
     ScenarioError,
@@ -25,8 +27,6 @@ from shockwatch.scenario import (
     read_scenario,
     severity_bounds,
 )
-from shockwatch.settings import PROJECT_ROOT, Settings
-from streams.records import AlertEvent, ShockSignal
 
 DEFAULT_DIRS = (PROJECT_ROOT / "data" / "calendar", PROJECT_ROOT / "data" / "scenarios")
 

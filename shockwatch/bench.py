@@ -28,13 +28,12 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from common.log import setup_logging
+from common.settings import Settings
 from shockwatch.broker import LocalBroker
-from shockwatch.kafka import create_topics, run_prefix
-from shockwatch.log import setup_logging
 from shockwatch.publish import Publisher
-from shockwatch.settings import Settings
 from streams.records import Heartbeat
-from streams.topics import TopicNames
+from streams.topics import TopicNames, create_topics, run_prefix
 
 console = Console()
 MIN_MS = 60_000
@@ -125,7 +124,7 @@ def produce_day(
     """Produce the day (event-time order across topics) and end-of-day heartbeats; events/s."""
     import heapq
 
-    from shockwatch.scenario import _Framer
+    from streams.scenario import _Framer
 
     start = time.monotonic()
     with Publisher(settings, client_id="bench-load") as pub:
@@ -195,7 +194,7 @@ async def anchor_consumer(
     import msgspec
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from shockwatch.kafka import aiokafka_config, partitions_for
+    from common.kafka import aiokafka_config, partitions_for
 
     parse: Callable[[bytes], Any] | None = {
         "transport": None,
@@ -412,8 +411,8 @@ def day_frames(names: TopicNames, prices: list, liqs: list, frame_max: int) -> l
     frames it (so the sending costs the client and the broker, not the framing)."""
     import heapq
 
-    from shockwatch.scenario import _Framer
     from streams.records import encode_frame
+    from streams.scenario import _Framer
 
     frames: list[tuple[str, bytes, int, bytes]] = []
 
@@ -435,7 +434,7 @@ async def send_day(settings: Settings, frames: list, end_ms: int, names: TopicNa
     """Send the prepared day as fast as the client goes (acks=all), then heartbeats."""
     from aiokafka import AIOKafkaProducer
 
-    from shockwatch.kafka import aiokafka_config
+    from common.kafka import aiokafka_config
 
     producer = AIOKafkaProducer(**aiokafka_config(settings), acks="all", linger_ms=5,
                                 max_batch_size=1 << 20, max_request_size=32 << 20)  # fmt: skip
@@ -463,7 +462,7 @@ def end_to_end(  # noqa: C901 - one measured run, start to end
     from the first message sent to the day's last signal (bare: to its last event)."""
     from aiokafka import AIOKafkaConsumer
 
-    from shockwatch.kafka import aiokafka_config
+    from common.kafka import aiokafka_config
     from shockwatch.runner import WorkerProcess
 
     prices, liqs, end = day
@@ -859,7 +858,7 @@ def latency_producer(
     was sent and the time the broker acknowledged it, and how far the loop fell behind."""
     from kafka import KafkaProducer
 
-    from shockwatch.kafka import kafka_python_config
+    from common.kafka import kafka_python_config
 
     lateness = settings.detection.alerts.allowed_lateness_s * 1000
     closing: dict[int, float] = {}  # tick ms -> wall time its closing event was sent
@@ -1074,9 +1073,9 @@ def step_slack(b: Bench) -> None:
 
 def step_scenario_replay(b: Bench) -> None:
     """replay of the bundled 2025-11-04 scenario from Kafka"""
+    from common.settings import PROJECT_ROOT
     from shockwatch.replay import replay
-    from shockwatch.scenario import first_event_ms, load_scenario, read_scenario
-    from shockwatch.settings import PROJECT_ROOT
+    from streams.scenario import first_event_ms, load_scenario, read_scenario
 
     settings, names = b.fresh("scn")
     scenario = read_scenario(PROJECT_ROOT / "data/scenarios/2025-11-04-everything-sells")

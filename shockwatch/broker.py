@@ -37,9 +37,10 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from common.kafka import pid_alive, read_broker_info, running_nodes
+from common.log import redact
+from common.settings import PROJECT_ROOT, Settings
 from shockwatch import secure as security
-from shockwatch.log import redact
-from shockwatch.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +77,6 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return True
     return False
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:  # never started (-1); os.kill(-1, 0) would ask about every process
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours is not alive.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
 
 
 def _quorum_leader(quorum: Any) -> int | None:
@@ -219,30 +203,12 @@ class LocalBroker:
 
     # -- state ------------------------------------------------------------------------------
     def _read_info(self) -> dict[str, Any] | None:
-        try:
-            info = json.loads(self.info_file.read_text())
-        except (OSError, ValueError):
-            return None
-        # Written by an older shockwatch: one node, no list.
-        if "nodes" not in info and "pid" in info:
-            info["nodes"] = [
-                {"id": 1, "port": info["port"], "controller_port": info["controller_port"],
-                 "pid": info["pid"]}
-            ]  # fmt: skip
-            info["brokers"] = 1
-        return info
+        return read_broker_info(self.info_file)
 
     def info(self) -> dict[str, Any] | None:
         """The running deployment: {brokers, bootstrap, nodes: [{id, port, controller_port,
         pid, alive}], and node 1's pid, port, controller_port}; None when no node runs."""
-        info = self._read_info()
-        if info is None:
-            return None
-        for node in info["nodes"]:
-            node["alive"] = _pid_alive(int(node.get("pid", -1)))
-        if not any(n["alive"] for n in info["nodes"]):
-            return None
-        return info
+        return running_nodes(self._read_info())
 
     def _write_info(self, nodes: list[Node]) -> dict[str, Any]:
         first = nodes[0]
@@ -566,10 +532,10 @@ class LocalBroker:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and _pid_alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             _reap(pid)
             time.sleep(0.1)
-        if _pid_alive(pid):
+        if pid_alive(pid):
             level = logging.INFO if grace_s < STOP_GRACE_S else logging.WARNING
             log.log(level, "broker pid %d still running %.0f s after SIGTERM; killing it", pid,
                     grace_s)  # fmt: skip
@@ -611,7 +577,7 @@ class LocalBroker:
                 except ProcessLookupError:
                     pass
                 deadline = time.monotonic() + 10
-                while _pid_alive(int(node["pid"])) and time.monotonic() < deadline:
+                while pid_alive(int(node["pid"])) and time.monotonic() < deadline:
                     _reap(int(node["pid"]))
                     time.sleep(0.05)
 
@@ -628,7 +594,7 @@ class LocalBroker:
         node = next((n for n in nodes if n.id == node_id), None)
         if node is None:
             raise BrokerError(f"no node {node_id} in {[n.id for n in nodes]}")
-        if _pid_alive(node.pid):
+        if pid_alive(node.pid):
             return info
         proc, offset = self._launch(self._java(), node)
         info = self._write_info(nodes)

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from shockwatch.log import register_secret, setup_logging
-from shockwatch.settings import Settings, load_settings
+from common.cli import console, fail, out, settings_from_env
+from common.log import setup_logging
+from common.settings import Settings
 
 app = typer.Typer(
     name="shockwatch",
@@ -32,7 +32,10 @@ app.add_typer(topics_app, name="topics")
 def _register_subapps() -> None:
     from alerts.cli import alerts_app
     from producers.cli import funding_app, produce_app
+    from shockwatch.sample import test_slack
 
+    # test-slack runs the detector to make its sample: a composition, so the roof adds it
+    alerts_app.command("test-slack")(test_slack)
     app.add_typer(alerts_app, name="alerts")
     app.add_typer(produce_app, name="produce")
     app.add_typer(funding_app, name="funding")
@@ -40,21 +43,7 @@ def _register_subapps() -> None:
 
 _register_subapps()
 
-console = Console(stderr=True)
-out = Console()
 log = logging.getLogger("shockwatch")
-
-
-def settings_from_env() -> Settings:
-    settings = load_settings()
-    for secret in (
-        settings.slack_webhook_url,
-        settings.slack_bot_token,
-        settings.kafka_sasl_password,
-    ):
-        if secret is not None:
-            register_secret(secret.get_secret_value())
-    return settings
 
 
 @app.callback()
@@ -63,11 +52,6 @@ def _main(
     log_json: Annotated[bool, typer.Option(help="Log one JSON object per line.")] = False,
 ) -> None:
     setup_logging(log_level.upper(), json_lines=log_json)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
 
 
 # -- kafka --------------------------------------------------------------------------------------
@@ -96,8 +80,8 @@ def kafka_up(
 ) -> None:
     """Start the local broker(s) (idempotent: a running one is reused, a cluster's stopped
     node started again) and wait until ready."""
+    from common.kafka import KafkaUnavailable
     from shockwatch.broker import BrokerError, LocalBroker
-    from shockwatch.kafka import KafkaUnavailable
 
     settings = settings_from_env()
     try:
@@ -142,7 +126,7 @@ def kafka_status(
     also each node (alive, registered, partitions led), the active controller and the
     under-replicated partitions. Exit 1 when not running or not reachable."""
     from shockwatch.broker import LocalBroker
-    from shockwatch.kafka import group_prefixes
+    from streams.topics import group_prefixes
 
     status = LocalBroker(settings_from_env()).status()
     if as_json:
@@ -242,7 +226,7 @@ def kafka_acls(
 ) -> None:
     """The ACLs each component needs (principals producer, worker, notifier, exporter): print
     them, as kafka-acls.sh commands for a managed cluster, or --apply them."""
-    from shockwatch.kafka import KafkaUnavailable
+    from common.kafka import KafkaUnavailable
     from shockwatch.secure import SecureError, acl_plan, apply_acls, kafka_acls_command
 
     settings = settings_from_env()
@@ -273,7 +257,8 @@ def topics_create(
     prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
 ) -> None:
     """Create every topic of the contract with its partitions and configs (idempotent)."""
-    from shockwatch.kafka import KafkaUnavailable, create_topics
+    from common.kafka import KafkaUnavailable
+    from streams.topics import create_topics
 
     try:
         result = create_topics(settings_from_env(), prefix)
@@ -292,7 +277,7 @@ def topics_list(
 ) -> None:
     """Show each contract topic: partitions, replicas, key, value record and configs on the
     broker (``--all``: the name of every topic on the cluster instead)."""
-    from shockwatch.kafka import (
+    from common.kafka import (
         KafkaUnavailable,
         admin,
         describe_topic_configs,
@@ -366,7 +351,8 @@ def topics_prune(
 ) -> None:
     """Delete the topics that scenario, replay, demo and bench runs left (their prefixes
     start with scn-, replay-, demo-, bench-). Never touches the live prefix or other topics."""
-    from shockwatch.kafka import KafkaUnavailable, delete_topics, list_prefixes, prunable
+    from common.kafka import KafkaUnavailable, delete_topics
+    from streams.topics import list_prefixes, prunable
 
     settings = settings_from_env()
     age = parse_duration(older_than) if older_than else None
@@ -405,10 +391,10 @@ def load(
     """
     from rich.progress import Progress
 
-    from shockwatch.kafka import KafkaUnavailable, create_topics
+    from common.kafka import KafkaUnavailable
     from shockwatch.publish import Publisher
-    from shockwatch.scenario import ScenarioError, count_lines, load_scenario, read_scenario
-    from streams.topics import TopicNames
+    from streams.scenario import ScenarioError, count_lines, load_scenario, read_scenario
+    from streams.topics import TopicNames, create_topics
 
     settings = settings_from_env()
     prefix = settings.topic_prefix if topic_prefix is None else topic_prefix
@@ -459,7 +445,7 @@ def consume(
     """Print records of a topic from the beginning (one JSON per line; a quick look)."""
     from kafka import KafkaConsumer
 
-    from shockwatch.kafka import KafkaUnavailable, kafka_python_config
+    from common.kafka import KafkaUnavailable, kafka_python_config
 
     try:
         consumer = KafkaConsumer(
@@ -520,8 +506,9 @@ def worker(
     --single (default): one worker does everything; a second one with the same app id stands
     by and takes over within ~10 s if the first dies. --scale-out: every worker of the app id
     validates its share of the input partitions and one of them merges (docs/architecture.md)."""
-    from shockwatch.kafka import KafkaUnavailable, create_topics
+    from common.kafka import KafkaUnavailable
     from streams.app import create_app, run_worker
+    from streams.topics import create_topics
 
     settings = settings_from_env()
     if scale_out is not None:
@@ -546,9 +533,9 @@ def _run(
 ) -> tuple[object, object]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from shockwatch.kafka import KafkaUnavailable
+    from common.kafka import KafkaUnavailable
     from shockwatch.runner import RunError, run_scenario
-    from shockwatch.scenario import ScenarioError, read_scenario
+    from streams.scenario import ScenarioError, read_scenario
 
     settings = settings_from_env()
     try:
@@ -657,10 +644,10 @@ def backtest_cmd(
     table: expected vs fired, peak score and why. Exit 1 on any day not as expected."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from common.kafka import KafkaUnavailable
     from shockwatch.backtest import DEFAULT_DIRS, backtest, discover
-    from shockwatch.kafka import KafkaUnavailable
     from shockwatch.runner import RunError
-    from shockwatch.scenario import ScenarioError
+    from streams.scenario import ScenarioError
 
     settings = settings_from_env()
     try:
@@ -767,10 +754,10 @@ def replay_cmd(
         TimeRemainingColumn,
     )
 
-    from shockwatch.kafka import KafkaUnavailable
+    from common.kafka import KafkaUnavailable
     from shockwatch.replay import ReplayError, parse_speed, parse_when, replay
     from shockwatch.runner import RunError
-    from shockwatch.scenario import FEEDS
+    from streams.scenario import FEEDS
 
     settings = settings_from_env()
     feeds = tuple(t.strip() for t in topics.split(",") if t.strip())
@@ -819,7 +806,7 @@ def replay_cmd(
             _notify_replay(settings, result.run.prefix)
         finally:
             if not keep:
-                from shockwatch.kafka import delete_prefix
+                from streams.topics import delete_prefix
 
                 delete_prefix(settings, result.run.prefix)
     if report:

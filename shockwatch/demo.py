@@ -24,13 +24,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.panel import Panel
 
+from common.log import setup_logging
+from common.settings import PROJECT_ROOT, load_settings
 from shockwatch.broker import LocalBroker, free_port
-from shockwatch.kafka import create_topics, delete_prefix, run_prefix, run_stamp
-from shockwatch.log import setup_logging
 from shockwatch.replay import replay
 from shockwatch.runner import NotifierProcess, WorkerProcess, run_scenario
-from shockwatch.scenario import first_event_ms, read_scenario
-from shockwatch.settings import PROJECT_ROOT, load_settings
+from streams.scenario import first_event_ms, read_scenario
+from streams.topics import create_topics, delete_prefix, run_prefix, run_stamp
 
 SCENARIO = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
 NOTIFY_TIMEOUT_S = 60.0

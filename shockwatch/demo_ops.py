@@ -18,9 +18,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from common.log import setup_logging
+from common.settings import PROJECT_ROOT, load_settings
 from shockwatch.broker import LocalBroker
-from shockwatch.kafka import run_stamp
-from shockwatch.log import setup_logging
 from shockwatch.ops import (
     ALERTMANAGER_BINARIES,
     DESK_CHANNEL,
@@ -32,8 +32,8 @@ from shockwatch.ops import (
     message_title,
     run_alert_path,
 )
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import PROJECT_ROOT, load_settings
+from streams.scenario import read_scenario
+from streams.topics import run_stamp
 
 SCENARIO = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
 console = Console()

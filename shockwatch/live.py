@@ -19,8 +19,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from shockwatch.log import setup_logging
-from shockwatch.settings import load_settings
+from common.log import setup_logging
+from common.settings import load_settings
 
 console = Console()
 MAX_RESTART_DELAY_S = 60.0

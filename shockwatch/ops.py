@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import orjson
 
 from alerts.standin import Accepted, SlackStandIn
-from shockwatch.settings import PROJECT_ROOT, Settings
+from common.settings import PROJECT_ROOT, Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"
 PROMETHEUS_YML = DEPLOY / "prometheus" / "prometheus.yml"
@@ -489,9 +489,9 @@ def run_alert_path(
     on a timeout: it is noted in the timeline and the snapshots show what was there.
     """
     from shockwatch.broker import free_port
-    from shockwatch.kafka import create_topics, run_prefix
     from shockwatch.runner import NotifierProcess, WorkerProcess, run_scenario
     from streams.detection.offline import run_offline
+    from streams.topics import create_topics, run_prefix
 
     started = time.monotonic()
     outputs, _late = run_offline(scenario, settings.detection)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shockwatch.kafka import KafkaUnavailable, kafka_python_config
-from shockwatch.settings import Settings
+from common.kafka import KafkaUnavailable, kafka_python_config
+from common.settings import Settings
 from streams.dlq import dead_letter
 from streams.records import Heartbeat, RecordError, encode_frame
 from streams.topics import TopicNames
@@ -91,7 +91,7 @@ class Publisher:
             )
 
     def _check(self) -> None:
-        from shockwatch.secure import KafkaNotAuthorized, is_authorization_error, not_authorized
+        from common.kafka import KafkaNotAuthorized, is_authorization_error, not_authorized
 
         futures, self._futures = self._futures, []
         for topic, future in futures:

@@ -34,17 +34,11 @@ from typing import Any
 
 import orjson
 
-from shockwatch.kafka import (
-    create_topics,
-    delete_prefix,
-    kafka_python_config,
-    partitions_for,
-    run_prefix,
-)
+from common.kafka import kafka_python_config, partitions_for
+from common.settings import Settings
 from shockwatch.runner import MIN_MS, STALL_TIMEOUT_S, RunError, RunResult, end_pad_ms, write_run
-from shockwatch.scenario import FEEDS, FeedResult, Scenario, read_scenario
-from shockwatch.settings import Settings
-from streams.topics import TopicNames
+from streams.scenario import FEEDS, FeedResult, Scenario, read_scenario
+from streams.topics import TopicNames, create_topics, delete_prefix, run_prefix
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|wk)s?\s+ago\s*$", re.I)
 _UNITS = {

@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from shockwatch.scenario import Parsed, Scenario, ScenarioError, parse_feed, read_scenario
 from streams.records import AlertEvent
+from streams.scenario import Parsed, Scenario, ScenarioError, parse_feed, read_scenario
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from shockwatch.settings import AlertSettings, DetectionSettings, Settings
+    from common.settings import AlertSettings, DetectionSettings, Settings
 
 MIN_MS = 60_000
 HOUR_MS = 3_600_000
@@ -2018,7 +2018,7 @@ def build_report(
 ) -> ReportPaths:
     """Write ``report.html`` and ``report.md`` for a run folder (into it, or ``out_dir``)."""
     if detection is None:
-        from shockwatch.settings import Settings
+        from common.settings import Settings
 
         detection = Settings().detection
     data = load_run(Path(run_dir))
@@ -2034,7 +2034,7 @@ def build_report(
 def report_command(run_dir: Path, settings: Settings | None = None) -> ReportPaths:
     """What ``shockwatch report`` runs: the report of one run folder, with the app's settings."""
     if settings is None:
-        from shockwatch.settings import Settings
+        from common.settings import Settings
 
         settings = Settings()
     return build_report(Path(run_dir), detection=settings.detection)

@@ -22,18 +22,12 @@ from typing import Any
 
 import orjson
 
-from shockwatch.kafka import (
-    bootstrap,
-    create_topics,
-    delete_prefix,
-    kafka_python_config,
-    run_prefix,
-)
+from common.kafka import bootstrap, kafka_python_config
+from common.settings import Settings
 from shockwatch.publish import Publisher
-from shockwatch.scenario import FeedResult, Scenario, load_scenario
-from shockwatch.settings import Settings
 from streams.records import AlertEvent
-from streams.topics import TopicNames
+from streams.scenario import FeedResult, Scenario, load_scenario
+from streams.topics import TopicNames, create_topics, delete_prefix, run_prefix
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +265,7 @@ def run_scenario(
     """
     import threading
 
-    from shockwatch.scenario import FEEDS
+    from streams.scenario import FEEDS
 
     run = run_id or uuid.uuid4().hex[:8]
     prefix = prefix or run_prefix("scn", run)
@@ -434,6 +428,6 @@ def write_run(
 
 def check_expectations(result: RunResult, scenario: Scenario) -> list[str]:
     """Compare a run with ``[expect]`` of scenario.toml; returns the mismatches (empty = ok)."""
-    from shockwatch.scenario import check_outcome
+    from streams.scenario import check_outcome
 
     return check_outcome(scenario.expect, result.alerts, result.max_funding_stress)

@@ -36,9 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shockwatch.kafka import KafkaUnavailable
-from shockwatch.log import register_secret
-from shockwatch.settings import Settings
+from common.log import register_secret
+from common.settings import Settings
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -59,11 +58,6 @@ RENEW_BEFORE = dt.timedelta(days=7)
 
 class SecureError(RuntimeError):
     """The secure broker's material cannot be made or read; the message says why."""
-
-
-class KafkaNotAuthorized(KafkaUnavailable):
-    """Kafka refused this principal an operation on a topic or group (an ACL is missing): the
-    commands report it like an unreachable cluster, one clear line, exit 1."""
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -423,7 +417,7 @@ def _acl(grant: Grant) -> Any:
 def apply_acls(admin_settings: Settings, prefix: str = "", app_id: str = "shockwatch") -> int:
     """Create ``acl_plan(prefix, app_id)`` on the cluster (idempotent) as a super user;
     returns how many bindings it holds. Raises ``SecureError`` when the broker refuses one."""
-    from shockwatch.kafka import admin
+    from common.kafka import admin
 
     grants = acl_plan(prefix, app_id)
     client = admin(admin_settings)
@@ -448,7 +442,7 @@ def describe_acls(admin_settings: Settings) -> list[Grant]:
         ResourceType,
     )
 
-    from shockwatch.kafka import admin
+    from common.kafka import admin
 
     client = admin(admin_settings)
     try:
@@ -474,39 +468,11 @@ def describe_acls(admin_settings: Settings) -> list[Grant]:
         client.close()
 
 
-# -- clear refusals ---------------------------------------------------------------------------
-def _authorization_error(exc: BaseException) -> str | None:
-    """The name of the authorization error ``exc`` is or wraps (kafka-python wraps a refused
-    InitProducerId, ``ClusterAuthorizationFailedError``, in a plain ``KafkaError``)."""
-    import re
-
-    if "AuthorizationFailed" in type(exc).__name__:
-        return type(exc).__name__
-    found = re.search(r"\b(\w+AuthorizationFailedError)\b", str(exc))
-    return found.group(1) if found else None
-
-
-def is_authorization_error(exc: BaseException) -> bool:
-    """Kafka refused the principal (an ACL), as kafka-python or aiokafka raise it."""
-    return _authorization_error(exc) is not None
-
-
-def not_authorized(settings: Settings, topic: str, operation: str, exc: BaseException) -> str:
-    """The one-line report of a refusal: which principal, what, on which topic, what to do."""
-    who = f"User:{settings.kafka_sasl_username}" if settings.kafka_sasl_username else "anonymous"
-    error = _authorization_error(exc) or type(exc).__name__
-    return (
-        f"Kafka refused principal {who} {operation} on topic {topic!r} ({error}): no ACL "
-        "allows it; grant one (docs/kafka.md, 'ACLs') or run this component with its own "
-        "principal"
-    )
-
-
 # -- `kafka up --secure` ----------------------------------------------------------------------
 def prepare(settings: Settings, layout: SecureLayout, bootstrap: str) -> str:
     """As ``admin``: create the contract's topics of the configured prefix and the ACLs of
     every component; returns what to tell the operator (where each principal's settings are)."""
-    from shockwatch.kafka import create_topics
+    from streams.topics import create_topics
 
     admin_settings = settings_for(
         settings.model_copy(update={"kafka_bootstrap": bootstrap}), layout, "admin"
@@ -530,96 +496,3 @@ def kafka_acls_command(grant: Grant, bootstrap: str = "$BOOTSTRAP") -> str:
         f"--add --allow-principal {grant.principal} --operation {grant.operation.capitalize()} "
         f"{where} {grant.name}"
     )
-
-
-# -- why a client was turned away ------------------------------------------------------------
-# What kafka-python logs when the broker refuses it (it then retries until its bootstrap
-# timeout and raises a bare KafkaTimeoutError): the broker's own words, kept for the message.
-_REFUSAL_MARKS = ("Authentication", "Sasl", "SSL", "certificate", "IllegalSaslState")
-
-
-class RefusalWitness(logging.Handler):
-    """Collects the client library's log lines that say why a connection was refused."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.causes: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if any(mark in message for mark in _REFUSAL_MARKS):
-            self.causes.append(message)
-
-    def __enter__(self) -> RefusalWitness:
-        logging.getLogger("kafka").addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        logging.getLogger("kafka").removeHandler(self)
-
-
-def _tls_handshake(host: str, port: int, ctx: ssl.SSLContext, timeout_s: float = 5.0) -> str:
-    """Why a TLS handshake with ``host:port`` fails under ``ctx``, or "ok"."""
-    import socket
-
-    try:
-        with (
-            socket.create_connection((host, port), timeout=timeout_s) as raw,
-            ctx.wrap_socket(raw, server_hostname=host),
-        ):
-            return "ok"
-    except ssl.SSLCertVerificationError as exc:
-        return f"certificate: {exc.verify_message or exc.reason}"
-    except (ssl.SSLError, OSError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-
-
-def explain_refusal(settings: Settings, bootstrap: str, causes: list[str]) -> str:
-    """Why the cluster turned this client away, in a sentence an operator can act on: the
-    broker's refusal as the client logged it, else a TLS probe of the first bootstrap server."""
-    who = settings.kafka_sasl_username
-    protocol = settings.kafka_security_protocol
-    auth = [c for c in causes if "Authentication" in c or "Sasl" in c]
-    if auth:
-        reason = auth[-1].rsplit("SaslAuthenticationFailedError: ", 1)[-1]
-        reason = reason.split(" (backoff ")[0]  # the client's retry note, not the broker's words
-        return (
-            f"Kafka refused to authenticate {f'User:{who}' if who else 'this client'} "
-            f"({settings.kafka_sasl_mechanism}): {reason}; check SHOCKWATCH_KAFKA_SASL_USERNAME "
-            "and the password (SHOCKWATCH_KAFKA_SASL_PASSWORD_FILE)"
-        )
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    if not port.isdigit():
-        return ""
-    if "SSL" in protocol:
-        from shockwatch.kafka import ssl_context
-
-        ctx = ssl_context(settings)
-        result = _tls_handshake(host, int(port), ctx) if ctx is not None else "ok"
-        if result.startswith("certificate"):
-            return (
-                f"TLS: this client does not trust the broker's {result}; set "
-                "SHOCKWATCH_KAFKA_SSL_CAFILE to the CA that signed it"
-            )
-        if result == "ok" and "SASL" not in protocol:
-            return (
-                "the broker closed the connection after TLS: it requires SASL authentication "
-                "(SHOCKWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL and a principal's credentials)"
-            )
-        if result == "ok":  # the broker's refusal was lost in its closing of the connection
-            return (
-                f"TLS is fine but the broker closed the connection during SASL authentication "
-                f"of {f'User:{who}' if who else 'this client'} "
-                f"({settings.kafka_sasl_mechanism}): check SHOCKWATCH_KAFKA_SASL_USERNAME, the "
-                "password (SHOCKWATCH_KAFKA_SASL_PASSWORD_FILE) and the mechanism"
-            )
-        return ""
-    anyone = ssl.create_default_context()
-    anyone.check_hostname = False
-    anyone.verify_mode = ssl.CERT_NONE
-    if _tls_handshake(host, int(port), anyone) == "ok":
-        return (
-            f"the broker at {bootstrap} speaks TLS and this client {protocol}: set "
-            "SHOCKWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SSL) and SHOCKWATCH_KAFKA_SSL_CAFILE"
-        )
-    return ""

@@ -37,9 +37,9 @@ from aiokafka.coordinator.protocol import (
 )
 from faust.app.base import BootStrategy
 
-from shockwatch.kafka import aiokafka_config, faust_config
-from shockwatch.log import retry_logger
-from shockwatch.settings import Settings
+from common.kafka import aiokafka_config, faust_config
+from common.log import retry_logger
+from common.settings import Settings
 from streams.detection.detector import Detector, TickOutput
 from streams.detection.shard import PartitionShard, Summary
 from streams.dlq import dead_letter
@@ -1021,7 +1021,7 @@ def run_worker(app: faust.App, loglevel: str = "WARNING") -> None:
     """Run the app as a faust worker in this process until SIGINT/SIGTERM."""
     from faust.worker import Worker
 
-    from shockwatch.log import RateLimitFilter, RedactingFilter
+    from common.log import RateLimitFilter, RedactingFilter
 
     class RedactingWorker(Worker):
         """faust's worker installs its own root handlers; give each the redacting filter.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shockwatch.settings import PROJECT_ROOT, Settings
+from common.settings import PROJECT_ROOT, Settings
 
 pytest_plugins = ["tests.fixtures_kafka", "tests.fixtures_alerts"]
 

@@ -18,8 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.metrics import Metrics
+from common.settings import PROJECT_ROOT, Settings
 from shockwatch.ops import PrometheusProcess, start_prometheus
-from shockwatch.settings import PROJECT_ROOT, Settings
 from tests.slack_server import SlackStandIn, start_slack_stand_in
 
 EVERYTHING_SELLS = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
@@ -70,8 +70,8 @@ class ScenarioRun:
 
 
 def _run_scenario() -> ScenarioRun:
-    from shockwatch.scenario import read_scenario
     from streams.detection.offline import merged_records, run_offline
+    from streams.scenario import read_scenario
 
     scenario = read_scenario(EVERYTHING_SELLS)
     outputs, _late = run_offline(scenario, Settings().detection)

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from common.kafka import kafka_python_config, partitions_for
+from common.settings import Settings
 from shockwatch.broker import LocalBroker
-from shockwatch.kafka import create_topics, kafka_python_config, partitions_for
-from shockwatch.settings import Settings
+from streams.topics import create_topics
 
 BROKER_START_TIMEOUT_S = 90
 CONSUME_TIMEOUT_S = 60

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from shockwatch.scenario import parse_time_ms
+from streams.scenario import parse_time_ms
 
 MIN_MS = 60_000
 CLASSES = {

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shockwatch.settings import AlertSettings
+from common.settings import AlertSettings
 
 LEVELS = {"ok": 0, "warning": 1, "critical": 2}
 

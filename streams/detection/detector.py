@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shockwatch.settings import DetectionSettings
+from common.settings import DetectionSettings
 from streams.detection import funding as fund
 from streams.detection import liquidations as liq
 from streams.detection import market as mkt

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shockwatch.settings import FundingSettings
+from common.settings import FundingSettings
 from streams.detection.mathutil import clip01, ramp
 
 # series -> list of [observation_date, published_ts_ms, value, revision]

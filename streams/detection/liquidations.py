@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from shockwatch.settings import LiquidationSettings
+from common.settings import LiquidationSettings
 from streams.detection.mathutil import clip01
 
 

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from shockwatch.settings import BreadthSettings, MarketSettings
+from common.settings import BreadthSettings, MarketSettings
 from streams.detection.mathutil import clip01, ewma_alpha
 
 MIN_MS = 60_000

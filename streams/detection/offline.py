@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from shockwatch.scenario import FEEDS, Parsed, Scenario, merged_lines
-from shockwatch.settings import DetectionSettings
+from common.settings import DetectionSettings
 from streams.detection.detector import Detector, TickOutput
 from streams.records import Heartbeat, RecordError
+from streams.scenario import FEEDS, Parsed, Scenario, merged_lines
 
 
 def merged_records(scenario: Scenario) -> Iterator[tuple[str, Any]]:

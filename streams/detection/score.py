@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shockwatch.settings import ScoreSettings
+from common.settings import ScoreSettings
 
 
 def composite(

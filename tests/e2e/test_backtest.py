@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.settings import PROJECT_ROOT
 from shockwatch.backtest import run_day
-from shockwatch.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 DAY = PROJECT_ROOT / "data" / "calendar" / "2022-09-13-hot-cpi"

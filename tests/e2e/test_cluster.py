@@ -21,13 +21,13 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.kafka import describe_topic_configs, partition_leaders
+from common.settings import PROJECT_ROOT, Settings
 from shockwatch.broker import free_port
-from shockwatch.kafka import create_topics, describe_topic_configs, partition_leaders, run_prefix
 from shockwatch.runner import NotifierProcess, WorkerProcess, run_scenario
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import PROJECT_ROOT, Settings
 from streams.detection.offline import run_offline
-from streams.topics import TopicNames
+from streams.scenario import read_scenario
+from streams.topics import TopicNames, create_topics, run_prefix
 from tests.fixtures_kafka import read_all
 from tests.slack_server import SlackStandIn, start_slack_stand_in
 

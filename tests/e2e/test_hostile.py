@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from common.settings import PROJECT_ROOT, Settings
 from shockwatch.publish import Publisher
 from shockwatch.runner import WorkerProcess
-from shockwatch.scenario import load_scenario, read_scenario
-from shockwatch.settings import PROJECT_ROOT, Settings
+from streams.scenario import load_scenario, read_scenario
 from streams.topics import TopicNames
 from tests.fixtures_kafka import read_all
 

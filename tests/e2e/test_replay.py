@@ -10,20 +10,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shockwatch.kafka import (
-    create_topics,
-    kafka_python_config,
-    list_prefixes,
-    partitions_for,
-    prunable,
-)
+from common.kafka import kafka_python_config, partitions_for
+from common.settings import Settings
 from shockwatch.publish import Publisher
 from shockwatch.replay import parse_when, replay
 from shockwatch.runner import WorkerProcess, end_pad_ms, run_scenario, save_run
-from shockwatch.scenario import iter_raw, load_scenario, read_scenario
-from shockwatch.settings import Settings
 from streams.detection.offline import run_offline
-from streams.topics import TopicNames
+from streams.scenario import iter_raw, load_scenario, read_scenario
+from streams.topics import TopicNames, create_topics, list_prefixes, prunable
 
 pytestmark = pytest.mark.e2e
 SCENARIO = Path(__file__).resolve().parents[2] / "data/scenarios/2025-11-04-everything-sells"
@@ -157,7 +151,7 @@ def test_kept_replay_topics_are_pruned_and_the_live_prefix_never(live: Settings)
 def end_offsets(settings: Settings, topics: tuple[str, ...]) -> dict:
     from kafka import KafkaConsumer, TopicPartition
 
-    from shockwatch.kafka import partitions_for
+    from common.kafka import partitions_for
 
     consumer = KafkaConsumer(**kafka_python_config(settings))
     try:

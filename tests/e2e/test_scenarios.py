@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from shockwatch.kafka import create_topics
+from common.settings import Settings
 from shockwatch.runner import WorkerProcess, check_expectations, run_scenario
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import Settings
 from streams.detection.offline import run_offline
+from streams.scenario import read_scenario
+from streams.topics import create_topics
 
 pytestmark = pytest.mark.e2e
 SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"

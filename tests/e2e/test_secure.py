@@ -36,14 +36,14 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.kafka import KafkaNotAuthorized
+from common.settings import PROJECT_ROOT, Settings
 from shockwatch import secure
 from shockwatch.broker import LocalBroker, free_port
-from shockwatch.kafka import create_topics
 from shockwatch.runner import NotifierProcess, run_scenario
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import PROJECT_ROOT, Settings
 from streams.detection.offline import run_offline
-from streams.topics import TopicNames
+from streams.scenario import read_scenario
+from streams.topics import TopicNames, create_topics
 from tests.fixtures_kafka import read_all
 from tests.slack_server import start_slack_stand_in
 
@@ -112,7 +112,7 @@ def secure_kafka(
 
 
 def wait_for_topics(settings: Settings, topics: list[str]) -> None:
-    from shockwatch.kafka import admin
+    from common.kafka import admin
 
     deadline = time.monotonic() + ACL_TIMEOUT_S
     while True:
@@ -231,7 +231,7 @@ def refused_write(settings: Settings, client_id: str, topic: str, value: bytes, 
     pub = Publisher(settings, client_id=client_id)
     try:
         pub.send(topic, value, key, 1_762_264_800_000)
-        with pytest.raises(secure.KafkaNotAuthorized) as refused:
+        with pytest.raises(KafkaNotAuthorized) as refused:
             pub.flush()
     finally:
         pub._producer.close(timeout=2)
@@ -247,9 +247,9 @@ def test_each_component_only_does_its_job(
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
 
+    from common.kafka import kafka_python_config
     from producers.config import ProducerSettings
     from producers.sink import KafkaSink
-    from shockwatch.kafka import kafka_python_config
     from streams.records import Heartbeat
 
     sb = secure_kafka

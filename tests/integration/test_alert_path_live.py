@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from common.settings import Settings
 from shockwatch.ops import (
     ALERTMANAGER_BINARIES,
     DESK_CHANNEL,
@@ -31,8 +32,7 @@ from shockwatch.ops import (
     message_title,
     run_alert_path,
 )
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import Settings
+from streams.scenario import read_scenario
 from tests.fixtures_alerts import EVERYTHING_SELLS, RUN_REPORT, require_tool
 
 pytestmark = [

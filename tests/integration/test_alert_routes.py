@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from common.settings import PROJECT_ROOT
 from shockwatch.ops import (
     ALERTMANAGER_YML,
     DESK_CHANNEL,
@@ -25,7 +26,6 @@ from shockwatch.ops import (
     render_prometheus_config,
     write_secret,
 )
-from shockwatch.settings import PROJECT_ROOT
 from tests.fixtures_alerts import require_tool
 
 pytestmark = pytest.mark.prometheus

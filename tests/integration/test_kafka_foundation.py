@@ -13,18 +13,17 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from shockwatch.kafka import (
+from common.kafka import (
     aiokafka_config,
-    create_topics,
     describe_topic_configs,
     kafka_python_config,
     partitions_for,
 )
+from common.settings import Settings
 from shockwatch.publish import Publisher
-from shockwatch.scenario import load_scenario, read_scenario
-from shockwatch.settings import Settings
 from streams.records import DeadLetter, FundingObservation, Liquidation, PriceTick, decode
-from streams.topics import TopicNames, topic_specs
+from streams.scenario import load_scenario, read_scenario
+from streams.topics import TopicNames, create_topics, topic_specs
 from tests.scenario_factory import stressed_funding, write_scenario
 from tests.unit.test_records import FUND, LIQ, PRICE
 

@@ -22,11 +22,11 @@ from pydantic import SecretStr
 
 from alerts.metrics import Metrics
 from alerts.notifier import Notifier, NotifierOptions, group_id, store_path
-from alerts.sample import sample_alert, sample_alerts
 from alerts.slack import RetryPolicy
-from shockwatch.kafka import aiokafka_config
+from common.kafka import aiokafka_config
+from common.settings import Settings
 from shockwatch.publish import Publisher
-from shockwatch.settings import Settings
+from shockwatch.sample import sample_alert, sample_alerts
 from streams.records import AlertEvent, DeadLetter
 from streams.topics import TopicNames
 from tests.slack_server import SlackStandIn

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.fixtures import FixtureServer
 from producers.liquidations.producer import RunLimits
 from producers.liquidations.venues import Venue
 from producers.metrics import create_metrics
 from producers.run import produce_liquidations
-from shockwatch.settings import Settings
 from streams.topics import TopicNames
 from tests.fixtures_kafka import TestBroker as KafkaBroker
 from tests.integration.test_producers_liquidations import EXPECTED, read_topic, split

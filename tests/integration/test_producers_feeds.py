@@ -15,10 +15,10 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import create_metrics
 from producers.run import produce_funding, produce_prices, state_path
-from shockwatch.settings import Settings
 from streams.records import FundingObservation, Heartbeat, PriceTick, decode
 from streams.topics import TopicNames
 from tests.integration.test_producers_liquidations import read_topic

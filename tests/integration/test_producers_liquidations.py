@@ -17,14 +17,14 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from common.kafka import kafka_python_config
+from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.fixtures import ConnPlan, FixtureServer
 from producers.liquidations.producer import RunLimits
 from producers.liquidations.venues import Venue
 from producers.metrics import create_metrics
 from producers.run import produce_liquidations
-from shockwatch.kafka import kafka_python_config
-from shockwatch.settings import Settings
 from streams.records import Heartbeat, Liquidation, decode
 from streams.topics import TopicNames
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from alerts.metrics import Metrics, metric_names
-from alerts.sample import sample_alert, sample_outputs
-from shockwatch.settings import DASHBOARD_PATH, PROJECT_ROOT
+from common.settings import DASHBOARD_PATH, PROJECT_ROOT
+from shockwatch.sample import sample_alert, sample_outputs
 from tests.fixtures_alerts import load_dashboard_module, promql_metric_names, require_tool
 
 pytestmark = pytest.mark.prometheus

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
+from common.settings import PROJECT_ROOT, Settings
 from shockwatch.backtest import DEFAULT_DIRS, backtest, discover, expected_text
 from shockwatch.cli import app
-from shockwatch.scenario import ScenarioError, check_outcome, read_scenario, severity_bounds
-from shockwatch.settings import PROJECT_ROOT, Settings
+from streams.scenario import ScenarioError, check_outcome, read_scenario, severity_bounds
 
 CALENDAR = PROJECT_ROOT / "data" / "calendar"
 KINDS = {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from common.kafka import KafkaUnavailable, replication
+from common.settings import Settings
 from shockwatch.broker import BrokerError, LocalBroker, Node
-from shockwatch.kafka import KafkaUnavailable, replication
-from shockwatch.settings import Settings
 
 
 def properties(path: Path) -> dict[str, str]:

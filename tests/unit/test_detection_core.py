@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shockwatch.settings import (
+from common.settings import (
     AlertSettings,
     BreadthSettings,
     FundingSettings,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import Settings
+from common.settings import Settings
 from streams.detection.detector import Detector
 from streams.detection.offline import merged_records, run_offline
 from streams.records import Heartbeat, LateEvent, PriceTick
+from streams.scenario import read_scenario
 from tests.scenario_factory import selloff_session
 
 CFG = Settings().detection

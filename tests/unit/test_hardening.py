@@ -9,9 +9,8 @@ import logging
 import orjson
 import pytest
 
-from shockwatch.log import RateLimitFilter
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import PROJECT_ROOT, Settings
+from common.log import RateLimitFilter
+from common.settings import PROJECT_ROOT, Settings
 from streams.app import DetectorRuntime
 from streams.detection.detector import Detector
 from streams.detection.offline import merged_records, run_offline
@@ -26,6 +25,7 @@ from streams.records import (
     decode_frame,
     wire_items,
 )
+from streams.scenario import read_scenario
 from streams.topics import TopicNames
 
 NAMES = TopicNames("h.")

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from shockwatch import log as swlog
+from common import log as swlog
 from tests.unit.test_security import restore_logging  # noqa: F401 - a fixture
 
 SLOW_TASK = (

@@ -22,9 +22,9 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
+from common import settings as settings_module
+from common.settings import PROJECT_ROOT, Settings
 from producers.config import ProducerSettings
-from shockwatch import settings as settings_module
-from shockwatch.settings import PROJECT_ROOT, Settings
 
 # PyYAML is a dev dependency (pyproject [dev]); say so instead of failing on an import.
 yaml = pytest.importorskip("yaml", reason="PyYAML missing: pip install -e '.[dev]' (pyyaml)")

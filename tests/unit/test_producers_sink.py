@@ -13,12 +13,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
+from common.kafka import KafkaUnavailable
+from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import create_metrics
 from producers.sink import DryRunSink, EventClock, KafkaSink
 from shockwatch.broker import free_port
-from shockwatch.kafka import KafkaUnavailable
-from shockwatch.settings import Settings
 from streams.records import InvalidValue, Liquidation, Side
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"

@@ -39,6 +39,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from common.settings import AlertSettings, DetectionSettings, Settings
 from producers.funding import parse as fparse
 from producers.liquidations import binance, bybit, okx
 from producers.liquidations.feed import VenueFeed
@@ -46,7 +47,6 @@ from producers.liquidations.markets import MarketIndex, load_snapshot
 from producers.liquidations.normalise import normalise
 from producers.liquidations.venues import VENUES, Venue
 from producers.metrics import create_metrics
-from shockwatch.settings import AlertSettings, DetectionSettings, Settings
 from streams.app import DetectorRuntime
 from streams.records import (
     MIN_TS_MS,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from shockwatch.kafka import group_prefixes, prunable, run_prefix, split_prefix
 from shockwatch.replay import EDGE_MS, clip_message
-from streams.topics import TopicNames
+from streams.topics import TopicNames, group_prefixes, prunable, run_prefix, split_prefix
 
 T1, T2 = 1_000_000_000_000, 1_000_000_000_000 + 3_600_000
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from common.settings import PROJECT_ROOT, DetectionSettings
 from shockwatch.report import build_report, load_run, report_command
 from shockwatch.runner import RunResult, save_run
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import PROJECT_ROOT, DetectionSettings
 from streams.detection.offline import run_offline
+from streams.scenario import read_scenario
 from tests.scenario_factory import funding_row, stressed_funding, write_scenario
 
 CFG = DetectionSettings()

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from common.kafka import is_authorization_error, not_authorized
+from common.settings import Settings
 from shockwatch import secure
 from shockwatch.broker import LocalBroker, Node
-from shockwatch.settings import Settings
 from streams.topics import TopicNames
 from tests.unit.test_broker_config import properties
 
@@ -146,9 +147,9 @@ def test_refusals_name_principal_and_topic() -> None:
     settings = Settings(kafka_sasl_username="producer")
     wrapped = KafkaError("Unexpected error in InitProducerIdResponse: [Error 31] "
                          "ClusterAuthorizationFailedError")  # fmt: skip
-    assert secure.is_authorization_error(wrapped)
-    assert not secure.is_authorization_error(KafkaError("NotLeaderForPartitionError"))
-    message = secure.not_authorized(settings, "shock.alerts", "WRITE", wrapped)
+    assert is_authorization_error(wrapped)
+    assert not is_authorization_error(KafkaError("NotLeaderForPartitionError"))
+    message = not_authorized(settings, "shock.alerts", "WRITE", wrapped)
     assert message.startswith(
         "Kafka refused principal User:producer WRITE on topic 'shock.alerts' "
         "(ClusterAuthorizationFailedError)"

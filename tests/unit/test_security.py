@@ -27,14 +27,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
-from shockwatch import log as swlog
-from shockwatch.kafka import (
-    KafkaUnavailable,
-    aiokafka_config,
-    faust_config,
-    kafka_python_config,
-)
-from shockwatch.settings import PROJECT_ROOT, Settings
+from common import log as swlog
+from common.kafka import KafkaUnavailable, aiokafka_config, faust_config, kafka_python_config
+from common.settings import PROJECT_ROOT, Settings
 
 SHOCKWATCH = Path(sys.executable).parent / "shockwatch"
 WEBHOOK_SECRET = "W3bh00kS3cr3tPath"
@@ -189,7 +184,7 @@ def test_settings_never_print_secret_values() -> None:
 
 
 def test_load_settings_reads_secret_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shockwatch.settings import load_settings
+    from common.settings import load_settings
 
     for key in list(os.environ):
         if key.startswith("SHOCKWATCH_"):

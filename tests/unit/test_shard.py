@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import Settings
+from common.settings import Settings
 from streams.detection.detector import Detector
 from streams.detection.offline import merged_records, run_offline
 from streams.detection.shard import PartitionShard, Summary
 from streams.records import FundingObservation, Heartbeat, LateEvent, Liquidation, PriceTick
+from streams.scenario import read_scenario
 from tests.scenario_factory import selloff_session
 
 CFG = Settings().detection

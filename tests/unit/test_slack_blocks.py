@@ -14,7 +14,6 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from alerts.sample import sample_alert
 from alerts.slack import (
     MAX_BLOCKS,
     DeliveryFailed,
@@ -26,7 +25,8 @@ from alerts.slack import (
     build_message,
     build_resolved_update,
 )
-from shockwatch.settings import DASHBOARD_PATH, PROJECT_ROOT, Settings
+from common.settings import DASHBOARD_PATH, PROJECT_ROOT, Settings
+from shockwatch.sample import sample_alert
 from tests.slack_server import InvalidPayload, SlackStandIn, render, validate_message
 
 LINKS = MessageLinks(
@@ -369,7 +369,7 @@ async def test_token_never_logged(
 
 
 def test_redaction_filter_masks_registered_secrets() -> None:
-    from shockwatch.log import RedactingFilter, redact
+    from common.log import RedactingFilter, redact
 
     url = "https://example.invalid" + SECRET_PATH
     SlackClient(webhook_settings(url))  # registers the URL as a secret

@@ -4,7 +4,7 @@ The alert is the one the real detector raises over the bundled scenario
 (data/scenarios/2025-11-04-everything-sells); links as a deployment sets them
 (SHOCKWATCH_GRAFANA_URL, SHOCKWATCH_RUNBOOK_BASE_URL: example hosts, not this machine's paths).
 
-    .venv/bin/python -m alerts.docs_example
+    .venv/bin/python -m shockwatch.docs_example
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import json
 import sys
 
 from alerts.slack import MessageLinks, build_message
-from shockwatch.scenario import read_scenario
-from shockwatch.settings import PROJECT_ROOT, Settings
+from common.settings import PROJECT_ROOT, Settings
 from streams.detection.offline import run_offline
+from streams.scenario import read_scenario
 
 SCENARIO = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
 OUTPUT = PROJECT_ROOT / "docs" / "slack-message-example.json"

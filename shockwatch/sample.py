@@ -5,19 +5,25 @@ signals and alerts, so sample messages always have the exact shape the detector 
 (never a hand-written copy that drifts). The paths are shaped after 2025-11-04 (see
 data/scenarios for the sourced version): equities, AI names, gold and crypto falling together
 in the US morning, a long-liquidation wave across three venues, tight repo funding.
+
+It runs the detector (``streams``) to feed the Slack message (``alerts``): composing two
+domains, it sits in the roof, and so does the ``test-slack`` command it serves.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 import random
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from shockwatch.scenario import parse_time_ms
-from shockwatch.settings import DetectionSettings
+import typer
+
+from common.settings import DetectionSettings
 from streams.detection.detector import Detector, TickOutput
 from streams.records import (
     AlertEvent,
@@ -30,6 +36,7 @@ from streams.records import (
     Side,
     Unit,
 )
+from streams.scenario import parse_time_ms
 
 MIN_MS = 60_000
 START = "2025-11-03T14:30:00Z"
@@ -193,3 +200,47 @@ def sample_alert(state: str = "firing", severity: str = "critical") -> AlertEven
         if alert.state == state and alert.severity == severity:
             return alert
     raise LookupError(f"the sample day has no {state}/{severity} alert")
+
+
+# -- `shockwatch alerts test-slack` (mounted on the alerts commands by shockwatch.cli) -------
+def test_slack(
+    severity: Annotated[str, typer.Option(help="critical or warning.")] = "critical",
+    state: Annotated[str, typer.Option(help="firing or resolved.")] = "firing",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the Block Kit payload, send nothing.")
+    ] = False,
+) -> None:
+    """Send a sample alert (a synthetic 2025-11-04 day run through the detector) to Slack."""
+    from alerts.slack import (
+        DeliveryFailed,
+        MessageLinks,
+        SlackClient,
+        SlackNotConfigured,
+        build_message,
+    )
+    from common.cli import fail, out, settings_from_env
+
+    settings = settings_from_env()
+    try:
+        alert = sample_alert(state, severity)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    payload = build_message(alert, MessageLinks.from_settings(settings))
+    if dry_run:
+        out.print_json(json.dumps(payload))
+        return
+    try:
+        client = SlackClient(settings)
+    except SlackNotConfigured as exc:
+        raise fail(str(exc)) from None
+
+    async def send() -> Any:
+        async with client:
+            return await client.post(payload)
+
+    try:
+        done = asyncio.run(send())
+    except DeliveryFailed as exc:
+        raise fail(str(exc)) from None
+    where = f" (channel {done.channel}, ts {done.ts})" if done.ts else ""
+    out.print(f"Slack accepted the sample {severity} {state} message via {client.mode}{where}")

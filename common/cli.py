@@ -1,0 +1,36 @@
+"""What every command line of the project shares: the consoles, the one way to fail, and the
+settings read from the environment with their secrets registered for redaction.
+
+Each part (``streams.cli``, ``producers.cli``, ``alerts.cli``) builds its own commands on these;
+``shockwatch.cli`` mounts them under one ``shockwatch`` command.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from common.log import register_secret
+from common.settings import Settings, load_settings
+
+console = Console(stderr=True)  # progress, warnings and errors
+out = Console()  # a command's result
+
+
+def settings_from_env() -> Settings:
+    """The settings (``SHOCKWATCH_*``); their secrets never reach a log line from here on."""
+    settings = load_settings()
+    for secret in (
+        settings.slack_webhook_url,
+        settings.slack_bot_token,
+        settings.kafka_sasl_password,
+    ):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+    return settings
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` and return the exit to raise (``raise fail(...)``)."""
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
