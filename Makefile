@@ -33,10 +33,10 @@ tools: ## install Debian's prometheus/promtool/amtool when missing
 	@-pkill -x prometheus-node-exporter >/dev/null 2>&1 || true
 
 setup: venv tools ## everything a fresh machine needs (venv, pip, Prometheus tools, Kafka jars)
-	$(BIN)/python -c "from shockwatch.broker import LocalBroker; from shockwatch.settings import Settings; LocalBroker(Settings()).fetch_jars()"
+	$(BIN)/python -c "from shockwatch.broker import LocalBroker; from common.settings import Settings; LocalBroker(Settings()).fetch_jars()"
 
 jars: venv ## fetch Apache Kafka from Maven Central into .state/kafka/lib
-	$(BIN)/python -c "from shockwatch.broker import LocalBroker; from shockwatch.settings import Settings; LocalBroker(Settings()).fetch_jars()"
+	$(BIN)/python -c "from shockwatch.broker import LocalBroker; from common.settings import Settings; LocalBroker(Settings()).fetch_jars()"
 
 kafka-up: venv ## start the local Kafka broker (idempotent)
 	$(SW) kafka up
