@@ -3,5 +3,5 @@
 ``market`` (returns, z, class moves, breadth, co-movement), ``liquidations`` (pressure),
 ``funding`` (stress from the daily series, as of a time), ``score`` (composite and regime),
 ``alerting`` (the hysteresis state machine) and ``detector`` (event-time ticks that tie them
-together and checkpoint). The input stage in ``streams.app`` only feeds it.
+together and checkpoint). The input stage in ``streams.worker`` only feeds it.
 """

@@ -767,7 +767,7 @@ def test_the_wire_fast_path_changes_nothing_the_worker_does(stream: Stream) -> N
     """The same streams (as they come and framed) through the worker with and without the
     wire fast path: the same dead letters (late events inside frames included), counts,
     signals, alerts and detector state."""
-    import streams.app as app_module
+    import streams.worker.runtime as runtime_module  # where the worker looks wire_items up
 
     for case in (stream, framed(stream)):
         results = []
@@ -776,7 +776,7 @@ def test_the_wire_fast_path_changes_nothing_the_worker_does(stream: Stream) -> N
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(time, "time", lambda: NOW / 1000)  # the dead letters' stamps
                 if not fast:
-                    mp.setattr(app_module, "wire_items", lambda *a: None)
+                    mp.setattr(runtime_module, "wire_items", lambda *a: None)
                 runs = [rt.process([m.tuple() for m in batch]) for batch in case.batches]
             results.append((
                 [(r.processed, r.skipped, r.dead, [o.signal for o in r.outputs],
