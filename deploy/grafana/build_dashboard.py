@@ -1,8 +1,10 @@
-"""Build deploy/grafana/dashboards/shockwatch.json from the panel list below.
+"""Build deploy/grafana/dashboards/shockwatch.json with Grafana's foundation SDK.
 
-Every PromQL query of the dashboard lives in ``PANELS`` and ``ANNOTATIONS``; the tests import
-this module, check each metric name against what ``alerts.metrics`` exports, and run each query
-against a real Prometheus scraping the real exporter. Run after editing:
+The panels are typed builders from ``grafana-foundation-sdk`` (pinned in pyproject's dev extras,
+the Grafana 11.3 build: compose runs grafana/grafana:11.3.0). Every PromQL query of the dashboard
+is a ``q(...)`` in ``PANELS`` or an annotation in ``ANNOTATIONS``; the tests import this module,
+check each metric name against what ``alerts.metrics`` exports, and run each query against a real
+Prometheus scraping the real exporter. Run after editing:
 
     .venv/bin/python deploy/grafana/build_dashboard.py          # write the JSON
     .venv/bin/python deploy/grafana/build_dashboard.py --check  # exit 1 if it is out of date
@@ -12,15 +14,43 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
+
+from grafana_foundation_sdk.builders import (
+    bargauge,
+    common,
+    dashboard,
+    prometheus,
+    stat,
+    timeseries,
+)
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.common import (
+    BarGaugeDisplayMode,
+    BigValueColorMode,
+    BigValueGraphMode,
+    BigValueJustifyMode,
+    BigValueTextMode,
+    GraphDrawStyle,
+    GraphThresholdsStyleMode,
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    StackingMode,
+    TooltipDisplayMode,
+    VisibilityMode,
+    VizOrientation,
+)
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "dashboards" / "shockwatch.json"
 UID = "shockwatch"  # settings.dashboard_url points at /d/shockwatch/shockwatch
+SCHEMA_VERSION = 39  # Grafana 11.3's (the pinned SDK's default, set here so a bump shows)
 DATASOURCE_UID = "shockwatch-prometheus"  # provisioning/datasources/prometheus.yml
-DS = {"type": "prometheus", "uid": "${datasource}"}
+DS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 RUNBOOKS = "https://github.com/shockwatch/shockwatch/blob/main/docs/runbooks.md"
 
 # What the template variables stand for when a test runs the queries itself.
@@ -32,142 +62,212 @@ TEST_VALUES = {
     "$window": "day",
 }
 
-
-@dataclass(frozen=True)
-class Q:
-    expr: str
-    legend: str = ""
-    instant: bool = False
+Panel = timeseries.Panel | stat.Panel | bargauge.Panel
+P = TypeVar("P", timeseries.Panel, stat.Panel, bargauge.Panel)
 
 
-@dataclass(frozen=True)
-class Panel:
-    title: str
-    kind: str  # timeseries | stat | bargauge
-    queries: tuple[Q, ...]
-    width: int = 12
-    height: int = 8
-    unit: str = "short"
-    description: str = ""
-    min: float | None = None
-    max: float | None = None
-    thresholds: tuple[tuple[float, str], ...] = ()
-    mappings: tuple[tuple[int, str, str], ...] = ()
-    stacked: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+# -- the house style --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Row:
-    title: str
+def q(expr: str, legend: str, *, instant: bool = False) -> prometheus.Dataquery:
+    query = prometheus.Dataquery().datasource(DS).expr(expr).legend_format(legend)
+    return query.instant() if instant else query.range()
 
 
-STATE_MAPPINGS = (
-    (0, "ok", "green"),
-    (1, "pending", "yellow"),
-    (2, "warning", "orange"),
-    (3, "critical", "red"),
+def thresholds(base: str, *steps: tuple[float, str]) -> dashboard.ThresholdsConfig:
+    """Absolute thresholds: ``base`` below the first step, then each step's colour."""
+    return (
+        dashboard.ThresholdsConfig()
+        .mode(model.ThresholdsMode.ABSOLUTE)
+        .steps(
+            [model.Threshold(value=None, color=base)]
+            + [model.Threshold(value=value, color=color) for value, color in steps]
+        )
+    )
+
+
+def value_map(*entries: tuple[int, str, str]) -> list[model.ValueMapping]:
+    """Value -> (text, colour) mappings, one per value."""
+    return [
+        model.ValueMap(options={str(v): model.ValueMappingResult(text=text, color=color, index=i)})
+        for i, (v, text, color) in enumerate(entries)
+    ]
+
+
+def colour(mode: model.FieldColorModeId) -> dashboard.FieldColor:
+    return dashboard.FieldColor().mode(mode)
+
+
+def _panel(panel: P, title: str, targets: tuple[prometheus.Dataquery, ...], unit: str, w: int) -> P:
+    return (
+        panel.title(title)
+        .datasource(DS)
+        .span(w)
+        .height(8)
+        .unit(unit)
+        .color_scheme(colour(model.FieldColorModeId.PALETTE_CLASSIC))
+        .targets([t.ref_id(chr(ord("A") + i)) for i, t in enumerate(targets)])
+    )
+
+
+def ts(title: str, *targets: prometheus.Dataquery, unit: str, w: int = 12) -> timeseries.Panel:
+    """A time series: lines without points, nulls spanned, legend below, multi-series tooltip."""
+    return (
+        _panel(timeseries.Panel(), title, targets, unit, w)
+        .draw_style(GraphDrawStyle.LINE)
+        .line_width(1)
+        .fill_opacity(0)
+        .show_points(VisibilityMode.NEVER)
+        .span_nulls(True)
+        .stacking(common.StackingConfig().mode(StackingMode.NONE).group("A"))
+        .legend(
+            common.VizLegendOptions()
+            .display_mode(LegendDisplayMode.LIST)
+            .placement(LegendPlacement.BOTTOM)
+            .show_legend(True)
+        )
+        .tooltip(
+            common.VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING)
+        )
+    )
+
+
+def stacked(panel: timeseries.Panel) -> timeseries.Panel:
+    """The series stacked, filled at 20%."""
+    panel.stacking(common.StackingConfig().mode(StackingMode.NORMAL).group("A"))
+    return panel.fill_opacity(20)
+
+
+def last_value() -> common.ReduceDataOptions:
+    return common.ReduceDataOptions().calcs(["lastNotNull"]).fields("").values(False)
+
+
+def single(title: str, *targets: prometheus.Dataquery, unit: str = "short", w: int) -> stat.Panel:
+    """A stat of each series' last value (``coloured`` paints its background)."""
+    return (
+        _panel(stat.Panel(), title, targets, unit, w)
+        .reduce_options(last_value())
+        .color_mode(BigValueColorMode.VALUE)
+        .graph_mode(BigValueGraphMode.NONE)
+        .text_mode(BigValueTextMode.AUTO)
+        .justify_mode(BigValueJustifyMode.AUTO)
+        .orientation(VizOrientation.AUTO)
+    )
+
+
+def coloured(
+    panel: stat.Panel,
+    steps: dashboard.ThresholdsConfig | None = None,
+    mappings: list[model.ValueMapping] | None = None,
+) -> stat.Panel:
+    """The stat's background in its threshold colour, or its mapped value's (then by thresholds)."""
+    panel.color_mode(BigValueColorMode.BACKGROUND)
+    if steps is not None:
+        panel.thresholds(steps)
+    if mappings is not None:
+        panel.mappings(mappings).color_scheme(colour(model.FieldColorModeId.THRESHOLDS))
+    return panel
+
+
+STATE_MAPPINGS = value_map(
+    (0, "ok", "green"), (1, "pending", "yellow"), (2, "warning", "orange"), (3, "critical", "red")
 )
-SCORE_THRESHOLDS = ((0, "green"), (50, "orange"), (70, "red"))
+LINE = common.GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.LINE)
+LINE_AND_AREA = common.GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.LINE_AND_AREA)
 
-PANELS: list[Panel | Row] = [
-    Row("Shock score"),
-    Panel(
+
+# -- the panels, in rows ----------------------------------------------------------------------
+
+PANELS: list[dashboard.Row | Panel] = [
+    dashboard.Row("Shock score"),
+    ts(
         "Composite score",
-        "timeseries",
-        (Q("max by (scope) (shockwatch_composite_score)", "score {{scope}}"),),
+        q("max by (scope) (shockwatch_composite_score)", "score {{scope}}"),
         unit="none",
-        min=0,
-        max=100,
-        thresholds=SCORE_THRESHOLDS,
-        description="0-100; warning at 50, critical at 70 with every core class down. "
-        "Annotations: detector alert transitions and Prometheus alerts.",
-        extra={"thresholdsStyle": "line+area"},
+    )
+    .min(0)
+    .max(100)
+    .thresholds(thresholds("green", (50, "orange"), (70, "red")))
+    .thresholds_style(LINE_AND_AREA)
+    .description(
+        "0-100; warning at 50, critical at 70 with every core class down. "
+        "Annotations: detector alert transitions and Prometheus alerts."
     ),
-    Panel(
-        "Alert state",
-        "stat",
-        (Q("max by (scope) (shockwatch_alert_state)", "{{scope}}"),),
-        width=4,
-        mappings=STATE_MAPPINGS,
-        thresholds=((0, "green"), (1, "yellow"), (2, "orange"), (3, "red")),
+    coloured(
+        single("Alert state", q("max by (scope) (shockwatch_alert_state)", "{{scope}}"), w=4),
+        thresholds("green", (1, "yellow"), (2, "orange"), (3, "red")),
+        STATE_MAPPINGS,
     ),
-    Panel(
-        "Regime",
-        "stat",
-        (Q("max by (regime) (shockwatch_regime) == 1", "{{regime}}"),),
-        width=4,
-        description="plumbing = funding-driven, broad, margin-call selling; repricing = a sector "
-        "(AI names) falling far more than the index with funding calm; mixed; calm.",
-        extra={"textMode": "name"},
+    single("Regime", q("max by (regime) (shockwatch_regime) == 1", "{{regime}}"), w=4)
+    .text_mode(BigValueTextMode.NAME)
+    .description(
+        "plumbing = funding-driven, broad, margin-call selling; repricing = a sector (AI names) "
+        "falling far more than the index with funding calm; mixed; calm."
     ),
-    Panel(
-        "Breadth",
-        "stat",
-        (Q("max by (scope) (shockwatch_breadth_ratio)", "{{scope}}"),),
-        width=4,
-        unit="percentunit",
-        min=0,
-        max=1,
-        thresholds=((0, "green"), (0.66, "orange"), (1, "red")),
-        description="Share of core classes (equities, gold, crypto) down beyond the threshold.",
+    coloured(
+        single(
+            "Breadth",
+            q("max by (scope) (shockwatch_breadth_ratio)", "{{scope}}"),
+            unit="percentunit",
+            w=4,
+        ),
+        thresholds("green", (0.66, "orange"), (1, "red")),
+    )
+    .min(0)
+    .max(1)
+    .description("Share of core classes (equities, gold, crypto) down beyond the threshold."),
+    stacked(
+        ts(
+            "Score components (points)",
+            q("sum by (component) (shockwatch_score_component_points)", "{{component}}"),
+            unit="none",
+        )
     ),
-    Panel(
-        "Score components (points)",
-        "timeseries",
-        (Q("sum by (component) (shockwatch_score_component_points)", "{{component}}"),),
-        unit="none",
-        stacked=True,
-    ),
-    Panel(
+    ts(
         "Component stress (0-1)",
-        "timeseries",
-        (Q("max by (component) (shockwatch_score_component_stress_ratio)", "{{component}}"),),
+        q("max by (component) (shockwatch_score_component_stress_ratio)", "{{component}}"),
         unit="percentunit",
-        min=0,
-        max=1,
-    ),
-    Row("Cross-asset moves"),
-    Panel(
+    )
+    .min(0)
+    .max(1),
+    dashboard.Row("Cross-asset moves"),
+    ts(
         "Core classes: day z",
-        "timeseries",
-        (Q("max by (core_class) (shockwatch_core_class_zscore)", "{{core_class}}"),),
+        q("max by (core_class) (shockwatch_core_class_zscore)", "{{core_class}}"),
         unit="none",
-        thresholds=((-1e9, "red"), (-0.75, "green")),
-        description="Each class's day return scaled by its own volatility; below -0.75 counts "
-        "as down for breadth.",
-        extra={"thresholdsStyle": "line"},
+    )
+    .thresholds(thresholds("red", (-0.75, "green")))
+    .thresholds_style(LINE)
+    .description(
+        "Each class's day return scaled by its own volatility; below -0.75 counts as down for "
+        "breadth."
     ),
-    Panel(
+    ts(
         "Broad selling: core classes in normal days",
-        "timeseries",
-        (
-            Q("max by (core_class) (shockwatch_core_class_normal_days)", "{{core_class}}"),
-            Q("max(shockwatch_broad_depth_normal_days)", "shallowest down"),
-        ),
+        q("max by (core_class) (shockwatch_core_class_normal_days)", "{{core_class}}"),
+        q("max(shockwatch_broad_depth_normal_days)", "shallowest down"),
         unit="none",
-        thresholds=((-1e9, "green"), (1, "orange"), (3, "red")),
-        description="Each class's day move in normal days (its long-run daily volatility), and "
-        "how far the shallowest class is down: at 1 every class has fallen a normal day and a "
-        "warning fires; at 3 it is a crash and critical (docs/detection.md).",
-        extra={"thresholdsStyle": "line"},
+    )
+    .thresholds(thresholds("green", (1, "orange"), (3, "red")))
+    .thresholds_style(LINE)
+    .description(
+        "Each class's day move in normal days (its long-run daily volatility), and how far the "
+        "shallowest class is down: at 1 every class has fallen a normal day and a warning fires; "
+        "at 3 it is a crash and critical (docs/detection.md)."
     ),
-    Panel(
+    ts(
         "Asset classes: day z",
-        "timeseries",
-        (
-            Q(
-                'max by (asset_class) (shockwatch_class_zscore{asset_class=~"$asset_class"})',
-                "{{asset_class}}",
-            ),
+        q(
+            'max by (asset_class) (shockwatch_class_zscore{asset_class=~"$asset_class"})',
+            "{{asset_class}}",
         ),
         unit="none",
     ),
-    Panel(
+    _panel(
+        bargauge.Panel(),
         "Day move by asset",
-        "bargauge",
         (
-            Q(
+            q(
                 'max by (symbol) (shockwatch_asset_return_ratio{window="day", '
                 'asset_class=~"$asset_class"})',
                 "{{symbol}}",
@@ -175,357 +275,383 @@ PANELS: list[Panel | Row] = [
             ),
         ),
         unit="percentunit",
-        min=-0.1,
-        max=0.1,
-        thresholds=((-1e9, "red"), (-0.01, "orange"), (0, "green")),
-    ),
-    Panel(
+        w=12,
+    )
+    .min(-0.1)
+    .max(0.1)
+    .thresholds(thresholds("red", (-0.01, "orange"), (0, "green")))
+    .reduce_options(last_value())
+    .orientation(VizOrientation.HORIZONTAL)
+    .display_mode(BarGaugeDisplayMode.GRADIENT)
+    .show_unfilled(True),
+    ts(
         "Asset z ($window)",
-        "timeseries",
-        (
-            Q(
-                'max by (symbol) (shockwatch_asset_zscore{window=~"$window", '
-                'asset_class=~"$asset_class"})',
-                "{{symbol}}",
-            ),
+        q(
+            'max by (symbol) (shockwatch_asset_zscore{window=~"$window", '
+            'asset_class=~"$asset_class"})',
+            "{{symbol}}",
         ),
         unit="none",
     ),
-    Panel(
+    ts(
         "Co-movement (average correlation of core classes)",
-        "timeseries",
-        (Q("max by (scope) (shockwatch_comovement_correlation)", "{{scope}}"),),
+        q("max by (scope) (shockwatch_comovement_correlation)", "{{scope}}"),
         unit="none",
-        min=-1,
-        max=1,
-        width=24,
-        height=6,
-    ),
-    Row("Liquidations"),
-    Panel(
-        "Liquidation flow by venue (USD per minute)",
-        "timeseries",
-        (
-            Q(
+        w=24,
+    )
+    .height(6)
+    .min(-1)
+    .max(1),
+    dashboard.Row("Liquidations"),
+    stacked(
+        ts(
+            "Liquidation flow by venue (USD per minute)",
+            q(
                 "sum by (exchange) (rate(shockwatch_liquidations_usd_total"
                 '{exchange=~"$exchange"}[$__rate_interval])) * 60',
                 "{{exchange}}",
             ),
-        ),
-        unit="currencyUSD",
-        stacked=True,
+            unit="currencyUSD",
+        )
     ),
-    Panel(
-        "Longs vs shorts liquidated (USD per minute)",
-        "timeseries",
-        (
-            Q(
+    stacked(
+        ts(
+            "Longs vs shorts liquidated (USD per minute)",
+            q(
                 "sum by (side) (rate(shockwatch_liquidations_usd_total"
                 '{exchange=~"$exchange"}[$__rate_interval])) * 60',
                 "{{side}}",
             ),
-        ),
-        unit="currencyUSD",
-        stacked=True,
+            unit="currencyUSD",
+        )
     ),
-    Panel(
+    ts(
         "Forced orders per minute by venue",
-        "timeseries",
-        (
-            Q(
-                "sum by (exchange) (rate(shockwatch_liquidations_total"
-                '{exchange=~"$exchange"}[$__rate_interval])) * 60',
-                "{{exchange}}",
-            ),
+        q(
+            "sum by (exchange) (rate(shockwatch_liquidations_total"
+            '{exchange=~"$exchange"}[$__rate_interval])) * 60',
+            "{{exchange}}",
         ),
-        width=8,
         unit="none",
+        w=8,
     ),
-    Panel(
+    ts(
         "Window notional vs baseline",
-        "timeseries",
-        (
-            Q("max(shockwatch_liquidations_window_usd)", "window"),
-            Q("max(shockwatch_liquidations_baseline_usd)", "hourly baseline"),
-        ),
-        width=8,
+        q("max(shockwatch_liquidations_window_usd)", "window"),
+        q("max(shockwatch_liquidations_baseline_usd)", "hourly baseline"),
         unit="currencyUSD",
+        w=8,
     ),
-    Panel(
-        "Surge ratio",
-        "timeseries",
-        (Q("max(shockwatch_liquidations_surge_ratio)", "surge"),),
-        width=8,
-        unit="none",
-        thresholds=((0, "green"), (3, "orange"), (6, "red")),
-        description="Window notional over the trailing hourly baseline; 6x = full stress.",
-        extra={"thresholdsStyle": "line"},
+    ts("Surge ratio", q("max(shockwatch_liquidations_surge_ratio)", "surge"), unit="none", w=8)
+    .thresholds(thresholds("green", (3, "orange"), (6, "red")))
+    .thresholds_style(LINE)
+    .description("Window notional over the trailing hourly baseline; 6x = full stress."),
+    coloured(
+        single(
+            "Long share (window)",
+            q("max(shockwatch_liquidations_long_share_ratio)", "longs"),
+            unit="percentunit",
+            w=6,
+        ),
+        thresholds("green", (0.7, "orange"), (0.85, "red")),
     ),
-    Panel(
-        "Long share (window)",
-        "stat",
-        (Q("max(shockwatch_liquidations_long_share_ratio)", "longs"),),
-        width=6,
-        unit="percentunit",
-        thresholds=((0, "green"), (0.7, "orange"), (0.85, "red")),
-    ),
-    Panel(
-        "Venues reporting",
-        "stat",
-        (Q("max(shockwatch_liquidations_venues_reporting)", "venues"),),
-        width=6,
-    ),
-    Panel(
+    single("Venues reporting", q("max(shockwatch_liquidations_venues_reporting)", "venues"), w=6),
+    single(
         "Window by venue (USD)",
-        "stat",
-        (
-            Q(
-                "max by (exchange) "
-                '(shockwatch_liquidations_venue_window_usd{exchange=~"$exchange"})',
-                "{{exchange}}",
-            ),
+        q(
+            'max by (exchange) (shockwatch_liquidations_venue_window_usd{exchange=~"$exchange"})',
+            "{{exchange}}",
         ),
-        width=6,
         unit="currencyUSD",
+        w=6,
     ),
-    Panel(
-        "Lower bound (snapshot feed)",
-        "stat",
-        (Q("max(shockwatch_liquidations_lower_bound)", "lower bound"),),
-        width=6,
-        mappings=((0, "exact", "green"), (1, "lower bound", "orange")),
-        description="Binance's stream sends at most one order per symbol per second: the true "
-        "total is at least the figure shown.",
+    coloured(
+        single(
+            "Lower bound (snapshot feed)",
+            q("max(shockwatch_liquidations_lower_bound)", "lower bound"),
+            w=6,
+        ),
+        mappings=value_map((0, "exact", "green"), (1, "lower bound", "orange")),
+    ).description(
+        "Binance's stream sends at most one order per symbol per second: the true total is at "
+        "least the figure shown."
     ),
-    Row("Funding"),
-    Panel(
+    dashboard.Row("Funding"),
+    ts(
         "SOFR − IORB (bp)",
-        "timeseries",
-        (Q('max(shockwatch_funding_spread_ratio{component="sofr_iorb"}) * 10000', "SOFR − IORB"),),
-        width=8,
+        q('max(shockwatch_funding_spread_ratio{component="sofr_iorb"}) * 10000', "SOFR − IORB"),
         unit="suffix: bp",
-        thresholds=((-1e9, "green"), (0, "orange"), (20, "red")),
-        extra={"thresholdsStyle": "line"},
-    ),
-    Panel(
+        w=8,
+    )
+    .thresholds(thresholds("green", (0, "orange"), (20, "red")))
+    .thresholds_style(LINE),
+    ts(
         "Policy and repo rates",
-        "timeseries",
-        (Q("max by (series) (shockwatch_funding_rate_ratio)", "{{series}}"),),
-        width=8,
+        q("max by (series) (shockwatch_funding_rate_ratio)", "{{series}}"),
         unit="percentunit",
+        w=8,
     ),
-    Panel(
+    single(
         "Funding amounts",
-        "stat",
-        (
-            Q('max(shockwatch_funding_amount_usd{series="SRF_TAKEUP"})', "SRF take-up"),
-            Q('max(shockwatch_funding_amount_usd{series="RESERVES"})', "Reserves"),
-            Q('max(shockwatch_funding_amount_usd{series="TGA"})', "TGA"),
-            Q('max(shockwatch_funding_amount_usd{series="ON_RRP_AMOUNT"})', "ON RRP"),
-        ),
-        width=8,
+        q('max(shockwatch_funding_amount_usd{series="SRF_TAKEUP"})', "SRF take-up"),
+        q('max(shockwatch_funding_amount_usd{series="RESERVES"})', "Reserves"),
+        q('max(shockwatch_funding_amount_usd{series="TGA"})', "TGA"),
+        q('max(shockwatch_funding_amount_usd{series="ON_RRP_AMOUNT"})', "ON RRP"),
         unit="currencyUSD",
-        description="Latest published values (daily/weekly series, as of the signal's time).",
-    ),
-    Panel(
+        w=8,
+    ).description("Latest published values (daily/weekly series, as of the signal's time)."),
+    ts(
         "Funding stress",
-        "timeseries",
-        (
-            Q("max(shockwatch_funding_stress_ratio)", "overall"),
-            Q("max by (component) (shockwatch_funding_component_stress_ratio)", "{{component}}"),
-        ),
-        width=16,
+        q("max(shockwatch_funding_stress_ratio)", "overall"),
+        q("max by (component) (shockwatch_funding_component_stress_ratio)", "{{component}}"),
         unit="percentunit",
-        min=0,
-        max=1,
-    ),
-    Panel(
-        "Funding inputs stale / unknown",
-        "stat",
-        (
-            Q("sum(shockwatch_funding_component_stale)", "stale inputs"),
-            Q("max(shockwatch_funding_stress_unknown)", "stress unknown"),
+        w=16,
+    )
+    .min(0)
+    .max(1),
+    coloured(
+        single(
+            "Funding inputs stale / unknown",
+            q("sum(shockwatch_funding_component_stale)", "stale inputs"),
+            q("max(shockwatch_funding_stress_unknown)", "stress unknown"),
+            w=8,
         ),
-        width=8,
-        thresholds=((0, "green"), (1, "orange")),
+        thresholds("green", (1, "orange")),
     ),
-    Row("Feed health"),
-    Panel(
+    dashboard.Row("Feed health"),
+    ts(
         "Last event age by feed",
-        "timeseries",
-        (Q("time() - max by (feed) (shockwatch_last_event_timestamp_seconds)", "{{feed}}"),),
-        width=8,
+        q("time() - max by (feed) (shockwatch_last_event_timestamp_seconds)", "{{feed}}"),
         unit="s",
-        description="FeedStale fires at 10 min (prices), 30 min (liquidations), 4 days (funding).",
-    ),
-    Panel(
+        w=8,
+    ).description("FeedStale fires at 10 min (prices), 30 min (liquidations), 4 days (funding)."),
+    ts(
         "Events processed per second",
-        "timeseries",
-        (
-            Q(
-                "sum by (feed) (rate(shockwatch_events_processed_total[$__rate_interval]))",
-                "{{feed}}",
-            ),
-        ),
-        width=8,
+        q("sum by (feed) (rate(shockwatch_events_processed_total[$__rate_interval]))", "{{feed}}"),
         unit="ops",
+        w=8,
     ),
-    Panel(
+    ts(
         "Events rejected per second",
-        "timeseries",
-        (
-            Q(
-                "sum by (feed, reason) (rate(shockwatch_events_rejected_total[$__rate_interval]))",
-                "{{feed}} {{reason}}",
-            ),
+        q(
+            "sum by (feed, reason) (rate(shockwatch_events_rejected_total[$__rate_interval]))",
+            "{{feed}} {{reason}}",
         ),
-        width=8,
         unit="ops",
+        w=8,
     ),
-    Panel(
+    ts(
         "Event-time lag",
-        "timeseries",
-        (
-            Q(
-                "histogram_quantile(0.99, sum by (feed, le) "
-                "(rate(shockwatch_event_lag_seconds_bucket[$__rate_interval])))",
-                "p99 {{feed}}",
-            ),
-            Q(
-                "histogram_quantile(0.5, sum by (feed, le) "
-                "(rate(shockwatch_event_lag_seconds_bucket[$__rate_interval])))",
-                "p50 {{feed}}",
-            ),
+        q(
+            "histogram_quantile(0.99, sum by (feed, le) "
+            "(rate(shockwatch_event_lag_seconds_bucket[$__rate_interval])))",
+            "p99 {{feed}}",
+        ),
+        q(
+            "histogram_quantile(0.5, sum by (feed, le) "
+            "(rate(shockwatch_event_lag_seconds_bucket[$__rate_interval])))",
+            "p50 {{feed}}",
         ),
         unit="s",
     ),
-    Panel(
+    ts(
         "Signal age (detector event time)",
-        "timeseries",
-        (Q("time() - max by (scope) (shockwatch_last_signal_timestamp_seconds)", "{{scope}}"),),
-        width=6,
+        q("time() - max by (scope) (shockwatch_last_signal_timestamp_seconds)", "{{scope}}"),
         unit="s",
+        w=6,
     ),
-    Panel(
-        "Targets up",
-        "stat",
-        (Q('up{job=~"shockwatch-.*"}', "{{job}}"),),
-        width=6,
-        mappings=((0, "down", "red"), (1, "up", "green")),
+    coloured(
+        single("Targets up", q('up{job=~"shockwatch-.*"}', "{{job}}"), w=6),
+        mappings=value_map((0, "down", "red"), (1, "up", "green")),
     ),
-    Panel(
+    ts(
         "Slack sends",
-        "timeseries",
-        (
-            Q(
-                "sum by (result) (increase(shockwatch_slack_sends_total[$__rate_interval]))",
-                "{{result}}",
-            ),
+        q(
+            "sum by (result) (increase(shockwatch_slack_sends_total[$__rate_interval]))",
+            "{{result}}",
         ),
-        width=8,
         unit="none",
+        w=8,
     ),
-    Panel(
+    single(
         "Alert → Slack p99",
-        "stat",
-        (
-            Q(
-                "histogram_quantile(0.99, sum by (le) "
-                "(rate(shockwatch_slack_delivery_seconds_bucket[$__rate_interval])))",
-                "p99",
-            ),
+        q(
+            "histogram_quantile(0.99, sum by (le) "
+            "(rate(shockwatch_slack_delivery_seconds_bucket[$__rate_interval])))",
+            "p99",
         ),
-        width=8,
         unit="s",
+        w=8,
     ),
-    Panel(
-        "Alerts waiting for Slack",
-        "stat",
-        (Q("max(shockwatch_notifier_pending_alerts)", "pending"),),
-        width=8,
-        thresholds=((0, "green"), (1, "red")),
+    coloured(
+        single(
+            "Alerts waiting for Slack", q("max(shockwatch_notifier_pending_alerts)", "pending"), w=8
+        ),
+        thresholds("green", (1, "red")),
     ),
 ]
 
-ANNOTATIONS: list[dict[str, Any]] = [
-    {
-        "name": "Detector alerts",
-        "expr": "sum by (state, severity) "
-        "(increase(shockwatch_alert_transitions_total[$__interval])) > 0",
-        "iconColor": "red",
-        "titleFormat": "{{severity}} {{state}}",
-        "tagKeys": "state,severity",
-    },
-    {
-        "name": "Prometheus alerts",
-        "expr": 'ALERTS{alertname=~"EverythingSells|ShockwatchWarning", alertstate="firing"}',
-        "iconColor": "orange",
-        "titleFormat": "{{alertname}}",
-        "tagKeys": "alertname,severity",
-    },
+
+# -- annotations and variables ----------------------------------------------------------------
+
+
+class _PromAnnotationQuery(model.AnnotationQuery):
+    """The SDK's AnnotationQuery has no fields for a Prometheus annotation's title and tags."""
+
+    prometheus: dict[str, object]
+
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), **self.prometheus}
+
+
+class PromAnnotation(Builder[model.AnnotationQuery]):
+    def __init__(self, name: str, expr: str, color: str, title: str, tags: str) -> None:
+        self.model = _PromAnnotationQuery(
+            name=name, datasource=DS, enable=True, hide=False, icon_color=color, expr=expr
+        )
+        self.model.prometheus = {
+            "step": "60s",
+            "titleFormat": title,
+            "tagKeys": tags,
+            "textFormat": "",
+            "useValueForTime": False,
+        }
+
+    def build(self) -> model.AnnotationQuery:
+        return self.model
+
+
+ANNOTATIONS: list[Builder[model.AnnotationQuery]] = [
+    dashboard.AnnotationQuery()
+    .name("Annotations & Alerts")
+    .built_in(1)
+    .type("dashboard")
+    .datasource(model.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+    .enable(True)
+    .hide(True)
+    .icon_color("rgba(0, 211, 255, 1)"),
+    PromAnnotation(
+        "Detector alerts",
+        "sum by (state, severity) (increase(shockwatch_alert_transitions_total[$__interval])) > 0",
+        color="red",
+        title="{{severity}} {{state}}",
+        tags="state,severity",
+    ),
+    PromAnnotation(
+        "Prometheus alerts",
+        'ALERTS{alertname=~"EverythingSells|ShockwatchWarning", alertstate="firing"}',
+        color="orange",
+        title="{{alertname}}",
+        tags="alertname,severity",
+    ),
 ]
 
-VARIABLES: list[dict[str, Any]] = [
-    {
-        "name": "datasource",
-        "label": "Prometheus",
-        "type": "datasource",
-        "query": "prometheus",
-        "current": {"text": "Prometheus", "value": DATASOURCE_UID},
-        "hide": 0,
-    },
-    {
-        "name": "asset_class",
-        "label": "Asset class",
-        "type": "query",
-        "datasource": DS,
-        "query": {"query": "label_values(shockwatch_asset_zscore, asset_class)", "refId": "V1"},
-        "definition": "label_values(shockwatch_asset_zscore, asset_class)",
-        "includeAll": True,
-        "multi": True,
-        "allValue": ".*",
-        "current": {"text": "All", "value": "$__all"},
-        "refresh": 2,
-        "sort": 1,
-    },
-    {
-        "name": "exchange",
-        "label": "Venue",
-        "type": "query",
-        "datasource": DS,
-        "query": {
-            "query": "label_values(shockwatch_liquidations_usd_total, exchange)",
-            "refId": "V2",
-        },
-        "definition": "label_values(shockwatch_liquidations_usd_total, exchange)",
-        "includeAll": True,
-        "multi": True,
-        "allValue": ".*",
-        "current": {"text": "All", "value": "$__all"},
-        "refresh": 2,
-        "sort": 1,
-    },
-    {
-        "name": "window",
-        "label": "Return window",
-        "type": "custom",
-        "query": "15m,60m,day",
-        "current": {"text": "day", "value": "day"},
-        "options": [{"text": w, "value": w, "selected": w == "day"} for w in ("15m", "60m", "day")],
-        "multi": False,
-        "includeAll": False,
-    },
+
+def label_variable(name: str, label: str, query: str, ref_id: str) -> dashboard.QueryVariable:
+    """A multi-value variable over a label's values, "All" matching everything."""
+    return (
+        dashboard.QueryVariable(name)
+        .label(label)
+        .datasource(DS)
+        .query({"query": query, "refId": ref_id})
+        .include_all(True)
+        .multi(True)
+        .all_value(".*")
+        .current(model.VariableOption(text="All", value="$__all"))
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+VARIABLES: list[Builder[model.VariableModel]] = [
+    dashboard.DatasourceVariable("datasource")
+    .label("Prometheus")
+    .type("prometheus")
+    .current(model.VariableOption(text="Prometheus", value=DATASOURCE_UID))
+    .hide(model.VariableHide.DONT_HIDE),
+    label_variable(
+        "asset_class", "Asset class", "label_values(shockwatch_asset_zscore, asset_class)", "V1"
+    ),
+    label_variable(
+        "exchange", "Venue", "label_values(shockwatch_liquidations_usd_total, exchange)", "V2"
+    ),
+    dashboard.CustomVariable("window")
+    .label("Return window")
+    .values("15m,60m,day")
+    .current(model.VariableOption(text="day", value="day"))
+    .options(
+        [model.VariableOption(text=w, value=w, selected=w == "day") for w in ("15m", "60m", "day")]
+    )
+    .multi(False)
+    .include_all(False),
 ]
+
+
+# -- the dashboard ----------------------------------------------------------------------------
+
+
+def layout(board: dashboard.Dashboard) -> dashboard.Dashboard:
+    """Place ``PANELS`` left to right, a panel that does not fit starting a new line, each row
+    below the tallest panel before it. (The SDK's own placing lets a panel overflow the 24
+    columns, as the full-width co-movement panel after a half-width one would.)"""
+    x = y = line_h = 0
+    for n, item in enumerate(PANELS, start=1):
+        if isinstance(item, dashboard.Row):
+            y, x, line_h = y + line_h, 0, 0
+            board.with_row(item.id(n).collapsed(False).grid_pos(model.GridPos(h=1, w=24, y=y)))
+            y += 1
+            continue
+        pos = item.build().grid_pos  # the size span() and height() set
+        if x + pos.w > 24:
+            y, x, line_h = y + line_h, 0, 0
+        board.with_panel(item.id(n).grid_pos(model.GridPos(h=pos.h, w=pos.w, x=x, y=y)))
+        x, line_h = x + pos.w, max(line_h, pos.h)
+    return board
+
+
+def build() -> model.Dashboard:
+    board = (
+        dashboard.Dashboard("shockwatch — everything sells")
+        .uid(UID)
+        .description(
+            "Cross-asset moves, liquidation flow, funding stress and the composite score; the "
+            "monitor's own health at the bottom. Generated by deploy/grafana/build_dashboard.py: "
+            "edit that, not this file."
+        )
+        .tags(["shockwatch", "liquidity"])
+        .timezone("utc")
+        .editable()
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .refresh("30s")
+        .version(1)
+        .time("now-24h", "now")
+        .timepicker(dashboard.TimePicker())
+        .link(
+            dashboard.DashboardLink("Runbooks")
+            .type(model.DashboardLinkType.LINK)
+            .url(RUNBOOKS)
+            .target_blank(True)
+            .icon("doc")
+        )
+        .annotations(ANNOTATIONS)
+        .variables(VARIABLES)
+    )
+    built = layout(board).build()
+    built.schema_version = SCHEMA_VERSION
+    return built
 
 
 def queries() -> list[str]:
     """Every PromQL expression of the dashboard: panel targets, then annotations."""
-    out = [q.expr for p in PANELS if isinstance(p, Panel) for q in p.queries]
-    return out + [a["expr"] for a in ANNOTATIONS]
+    board = build()
+    out = [t.expr for p in board.panels if isinstance(p, model.Panel) for t in p.targets or []]
+    return out + [a.expr for a in board.annotations.list_val or [] if a.expr]
 
 
 def variable_queries() -> list[str]:
-    return [v["definition"] for v in VARIABLES if "definition" in v]
+    return [
+        v.query["query"] for v in build().templating.list_val or [] if isinstance(v.query, dict)
+    ]
 
 
 def expand(expr: str, values: dict[str, str] | None = None) -> str:
@@ -536,185 +662,8 @@ def expand(expr: str, values: dict[str, str] | None = None) -> str:
     return expr
 
 
-# -- JSON -------------------------------------------------------------------------------------
-
-
-def _field_config(p: Panel) -> dict[str, Any]:
-    defaults: dict[str, Any] = {"unit": p.unit, "color": {"mode": "palette-classic"}}
-    if p.min is not None:
-        defaults["min"] = p.min
-    if p.max is not None:
-        defaults["max"] = p.max
-    if p.thresholds:
-        defaults["thresholds"] = {
-            "mode": "absolute",
-            "steps": [
-                {"color": color, "value": None if i == 0 else value}
-                for i, (value, color) in enumerate(p.thresholds)
-            ],
-        }
-    if p.mappings:
-        defaults["mappings"] = [
-            {
-                "type": "value",
-                "options": {str(v): {"text": text, "color": color, "index": i}},
-            }
-            for i, (v, text, color) in enumerate(p.mappings)
-        ]
-        defaults["color"] = {"mode": "thresholds"}
-    if p.kind == "timeseries":
-        custom: dict[str, Any] = {
-            "drawStyle": "line",
-            "lineWidth": 1,
-            "fillOpacity": 20 if p.stacked else 0,
-            "showPoints": "never",
-            "spanNulls": True,
-            "stacking": {"mode": "normal" if p.stacked else "none", "group": "A"},
-        }
-        if "thresholdsStyle" in p.extra:
-            custom["thresholdsStyle"] = {"mode": p.extra["thresholdsStyle"]}
-        defaults["custom"] = custom
-    return {"defaults": defaults, "overrides": []}
-
-
-def _options(p: Panel) -> dict[str, Any]:
-    if p.kind == "timeseries":
-        return {
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        }
-    reduce = {"calcs": ["lastNotNull"], "fields": "", "values": False}
-    if p.kind == "bargauge":
-        return {
-            "reduceOptions": reduce,
-            "orientation": "horizontal",
-            "displayMode": "gradient",
-            "showUnfilled": True,
-        }
-    return {
-        "reduceOptions": reduce,
-        "colorMode": "background" if p.mappings or p.thresholds else "value",
-        "graphMode": "none",
-        "textMode": p.extra.get("textMode", "auto"),
-        "justifyMode": "auto",
-        "orientation": "auto",
-    }
-
-
-def _targets(p: Panel) -> list[dict[str, Any]]:
-    return [
-        {
-            "refId": chr(ord("A") + i),
-            "datasource": DS,
-            "expr": q.expr,
-            "legendFormat": q.legend or "__auto",
-            "range": not q.instant,
-            "instant": q.instant,
-        }
-        for i, q in enumerate(p.queries)
-    ]
-
-
-def _layout() -> list[dict[str, Any]]:
-    panels: list[dict[str, Any]] = []
-    x = y = 0
-    row_h = 0
-    for n, item in enumerate(PANELS, start=1):
-        if isinstance(item, Row):
-            y += row_h
-            x, row_h = 0, 0
-            panels.append(
-                {
-                    "id": n,
-                    "type": "row",
-                    "title": item.title,
-                    "collapsed": False,
-                    "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
-                    "panels": [],
-                }
-            )
-            y += 1
-            continue
-        if x + item.width > 24:
-            y += row_h
-            x, row_h = 0, 0
-        panel = {
-            "id": n,
-            "type": item.kind,
-            "title": item.title,
-            "description": item.description,
-            "datasource": DS,
-            "gridPos": {"h": item.height, "w": item.width, "x": x, "y": y},
-            "fieldConfig": _field_config(item),
-            "options": _options(item),
-            "targets": _targets(item),
-        }
-        panels.append(panel)
-        x += item.width
-        row_h = max(row_h, item.height)
-    return panels
-
-
-def build() -> dict[str, Any]:
-    annotations = [
-        {
-            "builtIn": 1,
-            "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-            "enable": True,
-            "hide": True,
-            "iconColor": "rgba(0, 211, 255, 1)",
-            "name": "Annotations & Alerts",
-            "type": "dashboard",
-        }
-    ]
-    for a in ANNOTATIONS:
-        annotations.append(
-            {
-                "datasource": DS,
-                "enable": True,
-                "hide": False,
-                "iconColor": a["iconColor"],
-                "name": a["name"],
-                "expr": a["expr"],
-                "step": "60s",
-                "titleFormat": a["titleFormat"],
-                "tagKeys": a["tagKeys"],
-                "textFormat": "",
-                "useValueForTime": False,
-            }
-        )
-    return {
-        "uid": UID,
-        "title": "shockwatch — everything sells",
-        "description": "Cross-asset moves, liquidation flow, funding stress and the composite "
-        "score; the monitor's own health at the bottom. Generated by "
-        "deploy/grafana/build_dashboard.py: edit that, not this file.",
-        "tags": ["shockwatch", "liquidity"],
-        "timezone": "utc",
-        "editable": True,
-        "graphTooltip": 1,
-        "refresh": "30s",
-        "schemaVersion": 39,
-        "version": 1,
-        "time": {"from": "now-24h", "to": "now"},
-        "timepicker": {},
-        "links": [
-            {
-                "title": "Runbooks",
-                "type": "link",
-                "url": RUNBOOKS,
-                "targetBlank": True,
-                "icon": "doc",
-            }
-        ],
-        "annotations": {"list": annotations},
-        "templating": {"list": VARIABLES},
-        "panels": _layout(),
-    }
-
-
 def render() -> str:
-    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(build(), cls=JSONEncoder, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str]) -> int:
@@ -727,7 +676,7 @@ def main(argv: list[str]) -> int:
         return 0
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT} ({sum(1 for _ in queries())} queries)")
+    print(f"wrote {OUTPUT} ({len(queries())} queries)")
     return 0
 
 
