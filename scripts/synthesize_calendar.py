@@ -6,9 +6,9 @@ close, close and low per symbol; the day's liquidation total, long share and whe
 the funding series of its era as dated anchors), each with its source, and the outcome the
 day is expected to give (decided from what happened, before tuning). This script turns each
 day into a scenario folder in the public scenario format (data/scenarios/README.md) with the
-machinery of ``synthesize_scenarios.py``: seeded random walks bridged through the sourced
-knots, heavy-tailed liquidation prints scaled to the day's budget per block, and funding
-observations stamped with their publication times.
+machinery of ``synthesize_scenarios.py`` (the ``synth`` package next to it): seeded random
+walks bridged through the sourced knots, heavy-tailed liquidation prints scaled to the day's
+budget per block, and funding observations stamped with their publication times.
 
 What is synthesized: the intraday paths (the timing of each leg and low, unless sourced),
 the per-minute volatility (from the size of the day's move, see ``day_sigma``), individual
@@ -36,33 +36,33 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import synthesize_scenarios as syn
-from synthesize_scenarios import (
-    CALM_SIGMA,
-    DAY_MS,
-    EQUITY_CLASS,
-    RHO,
-    Asset,
-    Factors,
-    LiqBlock,
-    LiqSpec,
-    Market,
+from synth.common import DAY_MS, SCHEMA_VERSION, et_ms, iso_utc, utc_ms
+from synth.funding import (
+    DTS_AT,
+    EFFR_AT,
+    H41_AT,
+    RATE_AT,
+    REPO_AT,
+    SOFR_AT,
     SeriesDef,
-    VolWindow,
-    build_path,
-    encode,
-    equity_sessions,
-    et_ms,
-    gold_sessions,
-    iso_utc,
-    make_liquidations,
+    funding_key,
     publish_ms,
     series_value,
-    session_knots,
-    toml_value,
-    utc_ms,
-    write_gzip,
 )
+from synth.liquidations import LiqBlock, LiqSpec, make_liquidations
+from synth.output import encode, write_gzip
+from synth.prices import (
+    ALTS,
+    CALM_SIGMA,
+    EQUITY_CLASS,
+    RHO,
+    bar_records,
+    equity_sessions,
+    gold_sessions,
+    session_knots,
+)
+from synth.readme import toml_value
+from synth.walk import Asset, Factors, Market, VolWindow, build_path
 
 ROOT = Path(__file__).resolve().parent.parent
 DAYS_FILE = ROOT / "data" / "calendar" / "days.json"
@@ -76,16 +76,16 @@ REALISED_SHARE = 0.6
 FUNDING_WEEKS = 6
 ALT_RATIOS = {"SOL": 0.0016, "XRP": 0.00002, "DOGE": 0.0000017, "BNB": 0.009}  # x BTC price
 FUNDING_SERIES = (  # name, source, unit, release, step (hold the last anchor), sparse, weekly
-    ("SOFR", "nyfed", "pct", syn.SOFR_AT, False, 0.0, False),
-    ("EFFR", "nyfed", "pct", syn.EFFR_AT, False, 0.0, False),
-    ("IORB", "fred", "pct", syn.RATE_AT, True, 0.0, False),
-    ("TARGET_UPPER", "fred", "pct", syn.RATE_AT, True, 0.0, False),
-    ("TARGET_LOWER", "fred", "pct", syn.RATE_AT, True, 0.0, False),
-    ("ON_RRP_AMOUNT", "nyfed", "usd_bn", syn.REPO_AT, False, 0.0, False),
+    ("SOFR", "nyfed", "pct", SOFR_AT, False, 0.0, False),
+    ("EFFR", "nyfed", "pct", EFFR_AT, False, 0.0, False),
+    ("IORB", "fred", "pct", RATE_AT, True, 0.0, False),
+    ("TARGET_UPPER", "fred", "pct", RATE_AT, True, 0.0, False),
+    ("TARGET_LOWER", "fred", "pct", RATE_AT, True, 0.0, False),
+    ("ON_RRP_AMOUNT", "nyfed", "usd_bn", REPO_AT, False, 0.0, False),
     # SRF take-up is zero on days without a sourced print (never interpolated between spikes)
-    ("SRF_TAKEUP", "nyfed", "usd_bn", syn.REPO_AT, False, 1.0, False),
-    ("TGA", "treasury", "usd_bn", syn.DTS_AT, False, 0.0, False),
-    ("RESERVES", "fred", "usd_bn", syn.H41_AT, False, 0.0, True),
+    ("SRF_TAKEUP", "nyfed", "usd_bn", REPO_AT, False, 1.0, False),
+    ("TGA", "treasury", "usd_bn", DTS_AT, False, 0.0, False),
+    ("RESERVES", "fred", "usd_bn", H41_AT, False, 0.0, True),
 )
 
 
@@ -196,7 +196,7 @@ def alt_assets(btc: Asset) -> list[Asset]:
             btc, symbol=sym, sigma=btc.sigma * vol, rho=0.8, emit=False, low=None,
             knots=tuple((t, ALT_RATIOS[sym] * ref * (p / ref) ** beta) for t, p in btc.knots),
         )
-        for sym, beta, vol in syn.ALTS
+        for sym, beta, vol in ALTS
     ]  # fmt: skip
 
 
@@ -263,7 +263,7 @@ def funding_records(series: Sequence[SeriesDef], day: date, era: str) -> list[di
                 continue
             records.append(
                 {
-                    "schema_version": syn.SCHEMA_VERSION,
+                    "schema_version": SCHEMA_VERSION,
                     "ts_ms": publish_ms(obs, s.release),
                     "source": s.source,
                     "series": s.name,
@@ -273,7 +273,7 @@ def funding_records(series: Sequence[SeriesDef], day: date, era: str) -> list[di
                     "revision": 0,
                 }
             )
-    return sorted(records, key=syn.funding_key)
+    return sorted(records, key=funding_key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ def build_day(spec: dict[str, Any], eras: dict[str, Any]) -> dict[str, Any]:
     paths = {a.symbol: build_path(a, market, spec["name"]) for a in assets}
     emitted = [s for s in SYMBOLS if s in paths]
     prices = sorted(
-        (r for s in emitted for r in syn.bar_records(paths[s])),
+        (r for s in emitted for r in bar_records(paths[s])),
         key=lambda r: (r["ts_ms"], SYMBOLS.index(r["symbol"])),
     )
     liqs = make_liquidations(
