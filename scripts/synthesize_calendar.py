@@ -36,7 +36,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth.common import DAY_MS, SCHEMA_VERSION, et_ms, iso_utc, utc_ms
 from synth.funding import (
     DTS_AT,
     EFFR_AT,
@@ -62,6 +61,7 @@ from synth.prices import (
     session_knots,
 )
 from synth.readme import toml_value
+from synth.units import DAY_MS, SCHEMA_VERSION, et_ms, iso_utc, utc_ms
 from synth.walk import Asset, Factors, Market, VolWindow, build_path
 
 ROOT = Path(__file__).resolve().parent.parent

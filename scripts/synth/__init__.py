@@ -4,7 +4,7 @@
 ``scripts/synthesize_calendar.py`` (the calibration calendar, ``data/calendar/``) are built on
 these modules, each depending only on those above it:
 
-- ``common``: units, the record type, the US market clock (ET with DST, bond-market holidays).
+- ``units``: units, the record type, the US market clock (ET with DST, bond-market holidays).
 - ``walk``: the seeded random-walk machinery (common factors, Brownian bridge through knots).
 - ``prices``: sessions, calibration knots, the assets' path specs, the 1-minute bars.
 - ``liquidations``: forced-liquidation prints scaled to per-block budgets.

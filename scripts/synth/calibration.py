@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from synth.common import utc_ms
 from synth.funding import SERIES_ORDER, FundingPlan, funding_key
 from synth.liquidations import LiqBlock, LiqSpec, liq_block, make_liquidations
 from synth.prices import (
@@ -33,6 +32,7 @@ from synth.prices import (
     utc_knots,
 )
 from synth.scenario import Meta, Recipe, World
+from synth.units import utc_ms
 from synth.walk import Asset, window
 
 # --- 1. 2025-11-04-everything-sells ----------------------------------------------------------

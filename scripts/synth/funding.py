@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from synth.common import SCHEMA_VERSION, Record, et_ms, is_business_day, next_business_day
+from synth.units import SCHEMA_VERSION, Record, et_ms, is_business_day, next_business_day
 
 SERIES_ORDER = (
     "SOFR", "EFFR", "IORB", "TARGET_UPPER", "TARGET_LOWER",

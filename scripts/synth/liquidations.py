@@ -22,7 +22,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from synth.common import MINUTE_MS, SCHEMA_VERSION, Record, Session, utc_ms
+from synth.units import MINUTE_MS, SCHEMA_VERSION, Record, Session, utc_ms
 from synth.walk import PricePath
 
 

@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from synth.common import Record
 from synth.readme import render_readme, render_toml
 from synth.scenario import World
+from synth.units import Record
 
 
 def encode(records: Iterable[Record]) -> bytes:

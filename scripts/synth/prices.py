@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from synth.common import (
+from synth.units import (
     MINUTE_MS,
     SCHEMA_VERSION,
     STEPS_PER_MINUTE,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from synth.common import DAY_MS, MINUTE_MS, Record, Session, iso_utc, short_utc, utc_ms
 from synth.liquidations import BASES, VENUES
 from synth.prices import SYMBOL_ORDER
 from synth.scenario import Meta, World
+from synth.units import DAY_MS, MINUTE_MS, Record, Session, iso_utc, short_utc, utc_ms
 
 # ---------------------------------------------------------------------------------------------
 # Summaries (for the READMEs)

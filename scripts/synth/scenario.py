@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from synth.common import Record
 from synth.funding import FundingPlan, funding_records
 from synth.liquidations import LiqSpec, make_liquidations
 from synth.prices import price_records
+from synth.units import Record
 from synth.walk import Asset, Factors, Market, PricePath, VolWindow, build_path
 
 

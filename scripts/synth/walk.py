@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from synth.common import MINUTE_MS, STEP_MS, STEPS_PER_MINUTE, Knot, Session, utc_ms
+from synth.units import MINUTE_MS, STEP_MS, STEPS_PER_MINUTE, Knot, Session, utc_ms
 
 LOW_TOLERANCE = 0.001  # a calibrated day low may be undercut by at most 0.1%
 MAX_ATTEMPTS = 500
