@@ -203,9 +203,7 @@ def test_report_without_the_inputs_folder(critical_run: Path, tmp_path: Path) ->
 )
 def test_report_of_every_bundled_scenario(toml: Path, tmp_path: Path) -> None:
     run = offline_run(toml.parent, tmp_path / "run")
-    started = time.monotonic()
     paths = build_report(run, detection=CFG)
-    assert time.monotonic() - started < 10.0
     html, md = paths.html.read_text(), paths.markdown.read_text()
     assert_self_contained(html)
     alerts = alerts_of(run)
