@@ -33,10 +33,6 @@ class KafkaNotAuthorized(KafkaUnavailable):
     commands report it like an unreachable cluster, one clear line, exit 1."""
 
 
-class KafkaUnavailable(RuntimeError):
-    """The configured Kafka cluster cannot be reached (the message says where and what to do)."""
-
-
 def read_broker_info(path: Path) -> dict[str, Any] | None:
     """A local deployment's description (``<state>/kafka/broker.json``, which the broker's own
     module writes when ``shockwatch kafka up`` starts it); None when there is none."""

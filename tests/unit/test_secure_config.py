@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from common.kafka import is_authorization_error, not_authorized
+from common.kafka import KafkaNotAuthorized, is_authorization_error, not_authorized
 from common.settings import Settings
 from shockwatch import secure
 from shockwatch.broker import LocalBroker, Node
@@ -154,3 +154,11 @@ def test_refusals_name_principal_and_topic() -> None:
         "Kafka refused principal User:producer WRITE on topic 'shock.alerts' "
         "(ClusterAuthorizationFailedError)"
     )
+
+
+def test_a_refusal_is_reported_as_an_unreachable_cluster_is() -> None:
+    """Every command catches ``KafkaUnavailable`` to print one line and exit 1; a refusal must
+    be one (a second ``KafkaUnavailable`` class once made ``topics create`` print a traceback)."""
+    from common.kafka import KafkaUnavailable
+
+    assert issubclass(KafkaNotAuthorized, KafkaUnavailable)
