@@ -1,8 +1,9 @@
 """What every command line of the project shares: the consoles, the one way to fail, and the
 settings read from the environment with their secrets registered for redaction.
 
-Each part (``streams.cli``, ``producers.cli``, ``alerts.cli``) builds its own commands on these;
-``shockwatch.cli`` mounts them under one ``shockwatch`` command.
+The domains' command apps (``producers.cli``, ``alerts.cli``) and the roof's own commands
+(``shockwatch.cli``, ``shockwatch.cluster_cli``) build on these; ``shockwatch.cli`` mounts them
+all under one ``shockwatch`` command.
 """
 
 from __future__ import annotations

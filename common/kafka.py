@@ -33,6 +33,12 @@ class KafkaNotAuthorized(KafkaUnavailable):
     commands report it like an unreachable cluster, one clear line, exit 1."""
 
 
+def broker_info_file(state_dir: Path) -> Path:
+    """Where the local deployment of a state folder is described (written by the broker's own
+    module when ``shockwatch kafka up`` starts it, read by it and by every client here)."""
+    return state_dir / "kafka" / "broker.json"
+
+
 def read_broker_info(path: Path) -> dict[str, Any] | None:
     """A local deployment's description (``<state>/kafka/broker.json``, which the broker's own
     module writes when ``shockwatch kafka up`` starts it); None when there is none."""
@@ -63,7 +69,7 @@ def running_nodes(info: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def local_broker_info(settings: Settings) -> dict[str, Any] | None:
     """The local deployment running in this state folder (``running_nodes``)."""
-    return running_nodes(read_broker_info(settings.state_dir / "kafka" / "broker.json"))
+    return running_nodes(read_broker_info(broker_info_file(settings.state_dir)))
 
 
 def pid_alive(pid: int) -> bool:

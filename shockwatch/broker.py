@@ -37,7 +37,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from common.kafka import pid_alive, read_broker_info, running_nodes
+from common.kafka import broker_info_file, pid_alive, read_broker_info, running_nodes
 from common.log import redact
 from common.settings import PROJECT_ROOT, Settings
 from shockwatch import secure as security
@@ -124,7 +124,7 @@ class LocalBroker:
         deployment, else plaintext."""
         self.settings = settings
         self.root = (state_dir or settings.state_dir) / "kafka"
-        self.info_file = self.root / "broker.json"
+        self.info_file = broker_info_file(state_dir or settings.state_dir)
         running = self.info() if brokers is None or secure is None else None
         if brokers is None:
             brokers = int(running["brokers"]) if running is not None else 1
