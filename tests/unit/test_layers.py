@@ -18,7 +18,13 @@ DOMAINS = ("streams", "producers", "alerts")
 ROOF = "shockwatch"
 # What producers/ and alerts/ may use of streams/: the records and the topics they carry,
 # the dead-letter format and the scenario format. The detector and the worker are not theirs.
-CONTRACTS = ("streams.records", "streams.topics", "streams.dlq", "streams.scenario")
+CONTRACTS = (
+    "streams.records",
+    "streams.topics",
+    "streams.dlq",
+    "streams.scenario",
+    "streams.timing",
+)
 PACKAGES = (FLOOR, *DOMAINS, ROOF)
 # Code that is not a library layer but must stay short as well (tools run as scripts).
 TOOLS = ("scripts", "deploy")
