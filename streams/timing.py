@@ -30,9 +30,10 @@ MIN_S = 60.0
 HOUR_S = 3600.0
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
-# A bar arriving this long after its minute's end can still reach the worker before its
-# partition seals the minute: the price producer's heartbeats lag 90 s behind the newest bar,
-# and bars are stamped at their minute's start. Slower instruments are as-of inputs.
+# A bar arriving up to this long after its end still reaches its partition before the minute
+# is sealed: the price producer sends each poll's bars in event-time order and its heartbeats
+# lag 90 s behind the newest bar, so only a bar later than the next poll can find its minute
+# sealed by another instrument's newer bar. Slower instruments are as-of inputs.
 AS_OF_AFTER_S = 60.0
 NEW_YORK = ZoneInfo("America/New_York")
 
