@@ -165,6 +165,15 @@ class AlertSettings(BaseModel):
     # the next bars. Depends on the partition's order only: replays stay deterministic.
     max_jump_s: int = 120
     jump_confirm_events: int = 3
+    # Event-time gaps (old data followed by live data, a worker back after days): an empty
+    # minute is not ticked once the detector has settled (no asset in view, the liquidation
+    # windows empty, the alert machine at rest: ticking it would change nothing), or once it
+    # is more than this many minutes after the newest data; a gap then costs at most this many
+    # signals. With the defaults the detector settles within history_min + the liquidation
+    # window and baseline + resolve_for_s (~1,516 minutes), so the bound never binds and the
+    # skip is exact. Far above any gap inside a recorded day (the bundled days' longest run of
+    # empty minutes is 59). 0 = tick every minute (docs/detection.md, "Gaps").
+    max_gap_ticks: int = 1560
 
 
 class DetectionSettings(BaseModel):
