@@ -248,6 +248,13 @@ class Settings(BaseSettings):
     slack_channel: str | None = None
     slack_api_base: str = "https://slack.com/api"
     slack_max_per_minute: int = 20
+    # Old data cannot page: an alert whose event time is more than this many seconds before
+    # now is recorded as delivered but not posted to Slack (one log line says why; counted as
+    # shockwatch_slack_sends_total{result="stale_skipped"}). Live, an alert is seconds old; an
+    # hour allows for a notifier or a Slack outage caught up on. 0 = off: runs of recorded data
+    # (the demo, scenario runs, tests; shockwatch.runner.NotifierProcess) notify old days on
+    # purpose (docs/alerts.md, "Old alerts").
+    live_horizon_s: float = 3600.0
     # Where the Slack messages' links go (docs/alerts.md, "Links"). The runbooks: this
     # checkout's docs/ folder unless set (a deployment points it at where its docs are served,
     # e.g. its git host's docs/ folder); Grafana: no Dashboard link unless its base URL is set.
