@@ -32,7 +32,7 @@ REJECT_FEEDS: tuple[str, ...] = (*FEEDS, "signals", "alerts")
 CORE_CLASSES: tuple[str, ...] = ("equities", "gold", "crypto")
 ASSET_CLASSES: tuple[str, ...] = ("equity_index", "ai_equity", "gold", "crypto", "volatility")
 ALERT_STATES: dict[str, int] = {"ok": 0, "pending": 1, "warning": 2, "critical": 3}
-SLACK_RESULTS: tuple[str, ...] = ("ok", "retry", "failed", "duplicate_skipped")
+SLACK_RESULTS: tuple[str, ...] = ("ok", "retry", "failed", "duplicate_skipped", "stale_skipped")
 SIDES: tuple[str, ...] = ("long", "short")
 # Event-time lag: from a healthy stream (tens of ms) to a feed a day behind.
 LAG_BUCKETS_S: tuple[float, ...] = (

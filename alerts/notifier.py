@@ -24,6 +24,7 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,11 @@ class Notifier:
             log.info("already delivered %s; skipping", alert.delivery_key)
             await self._commit(consumer, tp, msg.offset + 1)
             return True
+        age_s = time.time() - alert.ts_ms / 1000.0
+        if beyond_horizon(age_s, self.settings.live_horizon_s):
+            self._skip_stale(alert, age_s)
+            await self._commit(consumer, tp, msg.offset + 1)
+            return True
         try:
             await self._deliver_to_the_end(alert)
         except DeliveryFailed as exc:
@@ -144,6 +150,24 @@ class Notifier:
         self.metrics.set_pending(0)
         await self._commit(consumer, tp, msg.offset + 1)
         return True
+
+    def _skip_stale(self, alert: AlertEvent, age_s: float) -> None:
+        """Old data cannot page: record the transition as handled (a re-read skips it as a
+        duplicate), count it, say why once, post nothing."""
+        self.store.record(
+            alert.delivery_key, alert.ts_ms, alert.alert_id, resolved=alert.state == "resolved"
+        )
+        self.metrics.observe_slack("stale_skipped")
+        self.skipped += 1
+        log.warning(
+            "alert %s not posted to Slack: its event time %s is %s old, beyond "
+            "SHOCKWATCH_LIVE_HORIZON_S=%g (old data, e.g. a recorded day in the live topics; "
+            "recorded as delivered)",
+            alert.delivery_key,
+            datetime.fromtimestamp(alert.ts_ms / 1000.0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            _duration(age_s),
+            self.settings.live_horizon_s,
+        )
 
     async def _deliver_to_the_end(self, alert: AlertEvent) -> None:
         """``deliver``, shielded from cancellation: when the notifier is cancelled while a
@@ -247,6 +271,19 @@ class Notifier:
             await self.slack.close()
             if self._producer is not None:
                 await self._producer.stop()
+
+
+def beyond_horizon(age_s: float, horizon_s: float) -> bool:
+    """Whether an alert ``age_s`` old (event time to now) is too old to push; 0 = no horizon."""
+    return horizon_s > 0 and age_s > horizon_s
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 2 * 86_400:
+        return f"{seconds / 86_400:.0f} days"
+    if seconds >= 2 * 3_600:
+        return f"{seconds / 3_600:.0f} h"
+    return f"{seconds / 60:.0f} min"
 
 
 async def run_notifier(

@@ -165,6 +165,15 @@ class AlertSettings(BaseModel):
     # the next bars. Depends on the partition's order only: replays stay deterministic.
     max_jump_s: int = 120
     jump_confirm_events: int = 3
+    # Event-time gaps (old data followed by live data, a worker back after days): an empty
+    # minute is not ticked once the detector has settled (no asset in view, the liquidation
+    # windows empty, the alert machine at rest: ticking it would change nothing), or once it
+    # is more than this many minutes after the newest data; a gap then costs at most this many
+    # signals. With the defaults the detector settles within history_min + the liquidation
+    # window and baseline + resolve_for_s (~1,516 minutes), so the bound never binds and the
+    # skip is exact. Far above any gap inside a recorded day (the bundled days' longest run of
+    # empty minutes is 59). 0 = tick every minute (docs/detection.md, "Gaps").
+    max_gap_ticks: int = 1560
 
 
 class DetectionSettings(BaseModel):
@@ -239,6 +248,13 @@ class Settings(BaseSettings):
     slack_channel: str | None = None
     slack_api_base: str = "https://slack.com/api"
     slack_max_per_minute: int = 20
+    # Old data cannot page: an alert whose event time is more than this many seconds before
+    # now is recorded as delivered but not posted to Slack (one log line says why; counted as
+    # shockwatch_slack_sends_total{result="stale_skipped"}). Live, an alert is seconds old; an
+    # hour allows for a notifier or a Slack outage caught up on. 0 = off: runs of recorded data
+    # (the demo, scenario runs, tests; shockwatch.runner.NotifierProcess) notify old days on
+    # purpose (docs/alerts.md, "Old alerts").
+    live_horizon_s: float = 3600.0
     # Where the Slack messages' links go (docs/alerts.md, "Links"). The runbooks: this
     # checkout's docs/ folder unless set (a deployment points it at where its docs are served,
     # e.g. its git host's docs/ folder); Grafana: no Dashboard link unless its base URL is set.

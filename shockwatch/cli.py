@@ -59,10 +59,18 @@ def _main(
 @app.command("load")
 def load(
     scenario_dir: Annotated[Path, typer.Argument(help="Scenario folder (scenario.toml + jsonl).")],
-    topic_prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
+    topic_prefix: Annotated[
+        str | None,
+        typer.Option(help="Topic name prefix (default: a run prefix, scn-<stamp>-load-<name>.)."),
+    ] = None,
     create: Annotated[bool, typer.Option(help="Create the topics first.")] = True,
+    force: Annotated[
+        bool,
+        typer.Option(help="Load into the live topics (a live worker treats the day as now)."),
+    ] = False,
 ) -> None:
-    """Validate a scenario and produce it into Kafka (message timestamp = ts_ms).
+    """Validate a scenario and produce it into Kafka (message timestamp = ts_ms), under a run
+    prefix of its own unless told otherwise: a recorded day in the live topics would page.
 
     Rejected lines go to the topic's dead-letter topic with the reason. Exits non-zero only
     when nothing valid was loaded.
@@ -72,23 +80,38 @@ def load(
     from common.kafka import KafkaUnavailable
     from shockwatch.publish import Publisher
     from streams.scenario import ScenarioError, count_lines, load_scenario, read_scenario
-    from streams.topics import TopicNames, create_topics
+    from streams.topics import TopicNames, create_topics, is_live_prefix
 
     settings = settings_from_env()
-    prefix = settings.topic_prefix if topic_prefix is None else topic_prefix
-    # A prefix of its own holds a past day: no time retention (the broker deletes events
-    # older than retention_days, by event time, within minutes). The live topics keep theirs.
-    keep_all = prefix != settings.topic_prefix
     try:
         scenario = read_scenario(scenario_dir)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    prefix = topic_prefix if topic_prefix is not None else load_prefix(scenario.name)
+    live = is_live_prefix(settings, prefix)
+    if live and not force:
+        raise fail(
+            f"refusing to load {scenario.name} into the live topics (prefix {prefix!r}): the live "
+            "worker would take the recorded day for now and page the desk. Leave out "
+            "--topic-prefix to load it under a run prefix of its own, or add --force."
+        )
+    if live:
+        console.print(
+            f"[yellow]warning:[/] --force: loading {scenario.name} into the live topics "
+            f"(prefix {prefix!r}); a live worker will run detection over it and may alert."
+        )
+    try:
         if create:
-            create_topics(settings, prefix, keep_all=keep_all)
+            # A prefix of its own holds a past day: no time retention (the broker deletes
+            # events older than retention_days, by event time, within minutes). The live
+            # topics keep theirs.
+            create_topics(settings, prefix, keep_all=not live)
         age_days = (time.time() * 1000 - scenario.start_ms) / 86_400_000
-        if not keep_all and age_days > settings.retention_days:
+        if live and age_days > settings.retention_days:
             console.print(
                 f"[yellow]warning:[/] {scenario.name} is {age_days:.0f} days old, beyond the "
                 f"live topics' retention ({settings.retention_days} days by event time): the "
-                "broker deletes it within minutes. Load it under --topic-prefix to keep it."
+                "broker deletes it within minutes. Load it under a run prefix to keep it."
             )
         total = count_lines(scenario)
         with (
@@ -112,6 +135,29 @@ def load(
     out.print(table)
     if sum(r.valid for r in results.values()) == 0:
         raise fail("nothing valid was loaded")
+    if not live:
+        out.print(f"loaded under prefix {prefix}")
+        out.print(f"run the worker on it: {worker_command(prefix)}")
+        out.print(f"remove it: shockwatch topics prune --prefix {prefix}")
+
+
+def load_prefix(scenario_name: str) -> str:
+    """The run prefix ``load`` writes to by default: ``scn-<stamp>-load-<name>.``."""
+    from streams.topics import run_prefix
+
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in scenario_name)
+    return run_prefix("scn", f"load-{name}")
+
+
+def worker_command(prefix: str) -> str:
+    """A worker over a loaded prefix: a group (app id) of its own, no metrics port to clash
+    with a live worker's, and idle partitions off as every run of recorded data has them
+    (docs/architecture.md, "Idle partitions")."""
+    app_id = f"shockwatch-{prefix.rstrip('.')}"
+    return (
+        f"SHOCKWATCH_IDLE_PARTITION_S=0 shockwatch worker --prefix {prefix} --app-id {app_id} "
+        "--no-metrics"
+    )
 
 
 @app.command("consume")

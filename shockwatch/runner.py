@@ -210,6 +210,8 @@ class NotifierProcess:
             "SHOCKWATCH_TOPIC_PREFIX": prefix,
             "SHOCKWATCH_APP_ID": app_id,
             "SHOCKWATCH_SLACK_WEBHOOK_URL": webhook,
+            # Runs of recorded days notify their (old) alerts on purpose: no live horizon.
+            "SHOCKWATCH_LIVE_HORIZON_S": "0",
             **(extra_env or {}),
         }
         log_path.parent.mkdir(parents=True, exist_ok=True)

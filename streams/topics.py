@@ -281,8 +281,13 @@ def prunable(
     return chosen
 
 
+def is_live_prefix(settings: Settings, prefix: str) -> bool:
+    """The topics a live worker reads: this environment's prefix, or the unprefixed ones."""
+    return prefix == settings.topic_prefix or not prefix
+
+
 def delete_prefix(settings: Settings, prefix: str) -> list[str]:
     """Delete a run's topics (every contract topic under ``prefix``). Refuses the live prefix."""
-    if prefix == settings.topic_prefix or not prefix:
+    if is_live_prefix(settings, prefix):
         raise ValueError(f"refusing to delete the live prefix {prefix!r}")
     return delete_topics(settings, TopicNames(prefix).all())

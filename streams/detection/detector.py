@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from common.settings import DetectionSettings
@@ -84,6 +85,8 @@ class Detector:
         self.next_tick_ms: int | None = None
         self.ticks = 0
         self.late_minutes = 0  # sealed minutes that came after their tick (see ``apply``)
+        self.skipped_minutes = 0  # empty minutes of event-time gaps not ticked (see ``advance``)
+        self._skipped_upto: int | None = None  # where the last skip ended (one log line a gap)
 
     # -- ingestion ---------------------------------------------------------------------------
     def set_partitions(self, partitions: Iterable[str]) -> None:
@@ -175,13 +178,60 @@ class Detector:
                 return []
             self.next_tick_ms = (first + 1) * MIN_MS
         out: list[TickOutput] = []
+        start = self.next_tick_ms
         while self.next_tick_ms + self.lateness_ms <= wm:
+            minute = self.next_tick_ms // MIN_MS - 1
+            why = None if self._has_data(minute) else self._skippable(minute)
+            if why is not None:
+                self._skip_gap(minute, (wm - self.lateness_ms) // MIN_MS - 1, why)
+                continue
             out.append(self._tick(self.next_tick_ms))
             self.next_tick_ms += MIN_MS
-        if out:
+        if self.next_tick_ms != start:
             for shard in self.shards.values():
                 shard.close(self.next_tick_ms // MIN_MS - 1)
         return out
+
+    # -- event-time gaps (docs/detection.md, "Gaps") -----------------------------------------
+    def _has_data(self, minute: int) -> bool:
+        return bool(self.pending_prices.get(minute)) or minute in self.pending_liq
+
+    def _skippable(self, minute: int) -> str | None:
+        """Why the empty ``minute`` need not be ticked, or None: the detector has settled (its
+        tick would change nothing but the signal's time), or the gap is over the bound."""
+        bound = self.cfg.alerts.max_gap_ticks
+        if bound <= 0:
+            return None
+        if settled(self, minute):
+            return "settled"
+        newest = _newest_data_minute(self)
+        if newest is None or minute - newest > bound:
+            return f"over alerts.max_gap_ticks={bound}"
+        return None
+
+    def _skip_gap(self, minute: int, last_allowed: int, why: str) -> None:
+        """Skip the empty minutes from ``minute`` to the next minute with data (or past the last
+        one the watermark allows), doing in O(1) what their ticks would do to the state: the
+        liquidation window lets go of what is older. Assets, co-movement and funding are not
+        touched by an empty minute; the alert machine is not stepped (``settled``: it is at
+        rest; over the bound: its timers keep their values, docs/detection.md, "Gaps")."""
+        data = [m for m, bucket in self.pending_prices.items() if bucket and m > minute]
+        data.extend(m for m in self.pending_liq if m > minute)
+        upto = min([*data, last_allowed + 1])  # the first minute not skipped
+        for m in [m for m in self.pending_prices if m < upto]:
+            del self.pending_prices[m]  # an empty bucket a summary left
+        self.liq.close_minute(upto - 1, liq.MinuteLiq())
+        self.skipped_minutes += upto - minute
+        self.next_tick_ms = (upto + 1) * MIN_MS
+        if minute != self._skipped_upto:  # a new gap, not the next batch of the same one
+            log.info(
+                "event-time gap (%s): skipping empty minutes from %s without signals "
+                "(%d so far; docs/detection.md, 'Gaps')",
+                why,
+                _iso(minute),
+                upto - minute,
+            )
+        self._skipped_upto = upto
 
     def _close_minute(self, minute: int) -> None:
         prices = self.pending_prices.pop(minute, {})
@@ -383,6 +433,47 @@ class Detector:
         d.next_tick_ms = snap["next_tick_ms"]
         d.ticks = snap["ticks"]
         return d
+
+
+def _newest_data_minute(det: Detector) -> int | None:
+    """The newest closed minute that had data: a price bar or a liquidation (None: none held)."""
+    newest = [a.last_minute for a in det.assets.values() if a.last_minute is not None]
+    liq_newest = det.liq.newest_minute()
+    if liq_newest is not None:
+        newest.append(liq_newest)
+    return max(newest, default=None)
+
+
+def quiet_cannot_alert(cfg: DetectionSettings) -> bool:
+    """With no asset in view and no liquidation in the windows, the score is funding's points
+    alone and the depth 0: true if that can neither fire nor hold a level."""
+    a = cfg.alerts
+    funding_max = min(100.0, cfg.score.weights.get("funding", 0.0))
+    return (
+        funding_max < min(a.warning_score, a.critical_score)
+        and a.broad_warning_z > 0
+        and a.broad_critical_z > 0
+    )
+
+
+def settled(det: Detector, minute: int) -> bool:
+    """Whether ticking the empty ``minute`` (and every empty minute after it) would leave the
+    state as it is and emit no alert: no asset's last bar is within ``history_min`` (none is in
+    view), the liquidation windows are empty, the alert machine is at rest (no episode, no level
+    pending) and a quiet reading cannot move it (``quiet_cannot_alert``). Each of these stays
+    true over empty minutes, so the rest of the gap can be skipped without changing anything
+    but the signals not emitted."""
+    m = det.machine
+    if m.alert_id is not None or m.warning_since is not None or m.critical_since is not None:
+        return False
+    horizon = minute - det.cfg.market.history_min
+    if any(a.last_minute is not None and a.last_minute >= horizon for a in det.assets.values()):
+        return False
+    return det.liq.empty_at(minute) and quiet_cannot_alert(det.cfg)
+
+
+def _iso(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def _round(x: float | None) -> float | None:

@@ -106,6 +106,21 @@ class LiqWindow:
             self.sustained_usd += bucket.notional_usd
         self._evict(minute)
 
+    def newest_minute(self) -> int | None:
+        """The newest minute with liquidations the windows still hold."""
+        held = [q[-1][0] for q in (self.recent, self.older, self.sustained) if q]
+        return max(held, default=None)
+
+    def empty_at(self, now_minute: int) -> bool:
+        """Whether closing ``now_minute`` empty would leave every window empty (all it holds
+        is older than the window, baseline and sustained spans before it)."""
+        newest = self.newest_minute()
+        window_start = now_minute - self.cfg.window_min + 1
+        return newest is None or (
+            newest < window_start - self.cfg.baseline_min
+            and newest < now_minute - self.cfg.sustained_min + 1
+        )
+
     def _evict(self, now_minute: int) -> None:
         window_start = now_minute - self.cfg.window_min + 1
         while self.recent and self.recent[0][0] < window_start:

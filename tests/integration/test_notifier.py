@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -52,6 +54,7 @@ def settings(kafka_settings: Settings, slack_stand_in: SlackStandIn, tmp_path: P
             "state_dir": tmp_path / "state",
             "slack_webhook_url": SecretStr(slack_stand_in.webhook_url),
             "slack_max_per_minute": 6000,
+            "live_horizon_s": 0,  # the sample alerts are from 2025-11-04
         }
     )
 
@@ -269,6 +272,37 @@ async def test_unreadable_alert_goes_to_the_dlq(
         await consumer.stop()
     letter = DeadLetter.from_dict(orjson.loads(msg.value))
     assert letter.reason == "malformed" and letter.offset == 0
+
+
+async def test_an_alert_older_than_the_live_horizon_is_recorded_not_posted(
+    settings: Settings, slack_stand_in: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Old data cannot page: the 2025-11-04 critical in the live topics is recorded (a re-read
+    skips it), counted and logged once with why; a fresh alert after it is posted."""
+    live = settings.model_copy(update={"live_horizon_s": 3600.0})
+    old = sample_alert("firing", "critical")
+    now_ms = int(time.time() * 1000)
+    fresh = replace(
+        sample_alert("firing", "warning"),
+        alert_id="sw-global-test-fresh",
+        ts_ms=now_ms,
+        started_ts_ms=now_ms,
+    )
+    produce(live, [old, fresh])
+    metrics = Metrics()
+    notifier = Notifier(live, metrics, options=FAST)
+    with caplog.at_level(logging.WARNING, logger="alerts.notifier"):
+        await run_until_committed(notifier, 2)
+    assert keys_of(slack_stand_in) == [fresh.delivery_key]
+    assert slack_stand_in.requests == 1
+    assert old.delivery_key in notifier.store and fresh.delivery_key in notifier.store
+    assert value(metrics, "shockwatch_slack_sends_total", result="stale_skipped") == 1
+    assert value(metrics, "shockwatch_slack_sends_total", result="ok") == 1
+    said = [r.getMessage() for r in caplog.records if "not posted to Slack" in r.getMessage()]
+    assert len(said) == 1, said
+    assert old.delivery_key in said[0] and "2025-11-04T" in said[0], said[0]
+    assert "days old" in said[0] and "SHOCKWATCH_LIVE_HORIZON_S=3600" in said[0], said[0]
+    assert await group_offset(live) == 2
 
 
 def test_notify_without_slack_fails_clearly(clean_env: None, tmp_path: Path) -> None:
