@@ -27,7 +27,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,17 @@ def parse_when(text: str, now_ms: int | None = None) -> int:
     return int(dt.timestamp() * 1000)
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|wk)?s?\s*$", re.I)
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from "7d", "36h", "90m", "0" (a bare number is seconds)."""
+    m = _DURATION.match(text)
+    if m is None:
+        raise ReplayError(f"cannot read the duration {text!r}: use 7d, 36h, 90m or 0")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()])
+
+
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -111,24 +122,49 @@ def split_message(
 
 @dataclass(frozen=True)
 class Span:
-    """One input partition's share of the range: messages [start, stop)."""
+    """One input partition's share of the range: messages [start, stop).
+
+    ``first`` is the range's first offset (the first message stamped at or after T1; for a
+    cold replay, ``start``): messages before it are the warm-up, read into the detector's state
+    and not emitted. ``read_from`` is where the detector begins reading (the warm-up's start,
+    or a checkpoint's offset); ``earliest`` is the partition's first offset still held."""
 
     feed: str
     topic: str
     partition: int
     start: int
     stop: int
+    first: int = -1
+    read_from: int = -1
+    earliest: int = 0
+
+    def __post_init__(self) -> None:
+        if self.first < 0:
+            object.__setattr__(self, "first", self.start)
+        if self.read_from < 0:
+            object.__setattr__(self, "read_from", self.first)
 
     @property
     def messages(self) -> int:
         return self.stop - self.start
 
+    @property
+    def tp(self) -> str:
+        return f"{self.topic}:{self.partition}"
+
 
 def plan_range(
-    settings: Settings, source: TopicNames, t1: int, t2: int, feeds: tuple[str, ...]
+    settings: Settings,
+    source: TopicNames,
+    t1: int,
+    t2: int,
+    feeds: tuple[str, ...],
+    warm_from: int | None = None,
 ) -> list[Span]:
     """Every input partition's span for [t1, t2] (the unselected feeds' partitions too, empty:
-    the detector's watermark waits on every input partition, as the worker's does)."""
+    the detector's watermark waits on every input partition, as the worker's does). With
+    ``warm_from`` the detector reads from there (prices, liquidations) and from the beginning
+    (funding), and what precedes T1 is its warm-up; without, it starts cold at T1."""
     from kafka import KafkaConsumer, TopicPartition
 
     if t2 <= t1:
@@ -140,6 +176,11 @@ def plan_range(
         raise ReplayError(f"topics not found on the cluster: {', '.join(missing)}")
     consumer = KafkaConsumer(**kafka_python_config(settings), enable_auto_commit=False)
     plan: list[Span] = []
+
+    def at(tps: list[Any], ts: int, ends: dict[Any, int]) -> dict[Any, int]:
+        found = consumer.offsets_for_times({tp: ts for tp in tps})
+        return {tp: (found[tp].offset if found[tp] else ends[tp]) for tp in tps}
+
     try:
         for feed, topic in topics.items():
             tps = [TopicPartition(topic, p) for p in range(parts[topic])]
@@ -147,21 +188,168 @@ def plan_range(
                 plan += [Span(feed, topic, tp.partition, 0, 0) for tp in tps]
                 continue
             ends = consumer.end_offsets(tps)
+            earliest = consumer.beginning_offsets(tps)
             after_t2 = consumer.offsets_for_times({tp: t2 + EDGE_MS for tp in tps})
-            if feed == "funding":
-                starts = consumer.beginning_offsets(tps)
+            at_t1 = at(tps, t1, ends)
+            starts = earliest if feed == "funding" else at_t1
+            if warm_from is None:
+                firsts, reads = starts, starts
             else:
-                found = consumer.offsets_for_times({tp: t1 for tp in tps})
-                starts = {tp: (found[tp].offset if found[tp] else ends[tp]) for tp in tps}
+                firsts = at_t1
+                reads = earliest if feed == "funding" else at(tps, warm_from, ends)
             for tp in tps:
                 # Messages stamped a little after T2 may still hold records <= T2 (a frame is
                 # stamped with its newest record; another key's frame of T2's minute may follow
                 # it): read up to the first one stamped EDGE_MS past T2, and clip.
                 stop = after_t2[tp].offset if after_t2[tp] else ends[tp]
-                plan.append(Span(feed, topic, tp.partition, starts[tp], max(stop, starts[tp])))
+                plan.append(
+                    Span(feed, topic, tp.partition, starts[tp], max(stop, starts[tp]),
+                         firsts[tp], reads[tp], earliest[tp])
+                )  # fmt: skip
     finally:
         consumer.close()
     return plan
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A worker's checkpoint on the state topic: the detector after every tick before
+    ``next_tick_ms``, with the input offsets it covers ("topic:partition" -> next offset)."""
+
+    blob: bytes
+    next_tick_ms: int
+    offsets: dict[str, int]
+    partitions: frozenset[str] | None
+    state_offset: int
+
+
+def find_checkpoint(
+    settings: Settings, source: TopicNames, t1: int, timeout_s: float | None = None
+) -> Checkpoint | None:
+    """The checkpoint of the detector's scope nearest before T1 on the (compacted) state topic:
+    the greatest next tick at or before T1 (the later written on a tie). None when there is
+    none (compaction keeps only the newest of a key in cleaned segments; a checkpoint of a
+    detector that never ticked holds nothing to start from)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from streams.app import READ_STATE_TIMEOUT_S, checkpoint_position, decode_checkpoint
+
+    timeout_s = READ_STATE_TIMEOUT_S if timeout_s is None else timeout_s
+    if source.state not in partitions_for(settings, [source.state]):
+        return None
+    key = settings.detection.scope.encode()
+    consumer = KafkaConsumer(
+        **kafka_python_config(settings), enable_auto_commit=False, group_id=None
+    )
+    best: tuple[int, int, bytes] | None = None  # (next tick, state offset, blob)
+    try:
+        tp = TopicPartition(source.state, 0)
+        consumer.assign([tp])
+        end = consumer.end_offsets([tp])[tp]
+        consumer.seek_to_beginning(tp)
+        deadline = time.monotonic() + timeout_s
+        while consumer.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise ReplayError(f"{source.state} not read to its end within {timeout_s:.0f} s")
+            for msg in consumer.poll(timeout_ms=500, max_records=200).get(tp, []):
+                if msg.offset >= end or msg.key != key or not msg.value:
+                    continue
+                at = checkpoint_position(msg.value)
+                if at is None or at[0] is None or not at[1] or at[0] > t1:
+                    continue
+                if best is None or at[0] >= best[0]:
+                    best = (at[0], msg.offset, msg.value)
+    finally:
+        consumer.close()
+    if best is None:
+        return None
+    snap = decode_checkpoint(best[2])
+    parts = snap.get("partitions")
+    return Checkpoint(
+        best[2], best[0], dict(snap["offsets"]),
+        frozenset(parts) if parts is not None else None, best[1],
+    )  # fmt: skip
+
+
+def checkpoint_unusable(checkpoint: Checkpoint, plan: list[Span]) -> str | None:
+    """Why the replay cannot go on from ``checkpoint`` over these input partitions (None: it
+    can): another partition layout, or input it had not read yet no longer on the topic."""
+    ours = {s.tp for s in plan}
+    theirs = checkpoint.partitions or set(checkpoint.offsets)
+    if not set(theirs) <= ours or (checkpoint.partitions is not None and theirs != ours):
+        return "its input partitions are not these"
+    for s in plan:
+        if checkpoint.offsets.get(s.tp, 0) < s.earliest:
+            return f"{s.topic}[{s.partition}] no longer holds what followed it (retention)"
+    return None
+
+
+def from_checkpoint(plan: list[Span], checkpoint: Checkpoint) -> list[Span]:
+    """The plan read on from the checkpoint's offsets (whole messages, as the worker read
+    them); a partition it holds nothing of, from its beginning."""
+    return [replace(s, read_from=checkpoint.offsets.get(s.tp, s.earliest)) for s in plan]
+
+
+@dataclass
+class ReplayStart:
+    """How the replay's detector got its state as of T1, and what that took (printed)."""
+
+    kind: str  # "checkpoint" | "warmup" | "cold"
+    t1: int
+    warmup_ms: int = 0
+    checkpoint: Checkpoint | None = None
+    note: str = ""  # why not a checkpoint, or why cold
+    events: dict[str, int] = field(default_factory=dict)  # records before T1 per feed
+    ticks: int = 0  # ticks before T1, not emitted
+    dead_letters: int = 0  # rejects before T1, counted, not written
+    alerts: int = 0  # transitions before T1, not emitted
+    carried: Any = None  # the ShockSignal of the last tick before T1
+
+    @property
+    def cold(self) -> bool:
+        return self.kind == "cold"
+
+    def describe(self) -> str:
+        n = sum(self.events.values())
+        if self.kind == "checkpoint" and self.checkpoint is not None:
+            offsets = ", ".join(f"{tp.rsplit('.', 1)[-1]}={o}"
+                                for tp, o in sorted(self.checkpoint.offsets.items()))  # fmt: skip
+            text = (
+                f"started from checkpoint of {iso(self.checkpoint.next_tick_ms)} "
+                f"(offsets {offsets or 'none'}); then {n:,} events up to {iso(self.t1)}"
+            )
+        elif self.kind == "warmup":
+            text = (
+                f"warmed up on {iso(self.t1 - self.warmup_ms)} .. {iso(self.t1)}: {n:,} events, "
+                f"{self.ticks:,} ticks, {self.dead_letters:,} dead letters, {self.alerts} "
+                "alert transitions, none emitted"
+            )
+        else:
+            text = f"cold: {self.note or f'no input before {iso(self.t1)}'}"
+            return text + (
+                "; the detector starts empty (no previous session close, the volatility prior "
+                "alone, no liquidation baseline): alerts may differ from what paged"
+            )
+        if self.note:
+            text += f" ({self.note})"
+        sig = self.carried
+        if sig is not None and sig.alert_id:
+            text += f"; alert {sig.alert_id} already {sig.alert_state} at {iso(self.t1)}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "warmup_s": self.warmup_ms // 1000,
+            "checkpoint_tick_ms": self.checkpoint.next_tick_ms if self.checkpoint else None,
+            "checkpoint_offsets": self.checkpoint.offsets if self.checkpoint else None,
+            "events": self.events,
+            "ticks": self.ticks,
+            "dead_letters": self.dead_letters,
+            "alerts": self.alerts,
+            "carried_alert_id": self.carried.alert_id if self.carried is not None else None,
+            "described": self.describe(),
+        }
 
 
 # A frame holds one key's records of one event-time minute and is stamped with the newest, and
@@ -324,20 +512,28 @@ class RangeTally:
 
 
 class RangeReader:
-    """The planned spans through a group-less aiokafka consumer, clipped to [t1, t2]: each
-    ``next`` is one fetched batch as (topic, partition, offset, key, value), until every span
-    has been read to its stop offset."""
+    """The planned spans through a group-less aiokafka consumer, each from its ``read_from``
+    offset, clipped to [low, t2] (``low`` per topic; None: no low edge): each ``next`` is one
+    fetched batch as (topic, partition, offset, key, value), until every span has been read to
+    its stop offset."""
 
     def __init__(
-        self, settings: Settings, plan: list[Span], t1: int, t2: int, max_records: int
+        self,
+        settings: Settings,
+        plan: list[Span],
+        low: dict[str, int | None],
+        t2: int,
+        max_records: int,
     ) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        self.t1, self.t2 = t1, t2
-        self.low = {s.topic: (None if s.feed == "funding" else t1) for s in plan}
-        self.starts = {TopicPartition(s.topic, s.partition): s.start for s in plan if s.messages}
-        self.stops = {TopicPartition(s.topic, s.partition): s.stop for s in plan if s.messages}
+        self.t2 = t2
+        self.low = low
+        todo = [s for s in plan if s.stop > s.read_from]
+        self.starts = {TopicPartition(s.topic, s.partition): s.read_from for s in todo}
+        self.stops = {TopicPartition(s.topic, s.partition): s.stop for s in todo}
         self.newest = -1  # the newest message stamp of a price or liquidation so far (pacing)
+        self.paced = {s.topic for s in plan if s.feed != "funding"}
         self.quiet_since = time.monotonic()
         self.consumer = AIOKafkaConsumer(
             **kafka_python_config(settings),
@@ -380,7 +576,7 @@ class RangeReader:
                 value = clip_message(m.value or b"", m.timestamp, edge, self.t2)
                 if value is not None:
                     messages.append((tp.topic, tp.partition, m.offset, m.key, value))
-                    if edge is not None and m.timestamp > self.newest:
+                    if tp.topic in self.paced and m.timestamp > self.newest:
                         self.newest = m.timestamp
             if records and records[-1].offset + 1 >= stop:
                 del self.stops[tp]
@@ -416,6 +612,57 @@ class Pacer:
             await asyncio.sleep(ahead)
 
 
+@dataclass
+class RangeOutput:
+    """Where a replay's batches go: the warm-up's (its messages' counts and dead letters, every
+    tick before T1) are counted into ``start`` and never sent; the range's are sent to the
+    run's topics and the signals file, and tallied."""
+
+    producer: Any
+    out: TopicNames
+    signals_file: Any
+    start: ReplayStart
+    tally: RangeTally
+    warm: RangeTally
+    progress: Callable[[int, int], None] | None = None
+    t2: int = 0
+
+    async def emit(self, result: Any, warming: bool = False) -> None:
+        start, tally, send = self.start, self.tally, self.producer.send
+        if warming:
+            self.warm.batch(result.stats)
+            start.dead_letters += len(result.dead)
+        else:
+            tally.batch(result.stats)
+            for dlq_topic, key, letter in result.dead:
+                await send(dlq_topic, key=key, value=letter.encode())
+        for o in result.outputs:
+            if o.signal.ts_ms < start.t1:  # a tick of the warm-up: state, not output
+                start.ticks += 1
+                start.alerts += len(o.alerts)
+                start.carried = o.signal
+                continue
+            raw = o.signal.encode()
+            await send(self.out.signals, key=o.signal.scope.encode(), value=raw)
+            self.signals_file.write(orjson.dumps(orjson.loads(raw)) + b"\n")
+            tally.signal(o.signal)
+            for alert in o.alerts:
+                await send(self.out.alerts, key=alert.alert_id.encode(), value=alert.encode())
+                tally.alerts.append(alert)
+        if self.progress is not None and tally.last_tick_ms is not None:
+            total = max(1, (self.t2 - start.t1) // MIN_MS)
+            self.progress(min(total, max(0, (tally.last_tick_ms - start.t1) // MIN_MS)), total)
+
+
+def low_edges(plan: list[Span], start: ReplayStart) -> dict[str, int | None]:
+    """Each input topic's low clipping edge: T1 cold, T1 - warm-up warming up, none after a
+    checkpoint (whole messages from its offsets, as the worker read them) nor for funding (the
+    as-of join needs what was published before)."""
+    edge = start.t1 - start.warmup_ms if start.kind != "cold" else start.t1
+    whole = start.checkpoint is not None
+    return {s.topic: None if whole or s.feed == "funding" else edge for s in plan}
+
+
 async def detect_in_place(
     settings: Settings,
     plan: list[Span],
@@ -425,57 +672,91 @@ async def detect_in_place(
     t2: int,
     signals_file: Any,
     *,
+    start: ReplayStart | None = None,
     speed: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RangeTally:
-    """The worker's detection over the planned spans of the input topics (module docstring)."""
+    """The worker's detection over the planned spans of the input topics (module docstring).
+
+    ``start`` says where the detector's state comes from: a checkpoint (restored, then read on
+    from its offsets) or a warm-up (read from each span's ``read_from``); either way what
+    precedes T1 (messages before a span's ``first`` offset, ticks before T1) builds the state
+    and is counted in ``start``, not emitted. None (or a cold start): from T1, empty."""
     from streams.app import BATCH_MAX, DetectorRuntime, output_producer
     from streams.records import Heartbeat
 
+    start = start or ReplayStart("cold", t1)
     runtime = DetectorRuntime(settings, source, dead_letters=out)
+    if start.checkpoint is not None:
+        runtime.restore_checkpoint(start.checkpoint.blob)
     runtime.assign((s.topic, s.partition) for s in plan)
-    tally = RangeTally(dict(zip(FEEDS, source.inputs, strict=True)))
-    reader = RangeReader(settings, plan, t1, t2, BATCH_MAX if speed is None else 500)
+    topic_of = dict(zip(FEEDS, source.inputs, strict=True))
+    reader = RangeReader(settings, plan, low_edges(plan, start), t2,
+                         BATCH_MAX if speed is None else 500)  # fmt: skip
+    first = {(s.topic, s.partition): s.first for s in plan}
     pacer = Pacer(speed)
     producer = output_producer(settings)
-    total = max(1, (t2 - t1) // MIN_MS)
-
-    async def emit(result: Any) -> None:
-        for dlq_topic, key, letter in result.dead:
-            await producer.send(dlq_topic, key=key, value=letter.encode())
-        for o in result.outputs:
-            raw = o.signal.encode()
-            await producer.send(out.signals, key=o.signal.scope.encode(), value=raw)
-            signals_file.write(orjson.dumps(orjson.loads(raw)) + b"\n")
-            tally.signal(o.signal)
-            for alert in o.alerts:
-                await producer.send(out.alerts, key=alert.alert_id.encode(), value=alert.encode())
-                tally.alerts.append(alert)
-        tally.batch(result.stats)
-        if progress is not None and tally.last_tick_ms is not None:
-            progress(min(total, max(0, (tally.last_tick_ms - t1) // MIN_MS)), total)
-
+    sink = RangeOutput(producer, out, signals_file, start, RangeTally(topic_of),
+                       RangeTally(topic_of), progress, t2)  # fmt: skip
     await producer.start()
     await reader.start()
     try:
         while not reader.done:
             messages = await reader.next()
+            # Per partition the warm-up's messages precede the range's: the warm-up's part of
+            # the batch first, then the range's (across partitions the order changes nothing).
+            before = [m for m in messages if m[2] < first[(m[0], m[1])]]
+            if before:
+                await sink.emit(runtime.process(before), warming=True)
+                messages = [m for m in messages if m[2] >= first[(m[0], m[1])]]
             if messages:
-                await pacer.wait(reader.newest)
-                await emit(runtime.process(messages))
+                if reader.newest >= t1:
+                    await pacer.wait(reader.newest)
+                await sink.emit(runtime.process(messages))
         # The range's end: a heartbeat on every input partition, as a scenario's end has.
         beat = Heartbeat(ts_ms=t2 + end_pad_ms(settings), source="replay").encode()
         key = "heartbeat:{}".format
-        await emit(
+        await sink.emit(
             runtime.process(
-                (s.topic, s.partition, s.stop, key(s.partition).encode(), beat) for s in plan
+                (s.topic, s.partition, max(s.stop, s.read_from), key(s.partition).encode(), beat)
+                for s in plan
             )
         )
         await producer.flush()
     finally:
         await reader.stop()
         await producer.stop()
-    return tally
+    start.events = {f: r.valid + r.rejected for f, r in sink.warm.loaded.items()}
+    return sink.tally
+
+
+def plan_start(
+    settings: Settings,
+    source: TopicNames,
+    t1: int,
+    t2: int,
+    feeds: tuple[str, ...],
+    warmup_ms: int,
+    checkpoints: bool = True,
+) -> tuple[list[Span], ReplayStart]:
+    """Where the replay's detector gets its state as of T1 (docs/architecture.md, "Replay in
+    place"): the nearest checkpoint at or before T1 when there is a usable one, else a warm-up
+    on the input from T1 - ``warmup_ms``, else (``warmup_ms`` 0) nothing: cold."""
+    note = "checkpoints not used"
+    if checkpoints:
+        found = find_checkpoint(settings, source, t1)
+        note = f"no checkpoint at or before {iso(t1)} on {source.state}"
+        if found is not None:
+            plan = plan_range(settings, source, t1, t2, feeds, warm_from=t1)
+            why = checkpoint_unusable(found, plan)
+            if why is None:
+                return from_checkpoint(plan, found), ReplayStart("checkpoint", t1, checkpoint=found)
+            note = f"checkpoint of {iso(found.next_tick_ms)} not usable: {why}"
+    if warmup_ms <= 0:
+        plan = plan_range(settings, source, t1, t2, feeds)
+        return plan, ReplayStart("cold", t1, note=f"warm-up off; {note}")
+    plan = plan_range(settings, source, t1, t2, feeds, warm_from=t1 - warmup_ms)
+    return plan, ReplayStart("warmup", t1, warmup_ms, note=note)
 
 
 @dataclass
@@ -485,6 +766,7 @@ class ReplayResult:
     t1: int
     t2: int
     run: RunResult
+    start: ReplayStart
     inputs: ExportResult | None = None  # the range as a scenario folder (``save_inputs``)
 
     @property
@@ -517,12 +799,16 @@ def replay(
     out_root: Path | None = None,
     save_inputs: bool = False,
     keep_topics: bool = False,
+    warmup_s: int | None = None,
+    checkpoints: bool = True,
     export_progress: Callable[[int, int], None] | None = None,
     run_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
-    """Replay [t1, t2] of the input topics in place (module docstring). ``keep_topics`` keeps
-    the run's output topics (``replay-<run-id>.``) on the cluster; by default they are deleted
-    once the run folder holds what they held."""
+    """Replay [t1, t2] of the input topics in place (module docstring). The detector starts
+    from its state as of T1 (``plan_start``: a checkpoint unless ``checkpoints`` is off, else a
+    warm-up of ``warmup_s``, default ``Settings.replay_warmup_s``; 0 and no checkpoint: cold).
+    ``keep_topics`` keeps the run's output topics (``replay-<run-id>.``) on the cluster; by
+    default they are deleted once the run folder holds what they held."""
     run_id = run_id or f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", run_id):
         raise ReplayError(
@@ -534,7 +820,10 @@ def replay(
         raise ReplayError(f"--run-id {run_id!r} would leave the reports folder")
     source = TopicNames(settings.topic_prefix if source_prefix is None else source_prefix)
     started = time.monotonic()
-    plan = plan_range(settings, source, t1, t2, feeds)
+    warmup_ms = (settings.replay_warmup_s if warmup_s is None else warmup_s) * 1000
+    if warmup_ms < 0:
+        raise ReplayError("--warmup must not be negative")
+    plan, start = plan_start(settings, source, t1, t2, feeds, warmup_ms, checkpoints)
     exported = None
     if save_inputs:  # not part of the replay's own time
         exported = export_range(
@@ -556,10 +845,15 @@ def replay(
                 t1,
                 t2,
                 signals_file,
+                start=start,
                 speed=speed,
                 progress=run_progress,
             )
             tally = asyncio.run(work)
+        if start.kind == "warmup" and not (
+            start.events.get("prices") or start.events.get("liquidations")
+        ):
+            start.kind, start.note = "cold", f"no input before {iso(t1)}"
     finally:
         if not keep_topics:
             delete_prefix(settings, prefix)
@@ -585,6 +879,11 @@ def replay(
         start_ms=t1,
         end_ms=t2,
         signals=tally.signals,
-        extra={"source_prefix": source.prefix, "in_place": True, "topics_kept": keep_topics},
+        extra={
+            "source_prefix": source.prefix,
+            "in_place": True,
+            "topics_kept": keep_topics,
+            "start": start.to_dict(),
+        },
     )
-    return ReplayResult(run_id, run_dir, t1, t2, result, exported)
+    return ReplayResult(run_id, run_dir, t1, t2, result, start, exported)
