@@ -17,7 +17,8 @@ import pytest
 
 from common.kafka import kafka_python_config, partitions_for
 from common.settings import Settings
-from shockwatch.replay import find_checkpoint, iso, parse_when, replay
+from shockwatch.replay import iso, parse_when, replay
+from shockwatch.replay_plan import find_checkpoint
 from shockwatch.runner import RunResult, WorkerProcess, run_scenario, save_run
 from streams.detection.offline import run_offline
 from streams.scenario import iter_raw, read_scenario
@@ -34,7 +35,9 @@ END = parse_when("2025-11-04T21:00:00Z")  # the README's example: --to "2025-11-
 
 
 @pytest.fixture(scope="module")
-def live_day(kafka, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, RunResult]:  # type: ignore[no-untyped-def]
+def live_day(  # type: ignore[no-untyped-def]
+    kafka, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, RunResult]:
     """The scenario loaded once into 'live' topics (framed, as the runner does) while the real
     worker runs over them: its signals and alerts are what paged. The load pauses at ``HOLD``
     until the worker's checkpoint of every tick before it is on the state topic."""
@@ -253,10 +256,9 @@ def transitions(alerts: list) -> list[tuple]:
 
 
 @pytest.mark.parametrize(
-    ("start", "checkpoints", "how"),
+    ("start", "checkpoints", "how"),  # how the detector got its state as of ``start``
     [
         ("2025-11-04T00:00:00Z", False, "warmup"),  # the README's example, --from 2025-11-04
-        ("2025-11-04T00:00:00Z", True, None),  # a checkpoint before 00:00 only if one was written
         ("2025-11-04T13:30:00Z", False, "warmup"),
         ("2025-11-04T13:30:00Z", True, "checkpoint"),
         ("2025-11-04T15:00:00Z", False, "warmup"),  # mid-episode: a warning since 14:29
@@ -264,7 +266,7 @@ def transitions(alerts: list) -> list[tuple]:
     ],
 )
 def test_a_replay_reproduces_what_paged(
-    live: Settings, paged: RunResult, start: str, checkpoints: bool, how: str | None
+    live: Settings, paged: RunResult, start: str, checkpoints: bool, how: str
 ) -> None:
     """A replay of [T, 21:00] gives the live run's alert transitions at ticks T..21:00, the
     same bytes (state, severity, regime, score, episode id and start, headline, evidence), and
@@ -273,7 +275,7 @@ def test_a_replay_reproduces_what_paged(
     t = parse_when(start)
     r = replay(live, t, END, run_id=f"paged-{start[11:13]}{start[14:16]}-{checkpoints}",
                checkpoints=checkpoints)  # fmt: skip
-    assert r.start.kind == (how or r.start.kind) and not r.start.cold, r.start.describe()
+    assert r.start.kind == how, r.start.describe()
     if r.start.kind == "checkpoint":
         assert r.start.checkpoint is not None and HOLD <= r.start.checkpoint.next_tick_ms <= t
     else:
@@ -292,10 +294,37 @@ def test_a_replay_reproduces_what_paged(
         # replay's: not fired again, it carries on under live's id and start.
         first_fired = next(a for a in paged.alerts if a.state == "firing")
         assert iso(first_fired.started_ts_ms) == "2025-11-04T14:29:00Z" and first_fired.ts_ms < t
-        assert r.start.carried is not None and r.start.carried.alert_id == first_fired.alert_id
+        assert r.start.carried == (first_fired.alert_id, "warning")
         assert ours[0]["alert_state"] == "warning" and ours[0]["alert_id"] == first_fired.alert_id
         assert critical[0].alert_id == first_fired.alert_id
         assert critical[0].started_ts_ms == first_fired.started_ts_ms
+
+
+def test_the_readme_example_says_how_it_started_and_matches_live(
+    live: Settings, paged: RunResult
+) -> None:
+    """`shockwatch replay --from 2025-11-04 --to "2025-11-04T21:00Z"`, as the README has it
+    (checkpoints on: one at or before 00:00 is used if the live worker happened to write one)."""
+    from typer.testing import CliRunner
+
+    from shockwatch.cli import app
+
+    env = {"SHOCKWATCH_KAFKA_BOOTSTRAP": live.kafka_bootstrap or "",
+           "SHOCKWATCH_TOPIC_PREFIX": live.topic_prefix,
+           "SHOCKWATCH_REPORTS_DIR": str(live.reports_dir)}  # fmt: skip
+    args = ["replay", "--from", "2025-11-04", "--to", "2025-11-04T21:00Z", "--run-id", "readme"]
+    done = CliRunner().invoke(app, args, env=env)
+    assert done.exit_code == 0, done.output
+    said = " ".join(done.output.split())  # rich wraps long lines
+    assert ("warmed up on 2025-10-28T00:00:00Z .. 2025-11-04T00:00:00Z" in said
+            or "started from checkpoint of" in said), said  # fmt: skip
+    assert "cold" not in said
+    t = parse_when("2025-11-04")
+    lines = (live.reports_dir / "readme" / "alerts.jsonl").read_bytes().splitlines()
+    expected = [a.encode() for a in paged.alerts if t <= a.ts_ms <= END]
+    assert [orjson.dumps(orjson.loads(x)) for x in lines] == [
+        orjson.dumps(orjson.loads(x)) for x in expected
+    ]
 
 
 def test_a_cold_replay_is_the_postmortem_that_disagreed(live: Settings, paged: RunResult) -> None:
