@@ -234,6 +234,12 @@ class Settings(BaseSettings):
     # Records per Kafka message when tools (scenario runs, replay, bench) frame a source that
     # naturally batches; 1 = one record per message. See docs/architecture.md.
     frame_max_events: int = 500
+    # A replay's detector starts from its state as of the replay's start: the nearest checkpoint
+    # on the state topic, else a warm-up on this much input before the start (run, not emitted).
+    # 7 days: the previous equity session close across the longest market closure (~4.5 days),
+    # the 1-day bar history and liquidation baseline, and >= 5 equity sessions of the EWMA
+    # volatility (half-life 390 bars; docs/architecture.md, "Replay in place"). 0 = cold.
+    replay_warmup_s: int = 7 * 86400
     # Diagnostics: log (WARNING) every pass of the worker's garbage collector that took at
     # least this many ms; 0 = off. The bench's latency runs turn it on to tell a collector pause
     # from the other causes of a slow tick (docs/benchmarks.md, "Latency").

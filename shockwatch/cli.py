@@ -461,8 +461,24 @@ def replay_cmd(
         bool,
         typer.Option("--keep", help="Keep the run's output topics (replay-<run-id>.*)."),
     ] = False,
+    warmup: Annotated[
+        str | None,
+        typer.Option(
+            help="Input read before --from to build the detector's state, not emitted, when no "
+            "checkpoint serves: 7d, 36h, 0 (cold). Default SHOCKWATCH_REPLAY_WARMUP_S (7 days).",
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        bool,
+        typer.Option(help="Start from the live worker's nearest checkpoint at or before --from."),
+    ] = True,
 ) -> None:
     """Replay a time range of the input topics into an isolated run, in place.
+
+    The detector starts from its state as of --from, as live had it: restored from the nearest
+    checkpoint on the state topic at or before --from, else warmed up on the input before
+    --from (run, nothing emitted); it prints which. Its alert transitions from --from on are
+    then the live run's (an episode already firing at --from carries on, not re-fired).
 
     The detector reads the input topics themselves from T1 to T2 with a group-less consumer:
     the live consumer group and its offsets are never touched, nothing is copied first, and
@@ -479,7 +495,7 @@ def replay_cmd(
     )
 
     from common.kafka import KafkaUnavailable
-    from shockwatch.replay import ReplayError, parse_speed, parse_when, replay
+    from shockwatch.replay import ReplayError, parse_duration, parse_speed, parse_when, replay
     from shockwatch.runner import RunError
     from streams.scenario import FEEDS
 
@@ -490,6 +506,7 @@ def replay_cmd(
         raise fail(f"unknown --topics {unknown}: choose from {', '.join(FEEDS)}")
     try:
         t1, t2, pace = parse_when(from_), parse_when(to), parse_speed(speed)
+        warmup_s = parse_duration(warmup) if warmup is not None else None
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -511,11 +528,17 @@ def replay_cmd(
                 source_prefix=source_prefix,
                 save_inputs=save_inputs,
                 keep_topics=keep or notify,  # the notifier reads the run's alerts topic
+                warmup_s=warmup_s,
+                checkpoints=checkpoint,
                 export_progress=lambda d, t: bar.update(export, completed=d, total=t),
                 run_progress=lambda d, t: bar.update(ticks, completed=d, total=t),
             )
     except (ReplayError, KafkaUnavailable, RunError) as exc:
         raise fail(str(exc)) from None
+    if result.start.cold:
+        console.print(f"[bold yellow]warning:[/] {result.start.describe()}")
+    else:
+        out.print(result.start.describe())
     _print_alerts(result.run, as_json=False)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     out.print(

@@ -14,6 +14,13 @@ unless kept) and into the run folder (``run.json``, ``signals.jsonl``, ``alerts.
 ``shockwatch report``. Memory is bounded by the detector's windows, whatever the range: the
 signals stream to the file.
 
+**From the state as of T1**: a replay reproduces what paged only if its detector starts where
+live's was at T1 (the previous session close, the volatility, the liquidation baseline, an
+alert episode already open). ``shockwatch.replay_plan.plan_start`` finds that state: the
+nearest checkpoint at or before T1 on the state topic (restored, then read on from its
+offsets), else a warm-up on the input from T1 - ``replay_warmup_s``; the warm-up's messages and
+every tick before T1 build the state and are counted (``ReplayStart``), never emitted.
+
 ``save_inputs`` also exports the range as a scenario folder (``<run>/inputs``, records in event
 time order) for sharing; ``shockwatch scenario run`` of that folder gives the same signals and
 alerts (tested), as does the same range replayed twice.
@@ -28,63 +35,44 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from common.kafka import kafka_python_config, partitions_for
+from common.kafka import kafka_python_config
 from common.settings import Settings
+from shockwatch.replay_plan import (
+    EDGE_MS,
+    ReplayError,
+    ReplayStart,
+    Span,
+    iso,
+    parse_duration,
+    parse_speed,
+    parse_when,
+    plan_start,
+)
 from shockwatch.runner import MIN_MS, STALL_TIMEOUT_S, RunError, RunResult, end_pad_ms, write_run
 from streams.scenario import FEEDS, FeedResult, Scenario, read_scenario
 from streams.topics import TopicNames, create_topics, delete_prefix, run_prefix
 
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|wk)s?\s+ago\s*$", re.I)
-_UNITS = {
-    "s": 1,
-    "sec": 1,
-    "m": 60,
-    "min": 60,
-    "h": 3600,
-    "hr": 3600,
-    "d": 86400,
-    "day": 86400,
-    "w": 604800,
-    "wk": 604800,
-}
-
-
-class ReplayError(ValueError):
-    pass
-
-
-def parse_when(text: str, now_ms: int | None = None) -> int:
-    """UTC epoch ms from ISO-8601 with a zone, a date (midnight UTC), "now" or "2h ago"."""
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    value = text.strip()
-    if value.lower() == "now":
-        return now
-    m = _RELATIVE.match(value)
-    if m:
-        return now - int(float(m.group(1)) * _UNITS[m.group(2).lower()] * 1000)
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            d = date.fromisoformat(value)
-            return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ReplayError(
-            f"cannot read the time {text!r}: use ISO-8601 with a zone "
-            "(2025-11-04T14:30:00Z), a date (2025-11-04), 'now' or a relative time ('2h ago')"
-        ) from None
-    if dt.tzinfo is None:
-        raise ReplayError(f"{text!r} has no time zone: add Z or an offset such as -05:00")
-    return int(dt.timestamp() * 1000)
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# Re-exported: the CLI, the bench and tests import the replay's times and errors from here.
+__all__ = [
+    "EDGE_MS",
+    "ReplayError",
+    "ReplayResult",
+    "ReplayStart",
+    "clip_message",
+    "export_range",
+    "iso",
+    "parse_duration",
+    "parse_speed",
+    "parse_when",
+    "replay",
+    "split_message",
+]
 
 
 def split_message(
@@ -107,68 +95,6 @@ def split_message(
         ts = ts if isinstance(ts, int) and not isinstance(ts, bool) else fallback_ts
         out.append((ts, orjson.dumps(item) if framed else value))
     return out
-
-
-@dataclass(frozen=True)
-class Span:
-    """One input partition's share of the range: messages [start, stop)."""
-
-    feed: str
-    topic: str
-    partition: int
-    start: int
-    stop: int
-
-    @property
-    def messages(self) -> int:
-        return self.stop - self.start
-
-
-def plan_range(
-    settings: Settings, source: TopicNames, t1: int, t2: int, feeds: tuple[str, ...]
-) -> list[Span]:
-    """Every input partition's span for [t1, t2] (the unselected feeds' partitions too, empty:
-    the detector's watermark waits on every input partition, as the worker's does)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    if t2 <= t1:
-        raise ReplayError("--to must be after --from")
-    topics = dict(zip(FEEDS, source.inputs, strict=True))
-    parts = partitions_for(settings, list(topics.values()))
-    missing = [t for t in topics.values() if t not in parts]
-    if missing:
-        raise ReplayError(f"topics not found on the cluster: {', '.join(missing)}")
-    consumer = KafkaConsumer(**kafka_python_config(settings), enable_auto_commit=False)
-    plan: list[Span] = []
-    try:
-        for feed, topic in topics.items():
-            tps = [TopicPartition(topic, p) for p in range(parts[topic])]
-            if feed not in feeds:
-                plan += [Span(feed, topic, tp.partition, 0, 0) for tp in tps]
-                continue
-            ends = consumer.end_offsets(tps)
-            after_t2 = consumer.offsets_for_times({tp: t2 + EDGE_MS for tp in tps})
-            if feed == "funding":
-                starts = consumer.beginning_offsets(tps)
-            else:
-                found = consumer.offsets_for_times({tp: t1 for tp in tps})
-                starts = {tp: (found[tp].offset if found[tp] else ends[tp]) for tp in tps}
-            for tp in tps:
-                # Messages stamped a little after T2 may still hold records <= T2 (a frame is
-                # stamped with its newest record; another key's frame of T2's minute may follow
-                # it): read up to the first one stamped EDGE_MS past T2, and clip.
-                stop = after_t2[tp].offset if after_t2[tp] else ends[tp]
-                plan.append(Span(feed, topic, tp.partition, starts[tp], max(stop, starts[tp])))
-    finally:
-        consumer.close()
-    return plan
-
-
-# A frame holds one key's records of one event-time minute and is stamped with the newest, and
-# every frame of a minute precedes the next minute's on its partition. So a message stamped this
-# far past T1 holds nothing before T1, and once one stamped this far past T2 is read nothing
-# after it is <= T2 (a record this late behind its partition is dead-lettered as late anyway).
-EDGE_MS = 2 * MIN_MS
 
 
 def clip_message(value: bytes, msg_ts: int, t1: int | None, t2: int) -> bytes | None:
@@ -275,19 +201,6 @@ def export_range(
     return ExportResult(read_scenario(out_dir), counts, time.monotonic() - started)
 
 
-def parse_speed(text: str) -> float | None:
-    value = text.strip().lower()
-    if value in ("max", "0", ""):
-        return None
-    try:
-        speed = float(value.removesuffix("x"))
-    except ValueError:
-        raise ReplayError(f"--speed takes max, 1x, 60x ...; got {text!r}") from None
-    if speed <= 0:
-        raise ReplayError("--speed must be positive")
-    return speed
-
-
 @dataclass
 class RangeTally:
     """What the in-place run saw, built up batch by batch (nothing per signal is kept)."""
@@ -324,20 +237,28 @@ class RangeTally:
 
 
 class RangeReader:
-    """The planned spans through a group-less aiokafka consumer, clipped to [t1, t2]: each
-    ``next`` is one fetched batch as (topic, partition, offset, key, value), until every span
-    has been read to its stop offset."""
+    """The planned spans through a group-less aiokafka consumer, each from its ``read_from``
+    offset, clipped to [low, t2] (``low`` per topic; None: no low edge): each ``next`` is one
+    fetched batch as (topic, partition, offset, key, value), until every span has been read to
+    its stop offset."""
 
     def __init__(
-        self, settings: Settings, plan: list[Span], t1: int, t2: int, max_records: int
+        self,
+        settings: Settings,
+        plan: list[Span],
+        low: dict[str, int | None],
+        t2: int,
+        max_records: int,
     ) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        self.t1, self.t2 = t1, t2
-        self.low = {s.topic: (None if s.feed == "funding" else t1) for s in plan}
-        self.starts = {TopicPartition(s.topic, s.partition): s.start for s in plan if s.messages}
-        self.stops = {TopicPartition(s.topic, s.partition): s.stop for s in plan if s.messages}
+        self.t2 = t2
+        self.low = low
+        todo = [s for s in plan if s.stop > s.read_from]
+        self.starts = {TopicPartition(s.topic, s.partition): s.read_from for s in todo}
+        self.stops = {TopicPartition(s.topic, s.partition): s.stop for s in todo}
         self.newest = -1  # the newest message stamp of a price or liquidation so far (pacing)
+        self.paced = {s.topic for s in plan if s.feed != "funding"}
         self.quiet_since = time.monotonic()
         self.consumer = AIOKafkaConsumer(
             **kafka_python_config(settings),
@@ -380,7 +301,7 @@ class RangeReader:
                 value = clip_message(m.value or b"", m.timestamp, edge, self.t2)
                 if value is not None:
                     messages.append((tp.topic, tp.partition, m.offset, m.key, value))
-                    if edge is not None and m.timestamp > self.newest:
+                    if tp.topic in self.paced and m.timestamp > self.newest:
                         self.newest = m.timestamp
             if records and records[-1].offset + 1 >= stop:
                 del self.stops[tp]
@@ -416,6 +337,58 @@ class Pacer:
             await asyncio.sleep(ahead)
 
 
+@dataclass
+class RangeOutput:
+    """Where a replay's batches go: the warm-up's (its messages' counts and dead letters, every
+    tick before T1) are counted into ``start`` and never sent; the range's are sent to the
+    run's topics and the signals file, and tallied."""
+
+    producer: Any
+    out: TopicNames
+    signals_file: Any
+    start: ReplayStart
+    tally: RangeTally
+    warm: RangeTally
+    progress: Callable[[int, int], None] | None = None
+    t2: int = 0
+
+    async def emit(self, result: Any, warming: bool = False) -> None:
+        start, tally, send = self.start, self.tally, self.producer.send
+        if warming:
+            self.warm.batch(result.stats)
+            start.dead_letters += len(result.dead)
+        else:
+            tally.batch(result.stats)
+            for dlq_topic, key, letter in result.dead:
+                await send(dlq_topic, key=key, value=letter.encode())
+        for o in result.outputs:
+            if o.signal.ts_ms < start.t1:  # a tick of the warm-up: state, not output
+                start.ticks += 1
+                start.alerts += len(o.alerts)
+                sig = o.signal
+                start.carried = (sig.alert_id, sig.alert_state) if sig.alert_id else None
+                continue
+            raw = o.signal.encode()
+            await send(self.out.signals, key=o.signal.scope.encode(), value=raw)
+            self.signals_file.write(orjson.dumps(orjson.loads(raw)) + b"\n")
+            tally.signal(o.signal)
+            for alert in o.alerts:
+                await send(self.out.alerts, key=alert.alert_id.encode(), value=alert.encode())
+                tally.alerts.append(alert)
+        if self.progress is not None and tally.last_tick_ms is not None:
+            total = max(1, (self.t2 - start.t1) // MIN_MS)
+            self.progress(min(total, max(0, (tally.last_tick_ms - start.t1) // MIN_MS)), total)
+
+
+def low_edges(plan: list[Span], start: ReplayStart) -> dict[str, int | None]:
+    """Each input topic's low clipping edge: T1 cold, T1 - warm-up warming up, none after a
+    checkpoint (whole messages from its offsets, as the worker read them) nor for funding (the
+    as-of join needs what was published before)."""
+    edge = start.t1 - start.warmup_ms if start.kind != "cold" else start.t1
+    whole = start.checkpoint is not None
+    return {s.topic: None if whole or s.feed == "funding" else edge for s in plan}
+
+
 async def detect_in_place(
     settings: Settings,
     plan: list[Span],
@@ -425,57 +398,65 @@ async def detect_in_place(
     t2: int,
     signals_file: Any,
     *,
+    start: ReplayStart | None = None,
     speed: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RangeTally:
-    """The worker's detection over the planned spans of the input topics (module docstring)."""
+    """The worker's detection over the planned spans of the input topics (module docstring).
+
+    ``start`` says where the detector's state comes from: a checkpoint (restored, then read on
+    from its offsets) or a warm-up (read from each span's ``read_from``); either way what
+    precedes T1 (messages before a span's ``first`` offset, ticks before T1) builds the state
+    and is counted in ``start``, not emitted. None (or a cold start): from T1, empty."""
     from streams.app import BATCH_MAX, DetectorRuntime, output_producer
     from streams.records import Heartbeat
 
+    start = start or ReplayStart("cold", t1)
     runtime = DetectorRuntime(settings, source, dead_letters=out)
+    if start.checkpoint is not None:
+        runtime.restore_checkpoint(start.checkpoint.blob)
+        m = runtime.detector.machine
+        if m.alert_id:  # an episode open at the checkpoint (a warm-up tick may close it)
+            start.carried = (m.alert_id, "pending" if m.pending else m.level)
     runtime.assign((s.topic, s.partition) for s in plan)
-    tally = RangeTally(dict(zip(FEEDS, source.inputs, strict=True)))
-    reader = RangeReader(settings, plan, t1, t2, BATCH_MAX if speed is None else 500)
+    topic_of = dict(zip(FEEDS, source.inputs, strict=True))
+    reader = RangeReader(settings, plan, low_edges(plan, start), t2,
+                         BATCH_MAX if speed is None else 500)  # fmt: skip
+    first = {(s.topic, s.partition): s.first for s in plan}
     pacer = Pacer(speed)
     producer = output_producer(settings)
-    total = max(1, (t2 - t1) // MIN_MS)
-
-    async def emit(result: Any) -> None:
-        for dlq_topic, key, letter in result.dead:
-            await producer.send(dlq_topic, key=key, value=letter.encode())
-        for o in result.outputs:
-            raw = o.signal.encode()
-            await producer.send(out.signals, key=o.signal.scope.encode(), value=raw)
-            signals_file.write(orjson.dumps(orjson.loads(raw)) + b"\n")
-            tally.signal(o.signal)
-            for alert in o.alerts:
-                await producer.send(out.alerts, key=alert.alert_id.encode(), value=alert.encode())
-                tally.alerts.append(alert)
-        tally.batch(result.stats)
-        if progress is not None and tally.last_tick_ms is not None:
-            progress(min(total, max(0, (tally.last_tick_ms - t1) // MIN_MS)), total)
-
+    sink = RangeOutput(producer, out, signals_file, start, RangeTally(topic_of),
+                       RangeTally(topic_of), progress, t2)  # fmt: skip
     await producer.start()
     await reader.start()
     try:
         while not reader.done:
             messages = await reader.next()
+            # Per partition the warm-up's messages precede the range's: the warm-up's part of
+            # the batch first, then the range's (across partitions the order changes nothing).
+            before = [m for m in messages if m[2] < first[(m[0], m[1])]]
+            if before:
+                await sink.emit(runtime.process(before), warming=True)
+                messages = [m for m in messages if m[2] >= first[(m[0], m[1])]]
             if messages:
-                await pacer.wait(reader.newest)
-                await emit(runtime.process(messages))
+                if reader.newest >= t1:
+                    await pacer.wait(reader.newest)
+                await sink.emit(runtime.process(messages))
         # The range's end: a heartbeat on every input partition, as a scenario's end has.
         beat = Heartbeat(ts_ms=t2 + end_pad_ms(settings), source="replay").encode()
         key = "heartbeat:{}".format
-        await emit(
+        await sink.emit(
             runtime.process(
-                (s.topic, s.partition, s.stop, key(s.partition).encode(), beat) for s in plan
+                (s.topic, s.partition, max(s.stop, s.read_from), key(s.partition).encode(), beat)
+                for s in plan
             )
         )
         await producer.flush()
     finally:
         await reader.stop()
         await producer.stop()
-    return tally
+    start.events = {f: r.valid + r.rejected for f, r in sink.warm.loaded.items()}
+    return sink.tally
 
 
 @dataclass
@@ -485,6 +466,7 @@ class ReplayResult:
     t1: int
     t2: int
     run: RunResult
+    start: ReplayStart
     inputs: ExportResult | None = None  # the range as a scenario folder (``save_inputs``)
 
     @property
@@ -517,12 +499,16 @@ def replay(
     out_root: Path | None = None,
     save_inputs: bool = False,
     keep_topics: bool = False,
+    warmup_s: int | None = None,
+    checkpoints: bool = True,
     export_progress: Callable[[int, int], None] | None = None,
     run_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
-    """Replay [t1, t2] of the input topics in place (module docstring). ``keep_topics`` keeps
-    the run's output topics (``replay-<run-id>.``) on the cluster; by default they are deleted
-    once the run folder holds what they held."""
+    """Replay [t1, t2] of the input topics in place (module docstring). The detector starts
+    from its state as of T1 (``plan_start``: a checkpoint unless ``checkpoints`` is off, else a
+    warm-up of ``warmup_s``, default ``Settings.replay_warmup_s``; 0 and no checkpoint: cold).
+    ``keep_topics`` keeps the run's output topics (``replay-<run-id>.``) on the cluster; by
+    default they are deleted once the run folder holds what they held."""
     run_id = run_id or f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", run_id):
         raise ReplayError(
@@ -534,7 +520,10 @@ def replay(
         raise ReplayError(f"--run-id {run_id!r} would leave the reports folder")
     source = TopicNames(settings.topic_prefix if source_prefix is None else source_prefix)
     started = time.monotonic()
-    plan = plan_range(settings, source, t1, t2, feeds)
+    warmup_ms = (settings.replay_warmup_s if warmup_s is None else warmup_s) * 1000
+    if warmup_ms < 0:
+        raise ReplayError("--warmup must not be negative")
+    plan, start = plan_start(settings, source, t1, t2, feeds, warmup_ms, checkpoints)
     exported = None
     if save_inputs:  # not part of the replay's own time
         exported = export_range(
@@ -556,10 +545,15 @@ def replay(
                 t1,
                 t2,
                 signals_file,
+                start=start,
                 speed=speed,
                 progress=run_progress,
             )
             tally = asyncio.run(work)
+        if start.kind == "warmup" and not (
+            start.events.get("prices") or start.events.get("liquidations")
+        ):
+            start.kind, start.note = "cold", f"no input before {iso(t1)}"
     finally:
         if not keep_topics:
             delete_prefix(settings, prefix)
@@ -585,6 +579,11 @@ def replay(
         start_ms=t1,
         end_ms=t2,
         signals=tally.signals,
-        extra={"source_prefix": source.prefix, "in_place": True, "topics_kept": keep_topics},
+        extra={
+            "source_prefix": source.prefix,
+            "in_place": True,
+            "topics_kept": keep_topics,
+            "start": start.to_dict(),
+        },
     )
-    return ReplayResult(run_id, run_dir, t1, t2, result, exported)
+    return ReplayResult(run_id, run_dir, t1, t2, result, start, exported)

@@ -53,6 +53,8 @@ from streams.worker.runtime import (
     DetectorRuntime,
     MergeRuntime,
     MetricsSink,
+    checkpoint_position,
+    decode_checkpoint,
 )
 from streams.worker.stages import (
     CHECKPOINT_EVERY_S,
@@ -83,7 +85,9 @@ __all__ = [
     "Stage",
     "Topology",
     "base_app",
+    "checkpoint_position",
     "create_app",
+    "decode_checkpoint",
     "input_consumer",
     "output_producer",
     "read_checkpoint",

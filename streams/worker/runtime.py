@@ -9,6 +9,7 @@ in-process replay drive it without faust or Kafka.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import zlib
 from collections.abc import Iterable
@@ -40,6 +41,10 @@ from streams.topics import TopicNames
 from streams.worker import LOGGER
 
 log = logging.getLogger(LOGGER)
+
+# A snapshot's last two keys (``Detector.snapshot``): read off the decompressed tail, so a scan
+# of the state topic (a replay looking for the state as of its start) need not parse each one.
+_CHECKPOINT_TAIL = re.compile(rb'"next_tick_ms":(null|-?\d+),"ticks":(\d+)\}$')
 
 FEED_TYPES: dict[str, type[Any]] = {
     "prices": PriceTick,
@@ -324,7 +329,7 @@ class DetectorRuntime:
         return zlib.compress(orjson.dumps(self.detector.snapshot()), 3)
 
     def restore_checkpoint(self, blob: bytes) -> None:
-        snap = orjson.loads(zlib.decompress(blob))
+        snap = decode_checkpoint(blob)
         self.detector = Detector.restore(self.settings.detection, snap)
         log.info(
             "restored detector checkpoint: %d ticks, next tick %s, %d partitions",
@@ -332,6 +337,31 @@ class DetectorRuntime:
             self.detector.next_tick_ms,
             len(self.detector.offsets),
         )
+
+
+def decode_checkpoint(blob: bytes) -> dict[str, Any]:
+    """The detector snapshot a checkpoint holds (``DetectorRuntime.encode_checkpoint``)."""
+    snap: dict[str, Any] = orjson.loads(zlib.decompress(blob))
+    return snap
+
+
+def checkpoint_position(blob: bytes) -> tuple[int | None, int] | None:
+    """(next tick in ms, ticks run) of an encoded checkpoint: its state is the detector's after
+    every tick before the next one. None when the blob is not a checkpoint."""
+    try:
+        raw = zlib.decompress(blob)
+    except zlib.error:
+        return None
+    m = _CHECKPOINT_TAIL.search(raw[-64:])
+    if m is not None:
+        return (None if m.group(1) == b"null" else int(m.group(1))), int(m.group(2))
+    try:  # another key order: the whole snapshot
+        snap = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(snap, dict) or not isinstance(snap.get("ticks"), int):
+        return None
+    return snap.get("next_tick_ms"), snap["ticks"]
 
 
 class MergeRuntime(DetectorRuntime):

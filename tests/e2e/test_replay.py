@@ -1,6 +1,11 @@
 """Replay by time range against the real broker: in place (the detector reads the input topics
 themselves), exact ranges, determinism (twice in place, and in place vs the exported folder run
-by the real worker), no disturbance of a live consumer group, and topics that do not pile up."""
+by the real worker), no disturbance of a live consumer group, and topics that do not pile up.
+
+The day is loaded once while the real worker runs over it (the "live" run: what paged), paused
+at ``HOLD`` until the worker's checkpoint of that point is on the state topic. Replays that
+start later in the day then reproduce the live run's alert transitions whether they start from
+that checkpoint or warm up on the input before their start."""
 
 from __future__ import annotations
 
@@ -12,38 +17,66 @@ import pytest
 
 from common.kafka import kafka_python_config, partitions_for
 from common.settings import Settings
-from shockwatch.publish import Publisher
-from shockwatch.replay import parse_when, replay
-from shockwatch.runner import WorkerProcess, end_pad_ms, run_scenario, save_run
+from shockwatch.replay import iso, parse_when, replay
+from shockwatch.replay_plan import find_checkpoint
+from shockwatch.runner import RunResult, WorkerProcess, run_scenario, save_run
 from streams.detection.offline import run_offline
-from streams.scenario import iter_raw, load_scenario, read_scenario
-from streams.topics import TopicNames, create_topics, list_prefixes, prunable
+from streams.scenario import iter_raw, read_scenario
+from streams.topics import TopicNames, list_prefixes, prunable
 
 pytestmark = pytest.mark.e2e
 SCENARIO = Path(__file__).resolve().parents[2] / "data/scenarios/2025-11-04-everything-sells"
 T1 = parse_when("2025-11-03T20:30:00Z")  # mid-way through the warm-up hour before start
 T2 = parse_when("2025-11-04T19:30:00Z")
+HOLD = parse_when("2025-11-04T12:00:00Z")  # the live load pauses here until it is checkpointed
+CHECKPOINT_TIMEOUT_S = 120.0
+COLD = {"warmup_s": 0, "checkpoints": False}  # the detector starts empty at T1
+END = parse_when("2025-11-04T21:00:00Z")  # the README's example: --to "2025-11-04T21:00Z"
 
 
 @pytest.fixture(scope="module")
-def live(kafka, tmp_path_factory: pytest.TempPathFactory) -> Settings:  # type: ignore[no-untyped-def]
-    """The scenario loaded once into 'live' topics (framed, as the runner does)."""
+def live_day(  # type: ignore[no-untyped-def]
+    kafka, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, RunResult]:
+    """The scenario loaded once into 'live' topics (framed, as the runner does) while the real
+    worker runs over them: its signals and alerts are what paged. The load pauses at ``HOLD``
+    until the worker's checkpoint of every tick before it is on the state topic."""
     prefix = f"live{int(time.time() * 1000) % 10**8}."
     settings = kafka.settings(
         topic_prefix=prefix,
         state_dir=tmp_path_factory.mktemp("state"),
         reports_dir=tmp_path_factory.mktemp("reports"),
     )
-    create_topics(settings, prefix, keep_all=True)
-    with Publisher(settings) as pub:
-        load_scenario(
-            read_scenario(SCENARIO),
-            pub,
-            TopicNames(prefix),
-            end_pad_ms=end_pad_ms(settings),
-            frame_max=settings.frame_max_events,
-        )
-    return settings
+
+    def checkpointed() -> None:
+        deadline = time.monotonic() + CHECKPOINT_TIMEOUT_S
+        while time.monotonic() < deadline:
+            found = find_checkpoint(settings, TopicNames(prefix), HOLD)
+            if found is not None and found.next_tick_ms == HOLD:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"no checkpoint of {iso(HOLD)} within {CHECKPOINT_TIMEOUT_S:.0f} s")
+
+    run = run_scenario(
+        settings,
+        read_scenario(SCENARIO),
+        prefix=prefix,
+        keep_topics=True,
+        keep_signals=True,
+        hold=(HOLD, checkpointed),
+    )
+    return settings, run
+
+
+@pytest.fixture(scope="module")
+def live(live_day: tuple[Settings, RunResult]) -> Settings:
+    return live_day[0]
+
+
+@pytest.fixture(scope="module")
+def paged(live_day: tuple[Settings, RunResult]) -> RunResult:
+    """The live run: its alert transitions (de-duplicated) and every signal."""
+    return live_day[1]
 
 
 def expected_inputs(tmp: Path) -> Path:
@@ -69,7 +102,9 @@ def alert_tuples(alerts: list) -> list[tuple]:
 
 
 def test_mid_range_replay_is_exact_and_deterministic(live: Settings, tmp_path: Path) -> None:
-    first = replay(live, T1, T2, run_id="mid-a", save_inputs=True)
+    """Cold (no warm-up, no checkpoint): exactly the range's records, as its exported folder."""
+    first = replay(live, T1, T2, run_id="mid-a", save_inputs=True, **COLD)
+    assert first.start.kind == "cold"
     exp_dir = expected_inputs(tmp_path)
     assert first.inputs is not None
     for feed in ("prices", "liquidations", "funding"):
@@ -81,7 +116,7 @@ def test_mid_range_replay_is_exact_and_deterministic(live: Settings, tmp_path: P
     implied, _ = run_offline(read_scenario(exp_dir), live.detection)
     assert alert_tuples(first.run.alerts) == alert_tuples([a for o in implied for a in o.alerts])
     assert any(a.severity == "critical" for a in first.run.alerts)
-    second = replay(live, T1, T2, run_id="mid-b")
+    second = replay(live, T1, T2, run_id="mid-b", **COLD)
     for name in ("signals.jsonl", "alerts.jsonl"):
         assert (first.run_dir / name).read_bytes() == (second.run_dir / name).read_bytes()
     assert (first.run_dir / "signals.jsonl").stat().st_size > 0
@@ -103,7 +138,7 @@ def test_replay_in_place_clips_the_range_edges(live: Settings) -> None:
     """A range whose ends fall inside frames: only the records inside count, and the ticks stop
     at T2 (the range's own heartbeat closes the last one)."""
     t1, t2 = parse_when("2025-11-04T14:30:30Z"), parse_when("2025-11-04T15:10:30Z")
-    r = replay(live, t1, t2, run_id="edges", feeds=("prices", "liquidations"))
+    r = replay(live, t1, t2, run_id="edges", feeds=("prices", "liquidations"), **COLD)
     expected = {"prices": 0, "liquidations": 0}
     for feed in expected:
         src = next(SCENARIO.glob(f"{feed}.jsonl*"))
@@ -211,3 +246,93 @@ def test_replay_leaves_a_running_live_group_untouched(live: Settings, tmp_path: 
         assert consumer_groups(live) == groups_before  # group-less: the replay made no group
     finally:
         worker.stop()
+
+
+def transitions(alerts: list) -> list[tuple]:
+    return [
+        (iso(a.ts_ms), a.state, a.severity, a.regime, a.score, a.alert_id, iso(a.started_ts_ms))
+        for a in alerts
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "checkpoints", "how"),  # how the detector got its state as of ``start``
+    [
+        ("2025-11-04T00:00:00Z", False, "warmup"),  # the README's example, --from 2025-11-04
+        ("2025-11-04T13:30:00Z", False, "warmup"),
+        ("2025-11-04T13:30:00Z", True, "checkpoint"),
+        ("2025-11-04T15:00:00Z", False, "warmup"),  # mid-episode: a warning since 14:29
+        ("2025-11-04T15:00:00Z", True, "checkpoint"),
+    ],
+)
+def test_a_replay_reproduces_what_paged(
+    live: Settings, paged: RunResult, start: str, checkpoints: bool, how: str
+) -> None:
+    """A replay of [T, 21:00] gives the live run's alert transitions at ticks T..21:00, the
+    same bytes (state, severity, regime, score, episode id and start, headline, evidence), and
+    its signals are the live run's: the detector started from its state as of T. An episode
+    already firing at T is not fired again; it carries on with live's id and start."""
+    t = parse_when(start)
+    r = replay(live, t, END, run_id=f"paged-{start[11:13]}{start[14:16]}-{checkpoints}",
+               checkpoints=checkpoints)  # fmt: skip
+    assert r.start.kind == how, r.start.describe()
+    if r.start.kind == "checkpoint":
+        assert r.start.checkpoint is not None and HOLD <= r.start.checkpoint.next_tick_ms <= t
+    else:
+        assert r.start.events["prices"] > 0 and r.start.ticks > 0
+    expected = [a for a in paged.alerts if t <= a.ts_ms <= END]
+    assert transitions(r.run.alerts) == transitions(expected)
+    assert [a.encode() for a in r.run.alerts] == [a.encode() for a in expected]
+    live_signals = [x for x in paged.signal_log if t <= x["ts_ms"] <= END]
+    ours = [orjson.loads(x) for x in (r.run_dir / "signals.jsonl").read_bytes().splitlines()]
+    assert ours[0]["ts_ms"] == t and ours == live_signals
+    critical = [a for a in r.run.alerts if a.severity == "critical" and a.state == "firing"]
+    assert critical and iso(critical[0].ts_ms) == "2025-11-04T15:15:00Z"
+    assert critical[0].regime == "plumbing"
+    if start.startswith("2025-11-04T15"):
+        # The episode (pending from 14:29, warning fired at 14:34) is live's, not the
+        # replay's: not fired again, it carries on under live's id and start.
+        first_fired = next(a for a in paged.alerts if a.state == "firing")
+        assert iso(first_fired.started_ts_ms) == "2025-11-04T14:29:00Z" and first_fired.ts_ms < t
+        assert r.start.carried == (first_fired.alert_id, "warning")
+        assert ours[0]["alert_state"] == "warning" and ours[0]["alert_id"] == first_fired.alert_id
+        assert critical[0].alert_id == first_fired.alert_id
+        assert critical[0].started_ts_ms == first_fired.started_ts_ms
+
+
+def test_the_readme_example_says_how_it_started_and_matches_live(
+    live: Settings, paged: RunResult
+) -> None:
+    """`shockwatch replay --from 2025-11-04 --to "2025-11-04T21:00Z"`, as the README has it
+    (checkpoints on: one at or before 00:00 is used if the live worker happened to write one)."""
+    from typer.testing import CliRunner
+
+    from shockwatch.cli import app
+
+    env = {"SHOCKWATCH_KAFKA_BOOTSTRAP": live.kafka_bootstrap or "",
+           "SHOCKWATCH_TOPIC_PREFIX": live.topic_prefix,
+           "SHOCKWATCH_REPORTS_DIR": str(live.reports_dir)}  # fmt: skip
+    args = ["replay", "--from", "2025-11-04", "--to", "2025-11-04T21:00Z", "--run-id", "readme"]
+    done = CliRunner().invoke(app, args, env=env)
+    assert done.exit_code == 0, done.output
+    said = " ".join(done.output.split())  # rich wraps long lines
+    assert ("warmed up on 2025-10-28T00:00:00Z .. 2025-11-04T00:00:00Z" in said
+            or "started from checkpoint of" in said), said  # fmt: skip
+    assert "cold" not in said
+    t = parse_when("2025-11-04")
+    lines = (live.reports_dir / "readme" / "alerts.jsonl").read_bytes().splitlines()
+    expected = [a.encode() for a in paged.alerts if t <= a.ts_ms <= END]
+    assert [orjson.dumps(orjson.loads(x)) for x in lines] == [
+        orjson.dumps(orjson.loads(x)) for x in expected
+    ]
+
+
+def test_a_cold_replay_is_the_postmortem_that_disagreed(live: Settings, paged: RunResult) -> None:
+    """What the issue measured, and why the replays above start warm: from 00:00 with nothing
+    before it the detector has no previous session close and pages later, as another regime;
+    the replay says it started cold."""
+    t = parse_when("2025-11-04T00:00:00Z")
+    r = replay(live, t, END, run_id="paged-cold", **COLD)
+    assert r.start.cold and "starts empty" in r.start.describe()
+    expected = [a for a in paged.alerts if t <= a.ts_ms <= END]
+    assert transitions(r.run.alerts) != transitions(expected)

@@ -3,10 +3,21 @@ and which prefixes ``topics prune`` may touch."""
 
 from __future__ import annotations
 
+import zlib
+
 import orjson
 import pytest
 
 from shockwatch.replay import EDGE_MS, clip_message
+from shockwatch.replay_plan import (
+    Checkpoint,
+    ReplayError,
+    ReplayStart,
+    Span,
+    checkpoint_unusable,
+    from_checkpoint,
+    parse_duration,
+)
 from streams.topics import TopicNames, group_prefixes, prunable, run_prefix, split_prefix
 
 T1, T2 = 1_000_000_000_000, 1_000_000_000_000 + 3_600_000
@@ -98,3 +109,70 @@ def test_run_prefixes_carry_their_creation_stamp() -> None:
     assert made.startswith("scn-2") and made.endswith("-mine.")
     info = group_prefixes(TopicNames(made).all())[0]
     assert info.kind == "scn" and info.created_s is not None
+
+
+# -- where a replay's detector starts ----------------------------------------------------------
+
+
+def test_a_checkpoints_position_is_read_off_its_tail_and_agrees_with_the_snapshot() -> None:
+    from common.settings import DetectionSettings
+    from streams.app import checkpoint_position, decode_checkpoint
+    from streams.detection.detector import Detector
+
+    det = Detector(DetectionSettings())
+    det.next_tick_ms, det.ticks = T1, 42
+    blob = zlib.compress(orjson.dumps(det.snapshot()), 3)  # the runtime's codec
+    assert checkpoint_position(blob) == (T1, 42)
+    assert decode_checkpoint(blob)["next_tick_ms"] == T1
+    # Another key order still reads (the whole snapshot), and garbage is no checkpoint.
+    reordered = {"ticks": 7, "next_tick_ms": None, "version": 2}
+    assert checkpoint_position(zlib.compress(orjson.dumps(reordered))) == (None, 7)
+    assert checkpoint_position(b"not zlib") is None
+    assert checkpoint_position(zlib.compress(b"[1, 2]")) is None
+
+
+def span(feed: str, partition: int, earliest: int = 0) -> Span:
+    return Span(feed, f"x.{feed}", partition, 10, 20, earliest=earliest)
+
+
+def checkpoint(offsets: dict[str, int], partitions: set[str] | None) -> Checkpoint:
+    return Checkpoint(b"", T1, offsets, frozenset(partitions) if partitions else None, 0)
+
+
+def test_a_checkpoint_serves_only_these_partitions_with_what_followed_it_still_held() -> None:
+    plan = [span("prices", 0), span("prices", 1, earliest=5), span("funding", 0)]
+    tps = {s.tp for s in plan}
+    good = checkpoint({"x.prices:0": 3, "x.prices:1": 7}, tps)
+    assert checkpoint_unusable(good, plan) is None
+    reads = {s.tp: s.read_from for s in from_checkpoint(plan, good)}
+    assert reads == {"x.prices:0": 3, "x.prices:1": 7, "x.funding:0": 0}
+    gone = checkpoint({"x.prices:0": 3, "x.prices:1": 4}, tps)  # 4 < earliest 5: deleted
+    assert "retention" in (checkpoint_unusable(gone, plan) or "")
+    other = checkpoint({"x.prices:0": 3}, {"x.prices:0", "x.prices:9"})
+    assert checkpoint_unusable(other, plan) == "its input partitions are not these"
+
+
+def test_the_start_is_said_and_a_cold_one_warns() -> None:
+    warm = ReplayStart("warmup", T1, 7 * 86_400_000, events={"prices": 1200, "funding": 3},
+                       ticks=10, carried=("sw-1", "warning"))  # fmt: skip
+    assert warm.describe().startswith("warmed up on 2001-09-02T01:46:40Z .. 2001-09-09T01:46:40Z")
+    assert "1,203 events" in warm.describe() and "alert sw-1 already warning" in warm.describe()
+    cold = ReplayStart("cold", T1, note="no input before 2001-09-09T01:46:40Z")
+    assert cold.cold and cold.describe().startswith("cold: no input before")
+    assert "alerts may differ from what paged" in cold.describe()
+    ck = ReplayStart("checkpoint", T1, checkpoint=checkpoint({"x.prices:0": 3}, None),
+                     feed_of={"x.prices": "prices"})  # fmt: skip
+    assert ck.describe().startswith(
+        "started from checkpoint of 2001-09-09T01:46:40Z (offsets prices[0]=3)"
+    )
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("7d", 604_800), ("36h", 129_600), ("0", 0),
+                                               ("90 min", 5_400), ("1w", 604_800)])  # fmt: skip
+def test_warmup_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_a_bad_warmup_duration_is_refused() -> None:
+    with pytest.raises(ReplayError, match="duration"):
+        parse_duration("a week")
