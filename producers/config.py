@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -85,6 +86,10 @@ class ProducerSettings(BaseSettings):
     # OKX's pushes are "not necessarily in chronological order" (producers/liquidations/
     # order.py measures what a disorder does against the worker's 2 s lateness). 0 = off.
     liquidation_reorder_ms: int = 5_000
+    # At most this many liquidations are held (5 s at 4,000 events/s, twice the rate of the
+    # broker-outage fault test; real peaks are lower). A full hold releases its oldest record
+    # early and makes ``send`` wait on the Kafka queue: backpressure to the feed, not growth.
+    liquidation_reorder_max: int = Field(default=20_000, ge=1)
 
     # -- prices ----------------------------------------------------------------------------
     yahoo_tickers: tuple[str, ...] = ("^GSPC", "^IXIC", "NVDA", "PLTR", "GC=F", "^VIX")

@@ -30,6 +30,8 @@ class ProducerMetrics:
     send_failures: Counter
     heartbeats: Counter
     buffered: Gauge
+    reorder_held: Gauge
+    reorder_released_early: Counter
 
 
 def create_metrics(registry: CollectorRegistry | None = REGISTRY) -> ProducerMetrics:
@@ -72,6 +74,14 @@ def create_metrics(registry: CollectorRegistry | None = REGISTRY) -> ProducerMet
         ),
         heartbeats=Counter(f"{NS}_heartbeats", "Heartbeats sent per partition.", ("topic",), **kw),
         buffered=Gauge(f"{NS}_buffered_records", "Records queued for Kafka.", **kw),
+        reorder_held=Gauge(
+            f"{NS}_reorder_held_records", "Liquidations held for event-time order.", **kw
+        ),
+        reorder_released_early=Counter(
+            f"{NS}_reorder_released_early",
+            "Liquidations released before their hold because the hold was full.",
+            **kw,
+        ),
     )
 
 

@@ -26,6 +26,13 @@ class Band:
     why: str
 
 
+# A unit error is a factor of 1000 (FRED's H.4.1 series moved from billions to millions). For
+# a stock that is never near zero (reserves, the TGA) a band with ``low * 1000 > high`` rejects
+# every in-band value read 1000x too big (it passes ``high``) or 1000x too small (it falls
+# below ``low``): ``UNIT_SAFE`` lists those series and a test holds the inequality.
+UNIT_ERROR = 1000.0
+UNIT_SAFE = ("RESERVES", "TGA")
+
 # Canonical units: percent for rates, billions of USD for amounts (``streams.records.Unit``).
 FUNDING_BANDS: dict[str, Band] = {
     "SOFR": Band(-1.0, 25.0, "percent: never below -1% nor above 25% (5.25% on 2019-09-17)"),
@@ -35,8 +42,12 @@ FUNDING_BANDS: dict[str, Band] = {
     "TARGET_LOWER": Band(-1.0, 25.0, "percent"),
     "ON_RRP_AMOUNT": Band(0.0, 5_000.0, "$bn: the record was $2.55tn (Dec 2022)"),
     "SRF_TAKEUP": Band(0.0, 2_000.0, "$bn: the Mar 2020 repo operations peaked near $500bn"),
+    # Since 2009 (reserves were tens of $bn before 2008's QE): low 500 > 10,000 / 1000.
     "RESERVES": Band(500.0, 10_000.0, "$bn: $1.4tn at the 2019 low, $4.3tn at the 2021 high"),
-    "TGA": Band(0.0, 3_000.0, "$bn: the record was $1.8tn (Jul 2020)"),
+    # Since Treasury moved its cash to the Fed in 2008 (~$5bn there before, the rest at banks):
+    # the lowest balance was $23bn (DTS, 2023-06-01, the debt ceiling), so 5 leaves room and
+    # still exceeds 3,000 / 1000 (a $0.9tn TGA read 1000x small is 0.9: rejected).
+    "TGA": Band(5.0, 3_000.0, "$bn: $23bn at the 2023 low, the record was $1.8tn (Jul 2020)"),
 }
 
 

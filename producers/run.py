@@ -118,7 +118,12 @@ async def produce_liquidations(
             out=out,
         )
         if ps2.liquidation_reorder_ms > 0:
-            sink = ReorderingSink(sink, ps2.liquidation_reorder_ms)
+            sink = ReorderingSink(
+                sink,
+                ps2.liquidation_reorder_ms,
+                capacity=ps2.liquidation_reorder_max,
+                metrics=metrics,
+            )
         await sink.start()
         try:
             feeds = build_feeds(

@@ -66,8 +66,9 @@ FRED_IDS: dict[str, FredSeries] = {
     # The H.4.1 week averages: FRED serves both in MILLIONS of dollars (its series metadata
     # "units": "Millions of U.S. Dollars"; they were billions until FRED re-based them, e.g.
     # WRESBAL 2021-06-23 reads 3808.042 in old downloads and 3808042 now). Should FRED change
-    # them again, the plausibility bands (producers/plausibility.py: reserves $0.5-10tn, TGA
-    # $0-3tn) reject the values as ``implausible_value`` instead of publishing a 1000x.
+    # them again, either way, the plausibility bands (producers/plausibility.py: reserves
+    # $0.5-10tn, TGA $5bn-3tn, each low above its high / 1000) reject the values as
+    # ``implausible_value`` instead of publishing a 1000x.
     "WRESBAL": FredSeries("RESERVES", Unit.USD_BN, 0.001),
     "WTREGEN": FredSeries("TGA", Unit.USD_BN, 0.001),
 }

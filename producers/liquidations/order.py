@@ -13,6 +13,23 @@ sink's heartbeats lag by the hold as well (``producers/run.py``), so a heartbeat
 partition past what is still held. How long to hold is measured against the worker's own
 ``PartitionShard`` by ``shockwatch.reorder_hold`` (``python -m shockwatch.reorder_hold`` prints
 the table in docs/producers.md).
+
+**Bounded, with backpressure.** The hold holds at most ``capacity`` records
+(``LIQUIDATION_REORDER_MAX``). Every record leaves it through one lock, oldest first, by
+awaiting the inner sink's ``send`` — which waits while the Kafka sink's own bounded queue is
+full. So a broker outage fills the Kafka queue, then the hold, then blocks ``send``, which
+stops the feed's pump; the feed's ``max_pending`` then lets the socket go. Memory stays at the
+sum of the three bounds and nothing is dropped.
+
+When the hold is full, ``send`` releases the *oldest* record early (before its hold has
+passed) instead of waiting for it to fall due. Waiting would tie throughput to the clock
+(``capacity / hold`` records a second, whatever Kafka could take): a burst above that would
+stall a healthy broker's feed and force venue disconnects, which lose events at the venue.
+Releasing early only ever waits for Kafka, so it cannot deadlock (the release loop is not
+needed to make room) and under overload the hold shrinks to ``capacity / rate`` seconds
+instead of the feed stopping; the oldest record is the one closest to its release anyway. Each
+early release is counted (``shockwatch_producer_reorder_released_early_total``): a non-zero
+rate says the hold is cut short and OKX's disorder may reach the worker as late events.
 """
 
 from __future__ import annotations
@@ -24,43 +41,60 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from producers.metrics import ProducerMetrics
 from producers.sink import Keyed, Sink
 from streams.records import Liquidation, RecordError
 
 DEFAULT_HOLD_MS = 5_000
+DEFAULT_CAPACITY = 20_000
 
 
 class ReorderBuffer:
-    """A heap of records by event time; ``due`` pops those whose hold has passed."""
+    """A heap of at most ``capacity`` records by event time (the caller keeps the bound:
+    ``full`` before ``push``); ``pop_due`` pops the oldest once its hold has passed."""
 
-    def __init__(self, hold_ms: int) -> None:
+    def __init__(self, hold_ms: int, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError(f"reorder capacity must be at least 1, not {capacity}")
         self.hold_ms = hold_ms
+        self.capacity = capacity
         self._heap: list[tuple[int, int, Any]] = []
         self._seq = 0
 
     def __len__(self) -> int:
         return len(self._heap)
 
+    @property
+    def full(self) -> bool:
+        return len(self._heap) >= self.capacity
+
     def push(self, ts_ms: int, item: Any) -> None:
+        if self.full:
+            raise OverflowError(f"reorder buffer holds {self.capacity} records already")
         self._seq += 1
         heapq.heappush(self._heap, (ts_ms, self._seq, item))
 
-    def due(self, now_ms: int) -> list[Any]:
-        out = []
-        while self._heap and self._heap[0][0] + self.hold_ms <= now_ms:
-            out.append(heapq.heappop(self._heap)[2])
-        return out
+    def pop_oldest(self) -> Any:
+        return heapq.heappop(self._heap)[2]
 
-    def drain(self) -> list[Any]:
-        out = [item for _, _, item in sorted(self._heap)]
-        self._heap.clear()
-        return out
+    def restore(self, ts_ms: int, item: Any) -> None:
+        """Put back a popped record whose forwarding was cancelled (may pass ``capacity`` by
+        one: a sender can fill the room meanwhile)."""
+        self._seq += 1
+        heapq.heappush(self._heap, (ts_ms, self._seq, item))
+
+    def pop_due(self, now_ms: int) -> Any | None:
+        """The oldest record if its hold has passed at ``now_ms``, else ``None``."""
+        if self._heap and self._heap[0][0] + self.hold_ms <= now_ms:
+            return self.pop_oldest()
+        return None
 
 
 class ReorderingSink:
-    """A ``Sink`` that holds liquidations ``hold_ms`` and forwards them in event-time order;
-    everything else (dead letters, heartbeats, flush, close) goes straight through, and
-    ``flush`` and ``close`` release what is held first, so nothing is ever dropped."""
+    """A ``Sink`` that holds liquidations ``hold_ms`` (at most ``capacity`` of them) and
+    forwards them in event-time order; everything else (dead letters, heartbeats, flush,
+    close) goes straight through, and ``flush`` and ``close`` release what is held first, so
+    nothing is ever dropped."""
 
     def __init__(
         self,
@@ -68,11 +102,17 @@ class ReorderingSink:
         hold_ms: int = DEFAULT_HOLD_MS,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         tick_s: float = 0.1,
+        capacity: int = DEFAULT_CAPACITY,
+        metrics: ProducerMetrics | None = None,
     ) -> None:
         self.inner = inner
-        self.buffer = ReorderBuffer(hold_ms)
+        self.buffer = ReorderBuffer(hold_ms, capacity)
         self.clock_ms = clock_ms
         self.tick_s = tick_s
+        self.metrics = metrics
+        self.released_early = 0
+        # One way out, oldest first: the release loop, an early release and flush take turns.
+        self._out = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     def __getattr__(self, name: str) -> Any:  # metrics, counters of the inner sink
@@ -87,18 +127,41 @@ class ReorderingSink:
             await asyncio.sleep(self.tick_s)
             await self.release_due()
 
+    async def _forward(self, item: tuple[str, Keyed]) -> None:
+        # Awaits while the inner sink's queue is full: the backpressure that reaches ``send``.
+        try:
+            await self.inner.send(*item)
+        except asyncio.CancelledError:  # close() cancelled the loop mid-wait: keep the record
+            self.buffer.restore(item[1].ts_ms, item)
+            raise
+
+    def _held_changed(self) -> None:
+        if self.metrics is not None:
+            self.metrics.reorder_held.set(len(self.buffer))
+
     async def release_due(self) -> int:
         """Forward the records whose hold has passed, oldest first; returns how many."""
-        due = self.buffer.due(self.clock_ms())
-        for topic, record in due:
-            await self.inner.send(topic, record)
-        return len(due)
+        released = 0
+        async with self._out:
+            while (item := self.buffer.pop_due(self.clock_ms())) is not None:
+                await self._forward(item)
+                released += 1
+        self._held_changed()
+        return released
 
     async def send(self, topic: str, record: Keyed) -> None:
-        if isinstance(record, Liquidation):
-            self.buffer.push(record.ts_ms, (topic, record))
-        else:
+        if not isinstance(record, Liquidation):
             await self.inner.send(topic, record)
+            return
+        while self.buffer.full:
+            async with self._out:
+                if self.buffer.full:  # another sender may have made room meanwhile
+                    await self._forward(self.buffer.pop_oldest())
+                    self.released_early += 1
+                    if self.metrics is not None:
+                        self.metrics.reorder_released_early.inc()
+        self.buffer.push(record.ts_ms, (topic, record))  # no await since the check: room
+        self._held_changed()
 
     async def dead_letter(
         self, topic: str, raw: bytes, error: RecordError, source: str, key: str | None = None
@@ -109,8 +172,10 @@ class ReorderingSink:
         await self.inner.heartbeat(topic, ts_ms)
 
     async def _release_all(self) -> None:
-        for topic, record in self.buffer.drain():
-            await self.inner.send(topic, record)
+        async with self._out:
+            while len(self.buffer):
+                await self._forward(self.buffer.pop_oldest())
+        self._held_changed()
 
     async def flush(self) -> None:
         await self._release_all()
@@ -123,6 +188,3 @@ class ReorderingSink:
                 await self._task
         await self._release_all()
         await self.inner.close()
-
-
-# -- measurement ----------------------------------------------------------------------------

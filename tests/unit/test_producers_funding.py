@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from producers.funding.series import (
 )
 from producers.funding.state import Action, FundingState, Sent, decide
 from producers.metrics import create_metrics
+from producers.plausibility import FUNDING_BANDS, UNIT_ERROR, UNIT_SAFE, check_funding
 from producers.sink import DryRunSink
 from streams.records import InvalidValue, MalformedRecord, Unit
 
@@ -75,6 +77,49 @@ def test_fred_tga_millions_become_billions_and_ids_map_to_series() -> None:
             f"observation_date,{fred_id}\n2025-10-29,1.5\n", fred_id
         ).observations
         assert obs.series == series
+
+
+# -- a unit error (1000x either way) never passes for reserves and the TGA (issue #22) ----------
+DATA = Path(__file__).resolve().parents[2] / "data"
+# FRED's H.4.1 week averages as served today, in millions: the extremes of data/calendar (the
+# 2019-09-18 reserves low, 2021-07-28 high; the TGA's 2023-06-07 low, 2021-01-21 high).
+REAL_MILLIONS = {"WRESBAL": (1_394_100, 3_984_371), "WTREGEN": (107_040, 1_627_854)}
+
+
+@pytest.mark.parametrize("fred_id", sorted(REAL_MILLIONS))
+@pytest.mark.parametrize("served", ["billions", "thousands"])
+def test_a_unit_error_either_way_is_rejected(fred_id: str, served: str) -> None:
+    """FRED serving the series in billions (1000x too small once scaled: the issue's TGA 0.91)
+    or in thousands (1000x too big) is an ``implausible_value``, never published."""
+    scale = 1 / UNIT_ERROR if served == "billions" else UNIT_ERROR
+    for millions in REAL_MILLIONS[fred_id]:
+        text = f"observation_date,{fred_id}\n2023-06-07,{millions * scale:.6f}\n"
+        [obs] = parse_fred_csv(text, fred_id).observations
+        err = check_funding(obs.series, obs.value)
+        assert err is not None and err.reason == "implausible_value", (obs.series, obs.value)
+        right = parse_fred_csv(f"observation_date,{fred_id}\n2023-06-07,{millions}\n", fred_id)
+        assert check_funding(obs.series, right.observations[0].value) is None
+
+
+def test_unit_safe_bands_reject_any_in_band_value_scaled_by_1000() -> None:
+    for series in UNIT_SAFE:
+        band = FUNDING_BANDS[series]
+        assert band.low * UNIT_ERROR > band.high, series  # so v/1000 < low and v*1000 > high
+
+
+def test_every_real_reserves_and_tga_value_is_accepted() -> None:
+    """Every value of the calendar days and scenarios, and the TGA's all-time low since 2008
+    ($23.4bn on 2023-06-01, the debt-ceiling X-date, Treasury's DTS)."""
+    values: list[tuple[str, float]] = [("TGA", 23.4)]
+    for path in sorted(DATA.glob("*/*/funding.jsonl*")):
+        opener: Any = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt") as lines:
+            for line in lines:
+                row = json.loads(line)
+                if row.get("series") in UNIT_SAFE:
+                    values.append((row["series"], row["value"]))
+    assert len(values) > 1_000
+    assert [v for v in values if check_funding(*v) is not None] == []
 
 
 def test_fred_garbage_goes_to_rejects() -> None:

@@ -149,11 +149,13 @@ class StubBatch:
 class StubProducer:
     """Acknowledges batches once ``gate`` is open; can time out or refuse some first."""
 
-    def __init__(self) -> None:
+    def __init__(self, lost_state: bool = False) -> None:
         self.gate = asyncio.Event()
         self.gate.set()
         self.timeouts = 0
+        self.lost_state = lost_state  # every batch: OutOfOrderSequenceNumber, as after an outage
         self.delivered: list[tuple[str, bytes]] = []
+        self.stopped = False
 
     def create_batch(self) -> StubBatch:
         return StubBatch()
@@ -162,7 +164,7 @@ class StubProducer:
         return {0, 1, 2}
 
     async def send_batch(self, batch: StubBatch, topic: str, *, partition: int) -> asyncio.Future:
-        from aiokafka.errors import KafkaTimeoutError, UnknownError
+        from aiokafka.errors import KafkaTimeoutError, OutOfOrderSequenceNumber, UnknownError
 
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
 
@@ -171,6 +173,8 @@ class StubProducer:
             if self.timeouts:
                 self.timeouts -= 1
                 fut.set_exception(KafkaTimeoutError())
+            elif self.lost_state:
+                fut.set_exception(OutOfOrderSequenceNumber())
             elif any(v == b"poison" for _, v, _ in batch.records):
                 fut.set_exception(UnknownError())  # what a compacted topic says to a null key
             else:
@@ -180,8 +184,11 @@ class StubProducer:
         asyncio.get_running_loop().create_task(complete())
         return fut
 
-    async def stop(self) -> None:
+    async def start(self) -> None:
         return None
+
+    async def stop(self) -> None:
+        self.stopped = True
 
 
 def stub_sink(**ps: object) -> tuple[KafkaSink, StubProducer, CollectorRegistry]:
@@ -244,3 +251,23 @@ async def test_a_refused_record_goes_to_the_dlq_without_blocking_others() -> Non
     assert main == [b"a", b"b"]
     assert len(dlq) == 1 and "refused by Kafka" in dlq[0]["error"]
     assert sink.refused == 1 and sink.dropped == 0
+
+
+async def test_a_producer_that_lost_its_sequence_state_is_renewed_not_dead_lettered() -> None:
+    """After a long outage the idempotent producer's batches all get OutOfOrderSequenceNumber
+    (measured in the broker-outage fault test): the records are not at fault. They are re-sent
+    by a new producer, not refused into the DLQ."""
+    sink, old, _ = stub_sink(send_round_max=50)
+    old.lost_state = True
+    new = StubProducer()
+    await sink.start(old)
+    sink._own_producer = True  # as if it had built ``old`` itself
+    sink._new_producer = lambda: new  # type: ignore[method-assign]
+    for i in range(20):
+        await sink.send_raw("t", b"%d" % i, b"k%d" % (i % 4), T + i)
+    await asyncio.wait_for(sink.flush(), timeout=10)
+    await sink.close()
+    assert old.delivered == [] and old.stopped
+    assert sorted(v for _, v in new.delivered) == sorted(b"%d" % i for i in range(20))
+    assert not any(t.endswith(".dlq") for t, _ in new.delivered)
+    assert (sink.renewals, sink.refused, sink.dropped) == (1, 0, 0)
