@@ -97,9 +97,12 @@ class InputDelay:
     lag_min_s: float | None = None  # arrival minus the record's end (prices) or event time
     lag_max_s: float | None = None
 
-    def saw(self, lag_ms: int) -> None:
-        lag = lag_ms / 1000
+    def saw(self, lag_ms: int | None) -> None:
+        """One record sent ``lag_ms`` after its end (None: the backlog at the start)."""
         self.records += 1
+        if lag_ms is None:
+            return
+        lag = lag_ms / 1000
         self.lag_min_s = lag if self.lag_min_s is None else min(self.lag_min_s, lag)
         self.lag_max_s = lag if self.lag_max_s is None else max(self.lag_max_s, lag)
 
@@ -366,8 +369,7 @@ def applied_delays(
                 t = timing_for(feed, s.item, timings)
                 d = out[s.item] = InputDelay(feed, s.item, t.source, t.delay_s, t.max_delay_s)
             end = s.ts_ms + (MIN_MS if feed == "prices" else 0)
-            if end >= start_ms:
-                d.saw(s.at_ms - end)
+            d.saw(s.at_ms - end if end >= start_ms else None)
     return out
 
 
