@@ -11,31 +11,71 @@ Three parts read it:
 * the rehearsal (``shockwatch rehearse``, ``backtest --rehearse``): it feeds a recorded day to
   the worker in the order the live feeds would deliver it.
 
-Delays are from the end of a bar (prices), the event (liquidations) or the publication
-(funding) to when the producer can read it.
+Delays are from the end of a bar (prices), the event (liquidations) or the value's official
+publication by its originator (funding: the New York Fed, the Treasury, the Board's H.4.1; the
+times are ``producers.funding.series.PUBLICATION``) to when the producer can read it from this
+source. Figures a provider does not document are assumptions, and docs/producers.md says so.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import time as dtime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 MIN_S = 60.0
+HOUR_S = 3600.0
+DAY_S = 86400.0
+WEEK_S = 7 * DAY_S
 # A bar arriving this long after its minute's end can still reach the worker before its
 # partition seals the minute: the price producer's heartbeats lag 90 s behind the newest bar,
 # and bars are stamped at their minute's start. Slower instruments are as-of inputs.
 AS_OF_AFTER_S = 60.0
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 class Hours(StrEnum):
-    """When a source publishes (holidays not modelled)."""
+    """When a source publishes, New York time (exchange holidays not modelled)."""
 
     ALWAYS = "always"  # 24/7 (crypto venues)
-    US_EQUITY = "us_equity"  # 09:30-16:00 America/New_York, weekdays
-    CME_GLOBEX = "cme_globex"  # Sun 18:00 - Fri 17:00 America/New_York, 17:00-18:00 break
-    CBOE_GTH = "cboe_gth"  # VIX: 03:00-09:15 and 09:30-16:15 America/New_York, weekdays
+    US_EQUITY = "us_equity"  # 09:30-16:00 weekdays (NYSE/Nasdaq core session)
+    # COMEX gold on CME Globex: Sun 18:00 - Fri 17:00, a 60-minute break from 17:00 each day
+    CME_GLOBEX = "cme_globex"
+    # VIX index dissemination: 03:00-09:15 (global trading hours) and 09:30-16:15, weekdays
+    CBOE_GTH = "cboe_gth"
     BUSINESS_DAYS = "business_days"  # funding: a publication a business day
+
+
+_US_OPEN, _US_CLOSE = dtime(9, 30), dtime(16, 0)
+_GLOBEX_CLOSE, _GLOBEX_OPEN = dtime(17, 0), dtime(18, 0)
+_VIX_WINDOWS = ((dtime(3, 0), dtime(9, 15)), (dtime(9, 30), dtime(16, 15)))
+_SAT, _SUN, _FRI = 5, 6, 4
+
+
+def is_open(hours: Hours, when: datetime) -> bool:
+    """Whether a source of these hours publishes at ``when`` (an aware datetime)."""
+    if hours is Hours.ALWAYS:
+        return True
+    local = when.astimezone(NEW_YORK)
+    day, t = local.weekday(), local.time()
+    if hours is Hours.CME_GLOBEX:
+        if day == _SAT:
+            return False
+        if day == _SUN:
+            return t >= _GLOBEX_OPEN
+        if day == _FRI:
+            return t < _GLOBEX_CLOSE
+        return not _GLOBEX_CLOSE <= t < _GLOBEX_OPEN
+    if day >= _SAT:
+        return False
+    if hours is Hours.US_EQUITY:
+        return _US_OPEN <= t < _US_CLOSE
+    if hours is Hours.CBOE_GTH:
+        return any(a <= t < b for a, b in _VIX_WINDOWS)
+    return True  # BUSINESS_DAYS (Federal Reserve holidays: producers.funding.series)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +84,11 @@ class SourceTiming:
     source: str  # provider or venue: "yfinance", "ccxt:binanceusdm", "okx", "fred", ...
     items: tuple[str, ...]  # canonical symbols, venues or series it carries
     delay_s: float  # typical wait from the bar's end / event / publication until readable
-    max_delay_s: float  # the documented worst case
+    max_delay_s: float  # the documented worst case (or a marked assumption)
     cadence_s: float  # how often a new value can be read (the producer's poll or push rate)
     disorder_s: float  # how far out of event order the source may deliver (0: in order)
     hours: Hours
-    ref: str  # where the figures come from
+    ref: str  # where the figures come from (docs/producers.md, "Timing", has the full sources)
 
     @property
     def as_of(self) -> bool:
@@ -61,36 +101,69 @@ class SourceTiming:
         return math.ceil((self.max_delay_s + self.cadence_s) / MIN_S) + 1
 
 
-# Provisional figures: filled in with their sources in docs/producers.md ("Timing").
+# Sourced in docs/producers.md ("Timing"); "assumed" marks a figure no provider documents.
 TIMINGS: tuple[SourceTiming, ...] = (
+    # -- prices: Yahoo's chart API per exchange, Binance USD-M klines; polled every minute --
     SourceTiming(
-        "prices", "yfinance", ("SPX", "IXIC", "NVDA", "PLTR"), 20.0, 45.0, 60.0, 0.0,
-        Hours.US_EQUITY, "provisional",
+        "prices", "yfinance", ("SPX", "IXIC", "NVDA", "PLTR"), 20.0, 45.0, MIN_S, 0.0,
+        Hours.US_EQUITY,
+        "Yahoo help SLN2310: Nasdaq, S&P indices real-time; minute-bar latency assumed",
     ),
     SourceTiming(
-        "prices", "yfinance", ("XAU",), 600.0, 660.0, 60.0, 0.0, Hours.CME_GLOBEX,
-        "CME Group delayed quotes: 'prices are delayed at least 10 minutes'",
+        "prices", "yfinance", ("XAU",), 10 * MIN_S, 30 * MIN_S, MIN_S, 0.0, Hours.CME_GLOBEX,
+        "CME Group delayed quotes: 'delayed at least 10 minutes'; Yahoo SLN2310: COMEX 30 min",
     ),
     SourceTiming(
-        "prices", "yfinance", ("VIX",), 900.0, 960.0, 60.0, 0.0, Hours.CBOE_GTH, "provisional",
+        "prices", "yfinance", ("VIX",), 15 * MIN_S, 16 * MIN_S, MIN_S, 0.0, Hours.CBOE_GTH,
+        "assumed 15-min delayed (Cboe Indices' Yahoo delay not found); Cboe GTH dissemination",
     ),
     SourceTiming(
-        "prices", "ccxt:binanceusdm", ("BTC", "ETH"), 3.0, 10.0, 60.0, 0.0, Hours.ALWAYS,
-        "provisional",
+        "prices", "ccxt:binanceusdm", ("BTC", "ETH"), 1.0, 10.0, MIN_S, 0.0, Hours.ALWAYS,
+        "Binance USD-M REST klines: a closed bar is served at once; latency assumed",
     ),
+    # -- liquidations: websocket pushes --
     SourceTiming(
         "liquidations", "binanceusdm", ("binanceusdm",), 1.0, 2.0, 1.0, 1.0, Hours.ALWAYS,
-        "provisional",
+        "Binance USD-M Liquidation Order Streams: latest per symbol within 1000ms; +1 s assumed",
     ),
     SourceTiming(
-        "liquidations", "bybit", ("bybit",), 0.5, 1.0, 0.5, 0.5, Hours.ALWAYS, "provisional",
+        "liquidations", "bybit", ("bybit",), 0.5, 1.0, 0.5, 0.5, Hours.ALWAYS,
+        "Bybit v5 all-liquidation: push frequency 500ms; +0.5 s transit assumed",
     ),
     SourceTiming(
-        "liquidations", "okx", ("okx",), 1.0, 5.0, 1.0, 5.0, Hours.ALWAYS, "provisional",
+        "liquidations", "okx", ("okx",), 1.0, 5.0, 1.0, 5.0, Hours.ALWAYS,
+        "OKX v5 liquidation-orders: <=1 order/contract/s, 'not necessarily in chronological "
+        "order'; 5 s disorder assumed (the producer's hold)",
+    ),
+    # -- funding: business-day publications; delay behind the originator's release --
+    SourceTiming(
+        "funding", "nyfed", ("SOFR",), 0.0, 6.5 * HOUR_S, DAY_S, 0.0, Hours.BUSINESS_DAYS,
+        "NY Fed: SOFR at ~08:00 ET; a revision at ~14:30 ET",
     ),
     SourceTiming(
-        "funding", "fred", ("SOFR", "EFFR", "IORB", "ON_RRP_AMOUNT", "SRF_TAKEUP", "RESERVES",
-                            "TGA"), 0.0, 3600.0, 3600.0, 0.0, Hours.BUSINESS_DAYS, "provisional",
+        "funding", "nyfed", ("SRF_TAKEUP",), 0.0, 15 * MIN_S, DAY_S, 0.0, Hours.BUSINESS_DAYS,
+        "NY Fed Desk: SRF operations 08:15-08:30 and 13:30-13:45 ET; results lag assumed",
+    ),
+    SourceTiming(
+        "funding", "treasury", ("TGA",), 0.0, 1.5 * HOUR_S, DAY_S, 0.0, Hours.BUSINESS_DAYS,
+        "Fiscal Service: DTS 'by 4:00 p.m.' next business day; lateness assumed",
+    ),
+    SourceTiming(
+        "funding", "fred", ("SOFR", "EFFR"), MIN_S, 1.5 * HOUR_S, DAY_S, 0.0,
+        Hours.BUSINESS_DAYS,
+        "FRED mirrors NY Fed rates (SOFR avg stamped 08:01 ET); max = series.PUBLICATION",
+    ),
+    SourceTiming(
+        "funding", "fred", ("IORB", "TARGET_UPPER", "TARGET_LOWER"), 0.0, 0.0, DAY_S, 0.0,
+        Hours.BUSINESS_DAYS, "FOMC-set rates, known before the day they apply",
+    ),
+    SourceTiming(
+        "funding", "fred", ("ON_RRP_AMOUNT", "SRF_TAKEUP"), 15 * MIN_S, 45 * MIN_S, DAY_S, 0.0,
+        Hours.BUSINESS_DAYS, "FRED Temporary Open Market Operations stamped 14:01 ET",
+    ),
+    SourceTiming(
+        "funding", "fred", ("RESERVES", "TGA"), 7 * MIN_S, HOUR_S, WEEK_S, 0.0,
+        Hours.BUSINESS_DAYS, "H.4.1 Thursdays 16:30 ET; FRED H.4.1 series stamped 16:37 ET",
     ),
 )  # fmt: skip
 
@@ -114,5 +187,6 @@ __all__ = [
     "Hours",
     "SourceTiming",
     "as_of_symbols",
+    "is_open",
     "price_timing",
 ]

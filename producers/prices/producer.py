@@ -1,8 +1,10 @@
 """The price producer: poll minute bars, send each completed bar once, heartbeat when idle.
 
-Every ``price_poll_s`` (a few seconds after the minute) it asks Yahoo for the instruments whose
-session is open (US hours) and Binance USD-M for crypto (always), keeps the bars that are
-complete and newer than the last one sent per symbol, and sends them as ``PriceTick``s. A
+Every ``price_poll_s`` (a few seconds after the minute) it asks Yahoo and Binance USD-M for the
+instruments in their hours (the timing model's: equities US hours, gold CME Globex's ~23 hours,
+VIX Cboe's, crypto always), and for a delayed instrument until its last bars have arrived, keeps
+the bars that are complete and newer than the last one sent per symbol, and sends them as
+``PriceTick``s. A
 rate-limited provider is retried with backoff, then left alone for a while; one failing symbol
 does not stop the others.
 """
@@ -15,11 +17,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from datetime import time as dtime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -29,31 +29,35 @@ from producers.metrics import ProducerMetrics
 from producers.plausibility import OncePerDay, PriceGuard
 from producers.prices.bars import Bar, LastSent, select_bars, to_tick
 from producers.prices.crypto import CcxtBars
-from producers.prices.symbols import INSTRUMENTS, Instrument, PriceProvider, Session
+from producers.prices.symbols import INSTRUMENTS, Instrument, PriceProvider
 from producers.prices.yahoo import YahooChart, parse_chart, provider_clock_ms, session_end_ms
 from producers.retry import ProviderError, RateLimited, calculate_backoff
 from producers.sink import Sink
 from streams.records import RecordError
+from streams.timing import Hours, is_open
 
 log = logging.getLogger(__name__)
 
 FEED = "prices"
-NEW_YORK = ZoneInfo("America/New_York")
-US_OPEN = dtime(9, 30)
-# Poll a few minutes past the close so the last bars of the day arrive.
-US_CLOSE_GRACE = dtime(16, 5)
+# Poll a few minutes past each close so the last bars of the session arrive (16:05 for US
+# equities); a delayed instrument is polled its maximum delay longer still.
+POLL_GRACE_S = 300.0
 POLL_OFFSET_S = 5.0
 # After a provider kept rate-limiting through the retries, skip its polls for a while.
 PROVIDER_PAUSE_BASE_S = 60.0
 PROVIDER_PAUSE_MAX_S = 900.0
 
 
-def session_open(session: Session, now: datetime) -> bool:
-    """Whether bars of an instrument of this session may appear now (holidays not modelled)."""
-    if session is Session.ALWAYS:
-        return True
-    local = now.astimezone(NEW_YORK)
-    return local.weekday() < 5 and US_OPEN <= local.time() <= US_CLOSE_GRACE
+def session_open(hours: Hours, now: datetime, *, grace_s: float = POLL_GRACE_S) -> bool:
+    """Whether new bars of an instrument of these hours may appear now: its source is open, or
+    was within ``grace_s`` (holidays not modelled; a closed day simply yields no new bars)."""
+    return is_open(hours, now) or is_open(hours, now - timedelta(seconds=grace_s))
+
+
+def poll_due(inst: Instrument, now: datetime) -> bool:
+    """Whether to poll ``inst`` now: in its hours, and for as long after them as it is late."""
+    timing = inst.timing
+    return session_open(timing.hours, now, grace_s=POLL_GRACE_S + timing.max_delay_s)
 
 
 @dataclass
@@ -130,7 +134,7 @@ class PriceProducer:
         self.stats.polls += 1
         self._outbox = []
         for inst in self.instruments:
-            if not ignore_sessions and not session_open(inst.session, now):
+            if not ignore_sessions and not poll_due(inst, now):
                 continue
             if time.monotonic() < self._paused_until.get(inst.provider, 0.0):
                 continue

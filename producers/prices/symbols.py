@@ -1,4 +1,9 @@
-"""The one table from provider tickers to canonical symbols and asset classes."""
+"""The one table from provider tickers to canonical symbols and asset classes.
+
+When an instrument trades, how late its bars arrive and how far back the detector looks for
+them are not here: they belong to the source that serves the symbol, in the feeds' one timing
+model (``streams.timing``, docs/producers.md "Timing"); ``Instrument.timing`` looks it up.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from streams.records import AssetClass
+from streams.timing import Hours, SourceTiming, price_timing
 
 
 class PriceProvider(StrEnum):
@@ -17,35 +23,35 @@ class PriceProvider(StrEnum):
         return self.value
 
 
-class Session(StrEnum):
-    US_EQUITY = "us_equity"  # 09:30-16:00 America/New_York, weekdays
-    ALWAYS = "always"
-
-
 @dataclass(frozen=True, slots=True)
 class Instrument:
     provider: PriceProvider
     ticker: str
     symbol: str
     asset_class: AssetClass
-    session: Session
+
+    @property
+    def timing(self) -> SourceTiming:
+        """The timing of the source serving this symbol (its hours, delay, as-of reach)."""
+        found = price_timing(self.symbol)
+        if found is None or found.source != self.provider.source:
+            raise LookupError(f"{self.symbol} ({self.provider}) has no entry in streams.timing")
+        return found
+
+    @property
+    def hours(self) -> Hours:
+        return self.timing.hours
 
 
 INSTRUMENTS: tuple[Instrument, ...] = (
-    Instrument(PriceProvider.YFINANCE, "^GSPC", "SPX", AssetClass.EQUITY_INDEX, Session.US_EQUITY),
-    Instrument(
-        PriceProvider.YFINANCE, "^IXIC", "IXIC", AssetClass.EQUITY_INDEX, Session.US_EQUITY
-    ),  # Nasdaq Composite
-    Instrument(PriceProvider.YFINANCE, "NVDA", "NVDA", AssetClass.AI_EQUITY, Session.US_EQUITY),
-    Instrument(PriceProvider.YFINANCE, "PLTR", "PLTR", AssetClass.AI_EQUITY, Session.US_EQUITY),
-    Instrument(PriceProvider.YFINANCE, "GC=F", "XAU", AssetClass.GOLD, Session.US_EQUITY),
-    Instrument(PriceProvider.YFINANCE, "^VIX", "VIX", AssetClass.VOLATILITY, Session.US_EQUITY),
-    Instrument(
-        PriceProvider.CCXT_BINANCEUSDM, "BTC/USDT:USDT", "BTC", AssetClass.CRYPTO, Session.ALWAYS
-    ),
-    Instrument(
-        PriceProvider.CCXT_BINANCEUSDM, "ETH/USDT:USDT", "ETH", AssetClass.CRYPTO, Session.ALWAYS
-    ),
+    Instrument(PriceProvider.YFINANCE, "^GSPC", "SPX", AssetClass.EQUITY_INDEX),
+    Instrument(PriceProvider.YFINANCE, "^IXIC", "IXIC", AssetClass.EQUITY_INDEX),  # Composite
+    Instrument(PriceProvider.YFINANCE, "NVDA", "NVDA", AssetClass.AI_EQUITY),
+    Instrument(PriceProvider.YFINANCE, "PLTR", "PLTR", AssetClass.AI_EQUITY),
+    Instrument(PriceProvider.YFINANCE, "GC=F", "XAU", AssetClass.GOLD),  # COMEX, CME Globex
+    Instrument(PriceProvider.YFINANCE, "^VIX", "VIX", AssetClass.VOLATILITY),
+    Instrument(PriceProvider.CCXT_BINANCEUSDM, "BTC/USDT:USDT", "BTC", AssetClass.CRYPTO),
+    Instrument(PriceProvider.CCXT_BINANCEUSDM, "ETH/USDT:USDT", "ETH", AssetClass.CRYPTO),
 )
 
 BY_TICKER: dict[tuple[PriceProvider, str], Instrument] = {

@@ -35,6 +35,7 @@ from streams.detection.alerting import AlertMachine, Reading, desired_level, ste
 from streams.detection.score import composite, regime
 from streams.detection.shard import PartitionShard, Summary, newer
 from streams.records import AlertEvent, ShockSignal
+from streams.timing import as_of_symbols
 
 MIN_MS = 60_000
 log = logging.getLogger(__name__)
@@ -56,6 +57,15 @@ class Detector:
         self.book = fund.FundingBook()
         self.panel = fund.FundingPanel(cfg.funding)
         self.comove = mkt.CoMovement(cfg.breadth.comovement_window_min)
+        # As-of inputs (delayed instruments, streams/timing.py) and how many minutes their
+        # latest bar came after its own minute (0 when on time, as in a recorded day played in
+        # event order). Their one-minute returns join the co-movement row of their own minute,
+        # which waits for them that long at most (``_add_rows``).
+        self.as_of: frozenset[str] = frozenset(as_of_symbols())
+        self.lag_min: dict[str, int] = {}
+        self.core_members = frozenset(m for ms in cfg.breadth.core_classes.values() for m in ms)
+        self.comove_rows: dict[int, dict[str, float]] = {}  # minute -> symbol -> 1m return
+        self.rows_through = -1  # the newest minute whose row went into the window
         self.machine = AlertMachine()
         # minute -> symbol -> [ts_ms, price_usd, asset_class]
         self.pending_prices: dict[int, dict[str, list[Any]]] = {}
@@ -176,22 +186,55 @@ class Detector:
     def _close_minute(self, minute: int) -> None:
         prices = self.pending_prices.pop(minute, {})
         mcfg = self.cfg.market
-        returns: dict[str, float] = {}
         for symbol in sorted(prices):
-            _, price, asset_class = prices[symbol]
+            ts, price, asset_class = prices[symbol]
             state = self.assets.get(symbol)
             if state is None:
                 state = self.assets[symbol] = mkt.AssetState.new(symbol, asset_class, mcfg)
-            r = mkt.add_bar(state, minute, price, mcfg)
-            if r is not None:
-                returns[symbol] = r
-        row: list[float | None] = []
-        for members in self.cfg.breadth.core_classes.values():
-            rs = [r for s, r in returns.items() if self.assets[s].asset_class in members]
-            row.append(sum(rs) / len(rs) if rs else None)
-        if any(x is not None for x in row):
-            self.comove.add(tuple(row))
+            # A bar is its own event minute's: the same as ``minute`` unless it is an as-of
+            # input's bar that arrived after that minute had sealed.
+            bar_minute = ts // MIN_MS
+            if symbol in self.as_of:
+                self.lag_min[symbol] = minute - bar_minute
+            r = mkt.add_bar(state, bar_minute, price, mcfg)
+            if r is not None and bar_minute > self.rows_through:
+                row = self.comove_rows.get(bar_minute)
+                if row is None:
+                    row = self.comove_rows[bar_minute] = {}
+                row[symbol] = r
+        self._add_rows(minute)
         self.liq.close_minute(minute, self.pending_liq.pop(minute, liq.MinuteLiq()))
+
+    def _add_rows(self, minute: int) -> None:
+        """Move the finished co-movement rows (up to ``minute``) into the window, in order.
+
+        A row is finished once every as-of instrument of a core class has reported its
+        minute, or the minute is older than that instrument's observed lag (its market is
+        closed or its bar lost). With every bar on time (lag 0) each minute's row goes in as
+        it closes, exactly as before as-of inputs existed."""
+        for m in sorted(self.comove_rows):
+            if m > minute or not self._row_done(m, minute):
+                break
+            returns = self.comove_rows.pop(m)
+            self.rows_through = m  # a return of this minute that comes later has no row
+            row: list[float | None] = []
+            for members in self.cfg.breadth.core_classes.values():
+                rs = [r for s, r in returns.items() if self.assets[s].asset_class in members]
+                row.append(sum(rs) / len(rs) if rs else None)
+            if any(x is not None for x in row):
+                self.comove.add(tuple(row))
+
+    def _row_done(self, m: int, minute: int) -> bool:
+        for symbol, lag in self.lag_min.items():
+            if m <= minute - lag:
+                continue
+            state = self.assets[symbol]
+            if state.asset_class not in self.core_members:
+                continue
+            last = state.last_minute
+            if last is None or last < m:
+                return False
+        return True
 
     def _tick(self, tick_ms: int) -> TickOutput:
         cfg = self.cfg
@@ -202,7 +245,7 @@ class Detector:
         for symbol, state in sorted(self.assets.items()):
             last = state.last_minute
             if last is not None and minute - last <= cfg.market.history_min:
-                view = mkt.asset_view(state, minute, cfg.market)
+                view = mkt.asset_view(state, minute, cfg.market, self.lag_min.get(symbol, 0))
                 if view is not None:
                     assets[symbol] = view
         core_z = mkt.core_class_z(assets, cfg.breadth)
@@ -297,6 +340,9 @@ class Detector:
             "liq": self.liq.to_dict(),
             "book": self.book.series,
             "comove": [list(r) for r in self.comove.rows],
+            "comove_rows": {str(m): r for m, r in self.comove_rows.items()},
+            "lag_min": self.lag_min,
+            "rows_through": self.rows_through,
             "machine": self.machine.to_dict(),
             "pending_prices": {str(m): b for m, b in self.pending_prices.items()},
             "pending_liq": {str(m): b.to_list() for m, b in self.pending_liq.items()},
@@ -319,6 +365,9 @@ class Detector:
         d.book = fund.FundingBook(snap["book"])
         for row in snap["comove"]:
             d.comove.add(tuple(row))
+        d.comove_rows = {int(m): r for m, r in snap.get("comove_rows", {}).items()}
+        d.lag_min = dict(snap.get("lag_min", {}))
+        d.rows_through = snap.get("rows_through", -1)
         d.machine = AlertMachine.from_dict(snap["machine"])
         d.pending_prices = {int(m): b for m, b in snap["pending_prices"].items()}
         d.pending_liq = {int(m): liq.MinuteLiq.from_list(b) for m, b in snap["pending_liq"].items()}

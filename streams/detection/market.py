@@ -121,18 +121,25 @@ def day_reference(state: AssetState, now_minute: int, cfg: MarketSettings) -> fl
     return ref if ref is not None else (state.closes[0] if state.closes else None)
 
 
-def asset_view(state: AssetState, now_minute: int, cfg: MarketSettings) -> dict[str, Any] | None:
-    """Returns (log, %) and z-scores by window for one asset at a tick; None before any bar."""
+def asset_view(
+    state: AssetState, now_minute: int, cfg: MarketSettings, lag_min: int = 0
+) -> dict[str, Any] | None:
+    """Returns (log, %) and z-scores by window for one asset at a tick; None before any bar.
+
+    ``lag_min`` is how late the asset's bars arrive (an as-of input: a delayed quote); its
+    latest bar stays fresh that much longer. ``age_min`` says how old the bar is."""
     close = state.last_close
     last = state.last_minute
     if close is None or last is None:
         return None
     sigma = sigma_1m(state, cfg)
-    fresh = now_minute - last <= 5
+    age = now_minute - last
+    fresh = age <= 5 + lag_min
     view: dict[str, Any] = {
         "price_usd": close,
         "asset_class": state.asset_class,
         "fresh": fresh,
+        "age_min": age,
         "sigma_1m": sigma,
     }
     for w in cfg.windows_min:

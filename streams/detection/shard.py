@@ -38,11 +38,16 @@ from streams.records import (
     PriceTick,
     decode,
 )
+from streams.timing import as_of_symbols
 
 MIN_MS = 60_000
 # The far-ahead hold's defaults (``AlertSettings.max_jump_s``, ``jump_confirm_events``).
 MAX_JUMP_MS = 120_000
 JUMP_CONFIRM = 3
+# Instruments whose bars arrive after their minute has sealed (delayed quotes): joined as of
+# their latest bar instead of dead-lettered (streams/timing.py; docs/architecture.md,
+# "Delayed inputs").
+AS_OF: frozenset[str] = frozenset(as_of_symbols())
 # minute -> symbol -> [ts_ms, price_usd, asset_class]; the newest tick of a minute wins and
 # equal times tie-break on price, never on arrival.
 PriceBucket = dict[str, list[Any]]
@@ -50,6 +55,12 @@ PriceBucket = dict[str, list[Any]]
 
 def newer(row: list[Any], prev: list[Any] | None) -> bool:
     return prev is None or (row[0], row[1]) > (prev[0], prev[1])
+
+
+def _put_price(bucket: PriceBucket, record: PriceTick) -> None:
+    row = [record.ts_ms, record.price_usd, str(record.asset_class)]
+    if newer(row, bucket.get(record.symbol)):
+        bucket[record.symbol] = row
 
 
 @dataclass(slots=True)
@@ -114,6 +125,9 @@ class PartitionShard:
     jump_confirm: int = JUMP_CONFIRM
     held: list[tuple[Any, int | None]] = field(default_factory=list)
     implausible: list[tuple[Any, int | None]] = field(default_factory=list)
+    # Price symbols that are as-of inputs: a bar of one behind the sealed minutes is filed
+    # into the earliest open minute with its own event time (the tick uses the latest bar).
+    as_of: frozenset[str] = AS_OF
 
     @classmethod
     def resumed(
@@ -170,8 +184,13 @@ class PartitionShard:
         buckets: dict[int, Any] = self.liq if liquidations else self.prices
         minute, bucket = None, None
         jump = self.max_jump_ms
+        as_of = () if liquidations else self.as_of
         for index, record in enumerate(records):
             ts = record.ts_ms
+            if as_of and ts // MIN_MS < self.open_from and record.symbol in as_of:
+                self._file_as_of(record)
+                minute = None
+                continue
             if self.held and ts - self.ts <= jump:
                 self._drop_held()  # back at the partition's time: the held ones were wrong
             if ts > self.ts:
@@ -194,10 +213,20 @@ class PartitionShard:
                 if not self._add_liquidation(bucket, minute, record):
                     late.append((index, DuplicateEvent("event_id", f"{record.event_id} again")))
             else:
-                row = [ts, record.price_usd, str(record.asset_class)]
-                if newer(row, bucket.get(record.symbol)):
-                    bucket[record.symbol] = row
+                _put_price(bucket, record)
         return late
+
+    def _file_as_of(self, record: PriceTick) -> None:
+        """A delayed instrument's bar behind the sealed minutes is knowable now, not late: it
+        goes into the earliest open minute with its own event time, and the tick that closes
+        that minute folds it in at its own minute (``Detector._close_minute``). It neither
+        moves the partition nor confirms or refutes held records."""
+        minute = self.open_from
+        bucket = self.prices.get(minute)
+        if bucket is None:
+            bucket = self.prices[minute] = {}
+            self._opened(minute)
+        _put_price(bucket, record)
 
     def _add_liquidation(self, bucket: MinuteLiq, minute: int, record: Liquidation) -> bool:
         """Add a liquidation to its minute unless its event id is already there (False)."""

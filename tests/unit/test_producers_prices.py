@@ -6,6 +6,7 @@ import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -14,12 +15,13 @@ from producers.config import ProducerSettings
 from producers.fixtures import FixtureServer
 from producers.metrics import create_metrics
 from producers.prices.bars import Bar, LastSent, select_bars, to_tick
-from producers.prices.producer import PriceProducer, session_open
-from producers.prices.symbols import INSTRUMENTS, PriceProvider, Session, instrument
+from producers.prices.producer import PriceProducer, poll_due, session_open
+from producers.prices.symbols import INSTRUMENTS, PriceProvider, instrument
 from producers.prices.yahoo import parse_chart, provider_clock_ms
 from producers.retry import ProviderError
 from producers.sink import DryRunSink
 from streams.records import AssetClass
+from streams.timing import Hours
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 M = 60_000
@@ -100,20 +102,67 @@ def test_provider_clock() -> None:
     assert provider_clock_ms({}, 5_000) == 5_000
 
 
+def _et(y: int, mo: int, d: int, h: int, mi: int) -> datetime:
+    """A New York wall-clock time (EST in November 2025, EDT in July)."""
+    return datetime(y, mo, d, h, mi, tzinfo=ZoneInfo("America/New_York"))
+
+
+# 2025-11-02 Sunday, 11-04 Tuesday, 11-07 Friday, 11-08 Saturday; 2025-07-06 Sunday (EDT).
+SESSIONS = [
+    (Hours.US_EQUITY, _et(2025, 11, 4, 9, 30), True),
+    (Hours.US_EQUITY, _et(2025, 11, 4, 9, 29), False),
+    (Hours.US_EQUITY, _et(2025, 11, 4, 16, 4), True),  # the last bars: 16:05 grace
+    (Hours.US_EQUITY, _et(2025, 11, 4, 16, 6), False),
+    (Hours.US_EQUITY, _et(2025, 7, 1, 9, 30), True),
+    (Hours.US_EQUITY, _et(2025, 11, 8, 10, 0), False),  # Saturday
+    (Hours.CME_GLOBEX, _et(2025, 11, 2, 18, 30), True),  # Sunday evening: the week opens
+    (Hours.CME_GLOBEX, _et(2025, 7, 6, 18, 30), True),  # the same in summer time
+    (Hours.CME_GLOBEX, _et(2025, 11, 2, 17, 30), False),  # Sunday before the open
+    (Hours.CME_GLOBEX, _et(2025, 11, 4, 17, 30), False),  # the daily 17:00-18:00 break
+    (Hours.CME_GLOBEX, _et(2025, 11, 4, 18, 0), True),
+    (Hours.CME_GLOBEX, _et(2025, 11, 4, 3, 0), True),  # overnight: ~23 hours a day
+    (Hours.CME_GLOBEX, _et(2025, 11, 7, 16, 59), True),
+    (Hours.CME_GLOBEX, _et(2025, 11, 7, 17, 30), False),  # Friday close
+    (Hours.CME_GLOBEX, _et(2025, 11, 8, 12, 0), False),  # Saturday
+    (Hours.CBOE_GTH, _et(2025, 11, 4, 3, 0), True),
+    (Hours.CBOE_GTH, _et(2025, 11, 4, 2, 59), False),
+    (Hours.CBOE_GTH, _et(2025, 11, 4, 16, 14), True),
+    (Hours.CBOE_GTH, _et(2025, 11, 4, 16, 25), False),
+    (Hours.CBOE_GTH, _et(2025, 11, 8, 10, 0), False),
+    (Hours.ALWAYS, _et(2025, 11, 8, 3, 0), True),
+    (Hours.BUSINESS_DAYS, _et(2025, 11, 4, 3, 0), True),
+    (Hours.BUSINESS_DAYS, _et(2025, 11, 8, 12, 0), False),
+]
+
+
+@pytest.mark.parametrize(("hours", "when", "expected"), SESSIONS)
+def test_session_open_per_hours(hours: Hours, when: datetime, expected: bool) -> None:
+    assert session_open(hours, when) is expected
+    assert session_open(hours, when.astimezone(UTC)) is expected  # any zone, same instant
+
+
 @pytest.mark.parametrize(
-    ("when", "expected"),
+    ("ticker", "when", "expected"),
     [
-        (datetime(2025, 11, 4, 14, 30, tzinfo=UTC), True),  # 09:30 EST
-        (datetime(2025, 11, 4, 14, 29, tzinfo=UTC), False),
-        (datetime(2025, 11, 4, 21, 4, tzinfo=UTC), True),  # 16:04: the last bars
-        (datetime(2025, 11, 4, 21, 6, tzinfo=UTC), False),
-        (datetime(2025, 7, 1, 13, 30, tzinfo=UTC), True),  # 09:30 EDT
-        (datetime(2025, 11, 8, 15, 0, tzinfo=UTC), False),  # Saturday
+        ("GC=F", _et(2025, 11, 2, 18, 30), True),  # gold on a Sunday evening, not only US hours
+        ("GC=F", _et(2025, 11, 4, 3, 0), True),
+        ("^GSPC", _et(2025, 11, 4, 3, 0), False),
+        ("GC=F", _et(2025, 11, 4, 17, 30), True),  # in the break: bars up to 30 min late
+        ("GC=F", _et(2025, 11, 4, 17, 40), False),
+        ("GC=F", _et(2025, 11, 7, 17, 40), False),
+        ("^VIX", _et(2025, 11, 4, 9, 20), True),  # between Cboe's sessions, delayed bars
+        ("^VIX", _et(2025, 11, 4, 4, 0), True),
+        ("NVDA", _et(2025, 11, 4, 16, 6), False),
     ],
 )
-def test_us_session(when: datetime, expected: bool) -> None:
-    assert session_open(Session.US_EQUITY, when) is expected
-    assert session_open(Session.ALWAYS, when) is True
+def test_poll_due_per_instrument(ticker: str, when: datetime, expected: bool) -> None:
+    assert poll_due(instrument(PriceProvider.YFINANCE, ticker), when) is expected
+
+
+def test_crypto_is_polled_around_the_clock() -> None:
+    btc = instrument(PriceProvider.CCXT_BINANCEUSDM, "BTC/USDT:USDT")
+    assert btc.hours is Hours.ALWAYS
+    assert all(poll_due(btc, _et(2025, 11, 8, h, 0)) for h in range(24))
 
 
 def test_last_sent_persists(tmp_path: Path) -> None:

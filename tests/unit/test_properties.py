@@ -48,6 +48,7 @@ from producers.liquidations.normalise import normalise
 from producers.liquidations.venues import VENUES, Venue
 from producers.metrics import create_metrics
 from streams.app import DetectorRuntime
+from streams.detection.shard import AS_OF
 from streams.records import (
     MIN_TS_MS,
     REJECT_REASONS,
@@ -669,6 +670,13 @@ def late_items(
         if not item.good:
             continue
         key = (topic, partition)
+        if item.minute is not None and item.doc.get("symbol") in AS_OF:
+            # An as-of input's bar behind the sealed minutes is filed into the open minute:
+            # never late, and it does not move its partition.
+            sealed_before = (newest.get(key, -1) - LATENESS_MS) // MIN
+            closed = last_closed is not None and item.minute <= last_closed
+            if item.minute < sealed_before or closed:
+                continue
         newest[key] = max(newest.get(key, -1), item.doc["ts_ms"])
         if item.minute is None:
             continue
