@@ -6,15 +6,16 @@ live producers would make, each with its wall time (``Write.at_ms``) and its par
 order they would make them, following the timing model (``streams.timing``) and the producers'
 own sending rules:
 
-* **prices**: a bar becomes readable ``delay`` after its end (its source's delay, drawn per poll
-  between the typical and the documented worst, seeded); the price producer polls every
-  ``cadence`` at ``POLL_OFFSET_S`` past the grid, sends every bar readable by then that it has
-  not sent, and sorts each poll's bars by event time (``PriceProducer.poll_once``);
+* **prices**: a bar becomes readable its source's delay (typical, or with ``worst`` the
+  documented worst) after its end; the price producer polls every ``cadence`` at
+  ``POLL_OFFSET_S`` past the grid, sends every bar readable by then that it has not sent, and
+  sorts each poll's bars by event time (``PriceProducer.poll_once``);
 * **liquidations**: an event reaches the producer up to its venue's ``disorder_s`` after its
-  event time (seeded), and passes the producer's reorder hold: the hold's own
+  event time (uniform, seeded), and passes the producer's reorder hold: the hold's own
   ``ReorderBuffer``, released on its 100 ms ticks (``ReorderingSink``);
-* **funding**: an observation is sent at the first poll (``cadence``) after its publication
-  time plus ``delay``; what was published before the producers start goes out at the start;
+* **funding**: an observation is sent at its source's first scheduled poll
+  (``producers.funding.series.next_poll``) after its publication time plus the source's
+  delay; what was readable before the producers start goes out at the start;
 * **heartbeats**: per topic, the producers' own ``EventClock`` with the lag each producer runs
   it with (``producers.run.clock_lag_ms``), sent to every partition when the topic has been
   idle for ``heartbeat_s`` (``producers.sink.heartbeat_due``), until every topic has beaten
@@ -33,16 +34,18 @@ import heapq
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from common.settings import Settings
 from producers.config import ProducerSettings
+from producers.funding.series import FundingSource, next_poll
 from producers.liquidations.order import ReorderBuffer
 from producers.prices.producer import POLL_OFFSET_S
 from producers.run import clock_lag_ms
 from producers.sink import EventClock, heartbeat_due, heartbeat_tick_s
 from streams.records import Heartbeat
 from streams.scenario import FEEDS, Parsed, Scenario, parse_feed
-from streams.timing import TIMINGS, SourceTiming
+from streams.timing import TIMINGS, Hours, SourceTiming
 
 MIN_MS = 60_000
 RELEASE_TICK_MS = 100  # the reorder hold's release loop (``ReorderingSink.tick_s``)
@@ -82,6 +85,7 @@ class Send:
     item: str
     key: str
     raw: bytes
+    source: str | None = None  # the record's source, where an item has several (funding)
 
 
 @dataclass
@@ -115,16 +119,18 @@ class Arrivals:
     heartbeats: dict[str, int] = field(default_factory=dict)  # feed -> heartbeat messages
 
 
-def timing_for(feed: str, item: str, timings: tuple[SourceTiming, ...] = TIMINGS) -> SourceTiming:
-    """The source of ``item`` in ``feed``; an item the model does not list takes its feed's
-    first source (funding series all come by the same poll), or arrives on time."""
-    for t in timings:
-        if t.feed == feed and item in t.items:
+def timing_for(
+    feed: str, item: str, timings: tuple[SourceTiming, ...] = TIMINGS, source: str | None = None
+) -> SourceTiming:
+    """The source of ``item`` in ``feed`` (the one named ``source`` first, when it lists the
+    item); an item the model does not list arrives on time."""
+    listed = [t for t in timings if t.feed == feed and item in t.items]
+    for t in listed:
+        if source is None or t.source == source:
             return t
-    for t in timings:
-        if t.feed == feed and feed != "prices":
-            return t
-    return SourceTiming(feed, "unlisted", (item,), 0.0, 0.0, 60.0, 0.0, TIMINGS[0].hours, "-")
+    if listed:
+        return listed[0]
+    return SourceTiming(feed, "unlisted", (item,), 0.0, 0.0, 60.0, 0.0, Hours.ALWAYS, "-")
 
 
 def next_grid(t_ms: int, cadence_ms: int, offset_ms: int = 0) -> int:
@@ -133,34 +139,30 @@ def next_grid(t_ms: int, cadence_ms: int, offset_ms: int = 0) -> int:
     return k * cadence_ms + offset_ms
 
 
-def _draw(rng: random.Random, low: float, high: float, worst: bool) -> float:
-    return high if worst else rng.uniform(low, max(low, high))
-
-
 # -- prices ------------------------------------------------------------------------------------
 def price_sends(
     bars: Iterable[Parsed],
     start_ms: int,
     timings: tuple[SourceTiming, ...] = TIMINGS,
     *,
-    seed: int = 0,
     worst: bool = False,
 ) -> list[Send]:
     """When the price producer sends each bar: at the first poll (every source's cadence, at
-    ``POLL_OFFSET_S`` past the grid) by which the bar's end plus its source's delay has passed
-    (drawn per source and poll), each poll's bars in event-time order across symbols."""
+    ``POLL_OFFSET_S`` past the grid) by which the bar's end plus its source's delay (typical,
+    or ``worst``) has passed, each poll's bars in event-time order across symbols. (The
+    producer polls an instrument in its hours and its delay past them: every recorded bar.)"""
     queues: dict[SourceTiming, list[Parsed]] = {}  # source -> its bars
     for parsed in bars:
         queues.setdefault(timing_for("prices", parsed.record.symbol, timings), []).append(parsed)
-    rng = random.Random(seed)
     sends: list[Send] = []
     for t in sorted(queues, key=lambda t: (t.source, t.items)):
         queue = sorted(queues[t], key=lambda p: (p.record.ts_ms, p.record.symbol))
         cadence_ms = int(t.cadence_s * 1000)
         poll = next_grid(start_ms, cadence_ms, int(POLL_OFFSET_S * 1000))
+        delay_ms = int((t.max_delay_s if worst else t.delay_s) * 1000)
         i = 0
         while i < len(queue):
-            readable_by = poll - int(_draw(rng, t.delay_s, t.max_delay_s, worst) * 1000)
+            readable_by = poll - delay_ms
             while i < len(queue) and _end_ms(queue[i]) <= readable_by:
                 r = queue[i].record
                 sends.append(Send(poll, r.ts_ms, r.symbol, queue[i].key, queue[i].raw))
@@ -182,19 +184,18 @@ def liquidation_sends(
     timings: tuple[SourceTiming, ...] = TIMINGS,
     *,
     seed: int = 0,
-    worst: bool = False,
 ) -> list[Send]:
     """When the liquidation producer sends each event: it reaches the producer up to its
-    venue's ``disorder_s`` after its event time (seeded), and the reorder hold releases it on
-    the first of its 100 ms ticks at which it is in and ``hold_ms`` old (the hold's own
-    buffer, so events released together go out in event-time order). ``hold_ms`` 0: sent on
-    arrival, in arrival order."""
+    venue's ``disorder_s`` after its event time (uniform, seeded), and the reorder hold
+    releases it on the first of its 100 ms ticks at which it is in and ``hold_ms`` old (the
+    hold's own buffer, so events released together go out in event-time order). ``hold_ms``
+    0: sent on arrival, in arrival order."""
     rng = random.Random(seed)
     arrivals: list[tuple[int, int, Parsed]] = []
     for n, parsed in enumerate(events):
         r = parsed.record
         t = timing_for("liquidations", r.exchange, timings)
-        arrivals.append((r.ts_ms + int(_draw(rng, 0.0, t.disorder_s, worst) * 1000), n, parsed))
+        arrivals.append((r.ts_ms + int(rng.uniform(0.0, t.disorder_s) * 1000), n, parsed))
     arrivals.sort(key=lambda a: (a[0], a[1]))
     if hold_ms <= 0:
         return [_liq_send(at, p) for at, _, p in arrivals]
@@ -219,19 +220,33 @@ def _liq_send(at_ms: int, parsed: Parsed) -> Send:
 
 # -- funding -----------------------------------------------------------------------------------
 def funding_sends(
-    observations: Iterable[Parsed], start_ms: int, timings: tuple[SourceTiming, ...] = TIMINGS
+    observations: Iterable[Parsed],
+    start_ms: int,
+    timings: tuple[SourceTiming, ...] = TIMINGS,
+    *,
+    worst: bool = False,
 ) -> list[Send]:
-    """When the funding producer sends each observation: at the first poll of its source's
-    cadence after its publication time plus delay; the backlog at the producer's start."""
+    """When the funding producer sends each observation: at its source's first scheduled poll
+    (``series.next_poll``) after its publication time plus the source's delay (typical, or
+    ``worst``); what was readable before the producers start, at the start."""
     sends: list[Send] = []
     for parsed in observations:
         r = parsed.record
-        t = timing_for("funding", r.series, timings)
-        known = r.ts_ms + int(t.delay_s * 1000)
-        at = start_ms if known <= start_ms else next_grid(known, int(t.cadence_s * 1000))
-        sends.append(Send(at, r.ts_ms, r.series, parsed.key, parsed.raw))
+        t = timing_for("funding", r.series, timings, r.source)
+        known = r.ts_ms + int((t.max_delay_s if worst else t.delay_s) * 1000)
+        at = start_ms if known <= start_ms else _next_funding_poll(r.source, known)
+        sends.append(Send(at, r.ts_ms, r.series, parsed.key, parsed.raw, r.source))
     sends.sort(key=lambda s: (s.at_ms, s.ts_ms))
     return sends
+
+
+def _next_funding_poll(source: str, known_ms: int) -> int:
+    try:
+        which = FundingSource(source)
+    except ValueError:  # a source without a schedule: read as soon as it is public
+        return known_ms
+    when = next_poll(which, datetime.fromtimestamp((known_ms - 1) / 1000, UTC))
+    return int(when.timestamp() * 1000)
 
 
 # -- heartbeats --------------------------------------------------------------------------------
@@ -307,18 +322,17 @@ def arrivals(
     worst: bool = False,
 ) -> Arrivals:
     """The day's Kafka writes in the order the live producers would make them (module
-    docstring). ``worst``: every source at its documented worst delay and disorder."""
+    docstring). ``worst``: every price and funding source at its documented worst delay."""
     ps = ps or ProducerSettings()
     records = {feed: _records(scenario, feed) for feed in FEEDS}
     firsts = [records[f][0].record.ts_ms for f in ("prices", "liquidations") if records[f]]
     start_ms = (min(firsts, default=scenario.start_ms) // MIN_MS) * MIN_MS
     sends = {
-        "prices": price_sends(records["prices"], start_ms, timings, seed=seed, worst=worst),
+        "prices": price_sends(records["prices"], start_ms, timings, worst=worst),
         "liquidations": liquidation_sends(
-            records["liquidations"], ps.liquidation_reorder_ms, timings, seed=seed + 1,
-            worst=worst,
+            records["liquidations"], ps.liquidation_reorder_ms, timings, seed=seed
         ),
-        "funding": funding_sends(records["funding"], start_ms, timings),
+        "funding": funding_sends(records["funding"], start_ms, timings, worst=worst),
     }  # fmt: skip
     until_ms = scenario.end_ms + settings.detection.alerts.allowed_lateness_s * 1000
     parts = _partitions(settings)
@@ -366,7 +380,7 @@ def applied_delays(
         for s in feed_sends:
             d = out.get(s.item)
             if d is None:
-                t = timing_for(feed, s.item, timings)
+                t = timing_for(feed, s.item, timings, s.source)
                 d = out[s.item] = InputDelay(feed, s.item, t.source, t.delay_s, t.max_delay_s)
             end = s.ts_ms + (MIN_MS if feed == "prices" else 0)
             d.saw(s.at_ms - end if end >= start_ms else None)
