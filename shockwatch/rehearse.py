@@ -338,15 +338,18 @@ def rehearse_all(
 
 # -- text --------------------------------------------------------------------------------------
 SEV = {"none": "none", "warning": "warn", "critical": "crit"}
+REGIME = {"plumbing": "plumb", "repricing": "repr", "mixed": "mixed", "calm": "calm"}
+REGIME_CODE = {"plumbing": "pl", "repricing": "rp", "mixed": "mx", "calm": "ca"}
 
 
 def fired_cell(o: DayOutcome) -> str:
-    """``crit plumbing 15:15``: severity, regime, first fire (UTC)."""
+    """``crit plumb 15:15``: severity, regime, first fire (UTC)."""
     if o.fired == "none":
         return "none"
     from shockwatch.backtest import utc_hm
 
-    return f"{SEV[o.fired]} {o.regime or '-'} {utc_hm(o.first_fire_ms)[6:]}"
+    regime = REGIME.get(o.regime or "-", o.regime or "-")
+    return f"{SEV[o.fired]} {regime} {utc_hm(o.first_fire_ms)[6:]}"
 
 
 def delay_cell(seconds: float | None) -> str:
@@ -355,8 +358,9 @@ def delay_cell(seconds: float | None) -> str:
     return f"{seconds / 60:+.0f}m" if seconds % 60 == 0 else f"{seconds:+.0f}s"
 
 
-def dead_cell(dead: dict[tuple[str, str, str], int]) -> str:
-    return str(sum(dead.values()))
+def duration(seconds: float) -> str:
+    """``30m``, ``10s``: a model delay, short."""
+    return f"{seconds / 60:.0f}m" if seconds >= 60 else f"{seconds:.0f}s"
 
 
 def table_rows(days: Iterable[RehearsedDay], wide: bool = False) -> list[list[str]]:
@@ -366,13 +370,13 @@ def table_rows(days: Iterable[RehearsedDay], wide: bool = False) -> list[list[st
     for d in days:
         slow = d.slowest
         row = [
-            d.name if wide else d.name[:26],
-            _short_expected(d.expected),
+            d.name if wide else d.name[:18],
+            short_expected(d.plain),
             fired_cell(d.plain),
             fired_cell(d.rehearsed),
             delay_cell(d.delay_s),
-            f"{slow[0]} {slow[1]:.0f}s" if slow else "-",
-            dead_cell(d.dead),
+            f"{slow[0]} {duration(slow[1])}" if slow else "-",
+            str(sum(d.dead.values())),
             "yes" if d.ok else "NO",
         ]
         if wide:
@@ -382,13 +386,28 @@ def table_rows(days: Iterable[RehearsedDay], wide: bool = False) -> list[list[st
     return rows
 
 
-HEADERS = ["day", "expected", "plain", "rehearsed", "delay", "slowest needed", "DLQ", "ok"]
+HEADERS = ["day", "expected", "plain", "rehearsed", "delay", "slowest", "DLQ", "ok"]
 
 
-def _short_expected(text: str) -> str:
+def short_expected(o: DayOutcome) -> str:
+    """``warn..crit pl|mx``: the expected severities and regimes, short."""
+    text = o.expected.split(",")[0].replace(" (", " ").replace(")", "")
     for long, short in SEV.items():
         text = text.replace(long, short)
-    return text.split(",")[0].replace("plumbing", "plumb").replace("repricing", "repr")
+    for long, code in REGIME_CODE.items():
+        text = text.replace(long, code)
+    return text
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns as wide as their widest cell, two spaces apart (no wrapping, no truncation)."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
 def dead_detail(dead: dict[tuple[str, str, str], int]) -> str:

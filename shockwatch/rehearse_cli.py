@@ -21,6 +21,7 @@ from shockwatch.rehearse import (
     rehearse_all,
     rehearse_day,
     table_rows,
+    text_table,
 )
 
 
@@ -139,18 +140,14 @@ def backtest_rehearse(
 
 def print_table(days: list[RehearsedDay], wide: bool) -> None:
     mode = days[0].rehearsed.mode if days else "offline"
-    table = Table(
-        title=f"backtest --rehearse ({mode}): plain vs live arrival order",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
+    headers = HEADERS + (["dead letters", "why"] if wide else [])
+    out.print(f"backtest --rehearse ({mode}): plain vs live arrival order", highlight=False)
+    out.print(text_table(headers, table_rows(days, wide)), markup=False, highlight=False)
+    out.print(
+        "delay: rehearsed - plain first fire; slowest: the slowest input the plain deciding tick "
+        "needed, with its worst model delay",
+        highlight=False,
     )
-    for col in HEADERS + (["dead letters", "why"] if wide else []):
-        table.add_column(col, no_wrap=not wide or col not in ("dead letters", "why"))
-    for row in table_rows(days, wide):
-        if row[7] == "NO":
-            row[7] = "[red]NO[/]"
-        table.add_row(*row)
-    out.print(table)
     bad = [d for d in days if not d.ok]
     late = [d.delay_s for d in days if d.delay_s is not None]
     out.print(
