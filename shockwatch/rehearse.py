@@ -176,12 +176,14 @@ def needed_inputs(
     signal: ShockSignal | None,
     settings: Settings,
     arr: Arrivals,
+    signals: dict[int, ShockSignal] | None = None,
     timings: tuple[SourceTiming, ...] = TIMINGS,
 ) -> list[tuple[str, float]]:
     """(input, its worst model delay in s) of what the deciding tick needed: the instruments
     of the core classes it saw (breadth, depth, market stress, regime), the liquidation venues
     when liquidations scored, and when funding scored, the funding series published by the
-    tick but not yet sent by then under live timing (older ones were known long before)."""
+    tick but not yet sent by then under live timing, if the stress moved since (``signals``:
+    the plain run's ticks by time; older observations were known long before)."""
     if signal is None:
         return []
     members = {c for cs in settings.detection.breadth.core_classes.values() for c in cs}
@@ -193,19 +195,29 @@ def needed_inputs(
         needed |= {("liquidations", d.item) for d in arr.delays.values()
                    if d.feed == "liquidations"}  # fmt: skip
     if (points.get("funding_points") or 0) > 0:
-        needed |= _funding_needed(signal, arr)
+        needed |= _funding_needed(signal, arr, signals or {})
     rows = [(item, timing_for(feed, item, timings).max_delay_s) for feed, item in needed]
     return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
-def _funding_needed(signal: ShockSignal, arr: Arrivals) -> set[tuple[str, str]]:
+def _funding_needed(
+    signal: ShockSignal, arr: Arrivals, signals: dict[int, ShockSignal]
+) -> set[tuple[str, str]]:
     """The funding series with an observation published by the tick that the rehearsal had
-    not yet sent by then (the plain run knew it, live would not have yet)."""
-    return {
-        ("funding", w.item)
+    not yet sent by then (the plain run knew it, live would not have yet) — unless the
+    funding stress at the tick is what it was before the first of them was published (then
+    the decision did not need them)."""
+    late = [
+        w
         for w in arr.writes
         if w.feed == "funding" and not w.heartbeat and w.ts_ms <= signal.ts_ms < w.at_ms
-    }
+    ]
+    if not late:
+        return set()
+    before = signals.get(min(w.ts_ms for w in late) // 60_000 * 60_000)
+    if before is not None and before.funding.get("stress") == signal.funding.get("stress"):
+        return set()
+    return {("funding", w.item) for w in late}
 
 
 @dataclass
@@ -302,7 +314,7 @@ def rehearse_day(
     rehearsed = outcome_of(scenario, run.alerts, run.signals, settings, run.mode)
     by_ts = {s.ts_ms: s for s in plain_signals}
     deciding = by_ts.get(plain.first_fire_ms) if plain.first_fire_ms is not None else None
-    needed = needed_inputs(deciding, settings, arr)
+    needed = needed_inputs(deciding, settings, arr, by_ts)
     return RehearsedDay(
         name=scenario.name,
         expected=plain.expected,
