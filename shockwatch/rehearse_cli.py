@@ -142,7 +142,9 @@ def print_table(days: list[RehearsedDay], wide: bool) -> None:
     mode = days[0].rehearsed.mode if days else "offline"
     headers = HEADERS + (["dead letters", "why"] if wide else [])
     out.print(f"backtest --rehearse ({mode}): plain vs live arrival order", highlight=False)
-    out.print(text_table(headers, table_rows(days, wide)), markup=False, highlight=False)
+    out.print(
+        text_table(headers, table_rows(days, wide)), markup=False, highlight=False, soft_wrap=True
+    )
     out.print(
         "delay: rehearsed - plain first fire; slowest: the slowest input the plain deciding tick "
         "needed, with its worst model delay",
