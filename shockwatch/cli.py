@@ -330,9 +330,12 @@ def backtest_cmd(
     wide: Annotated[
         bool, typer.Option("--wide", help="--rehearse: full day names, dead letters, problems.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="--rehearse: seed of the drawn delays.")] = 22,
+    seed: Annotated[
+        int, typer.Option(help="--rehearse: seed of the liquidation venues' disorder.")
+    ] = 22,
     worst: Annotated[
-        bool, typer.Option("--worst", help="--rehearse: every feed at its worst delay.")
+        bool,
+        typer.Option("--worst", help="--rehearse: price and funding sources at their worst delay."),
     ] = False,
 ) -> None:
     """Run every calendar day and bundled scenario through detection and print the confusion
@@ -414,9 +417,10 @@ def rehearse_cmd(
             "--offline", help="The worker's runtime in-process instead of the worker over Kafka."
         ),
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the drawn delays and disorder.")] = 22,
+    seed: Annotated[int, typer.Option(help="Seed of the liquidation venues' disorder.")] = 22,
     worst: Annotated[
-        bool, typer.Option("--worst", help="Every feed at its documented worst delay.")
+        bool,
+        typer.Option("--worst", help="Every price and funding source at its worst delay."),
     ] = False,
 ) -> None:
     """Feed a recorded day to the real worker in live arrival order and print what it did.
