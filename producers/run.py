@@ -46,6 +46,18 @@ async def fixture_endpoints(
         await server.stop()
 
 
+def clock_lag_ms(ps: ProducerSettings, feed: str) -> int:
+    """How far each producer's heartbeat watermark (``EventClock``) lags its newest record:
+    prices by a poll and more (a minute bar arrives up to a poll after its end), liquidations
+    by the venues' interleaving plus the reorder hold (a heartbeat never passes what the hold
+    still has), funding not at all (joined as of its publication time, never late)."""
+    if feed == "prices":
+        return ps.price_lag_ms
+    if feed == "liquidations":
+        return ps.liquidation_lag_ms + ps.liquidation_reorder_ms
+    return 0
+
+
 def make_sink(
     settings: Settings,
     ps: ProducerSettings,
@@ -111,8 +123,7 @@ async def produce_liquidations(
             client_id="shockwatch-liquidations",
             source="producer:liquidations",
             topic=topic,
-            # heartbeats never pass what the reorder stage still holds
-            lag_ms=ps2.liquidation_lag_ms + ps2.liquidation_reorder_ms,
+            lag_ms=clock_lag_ms(ps2, "liquidations"),
             replay=fixtures is not None,
             metrics=metrics,
             out=out,
@@ -162,7 +173,7 @@ async def produce_prices(
             client_id="shockwatch-prices",
             source="producer:prices",
             topic=topic,
-            lag_ms=ps2.price_lag_ms,
+            lag_ms=clock_lag_ms(ps2, "prices"),
             replay=fixtures is not None,
             metrics=metrics,
             out=out,
@@ -206,7 +217,7 @@ async def produce_funding(
             client_id="shockwatch-funding",
             source="producer:funding",
             topic=topic,
-            lag_ms=0,
+            lag_ms=clock_lag_ms(ps2, "funding"),
             replay=fixtures is not None or backfill_since is not None,
             metrics=metrics,
             out=out,

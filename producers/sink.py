@@ -99,6 +99,16 @@ class OutMessage:
     partition: int | None = None
 
 
+def heartbeat_tick_s(heartbeat_s: float) -> float:
+    """How often a sink looks for an idle topic to heartbeat."""
+    return min(1.0, heartbeat_s / 2)
+
+
+def heartbeat_due(now_s: float, last_send_s: float, heartbeat_s: float) -> bool:
+    """A topic is due a heartbeat once nothing was sent to it for ``heartbeat_s``."""
+    return now_s - last_send_s >= heartbeat_s
+
+
 class EventClock:
     """The heartbeat watermark of one topic: "nothing older than this will follow".
 
@@ -411,12 +421,12 @@ class KafkaSink:
         return int(self._partitioner(msg.key, parts, parts))
 
     async def _heartbeats(self) -> None:
-        tick = min(1.0, self.ps.heartbeat_s / 2)
+        tick = heartbeat_tick_s(self.ps.heartbeat_s)
         while True:
             await asyncio.sleep(tick)
             now = time.monotonic()
             for topic in self.heartbeat_topics:
-                if now - self._last_send.get(topic, now) >= self.ps.heartbeat_s:
+                if heartbeat_due(now, self._last_send.get(topic, now), self.ps.heartbeat_s):
                     try:
                         await self.heartbeat(topic)
                     except Exception as exc:  # metadata while the broker is away

@@ -198,18 +198,26 @@ def outcome_of(
 
 
 def run_day(day: Path | Scenario, settings: Settings, kafka: bool = False) -> DayOutcome:
+    return run_day_signals(day, settings, kafka)[0]
+
+
+def run_day_signals(
+    day: Path | Scenario, settings: Settings, kafka: bool = False
+) -> tuple[DayOutcome, list[ShockSignal]]:
+    """The day's outcome and the signals it was read from."""
     scenario = day if isinstance(day, Scenario) else read_scenario(day)
     if kafka:
         from shockwatch.runner import run_scenario
 
         result = run_scenario(settings, scenario, keep_signals=True)
         signals = [ShockSignal.from_dict(s) for s in result.signal_log]
-        return outcome_of(scenario, result.alerts, signals, settings, "kafka")
+        return outcome_of(scenario, result.alerts, signals, settings, "kafka"), signals
     from streams.detection.offline import run_offline
 
     outputs, _ = run_offline(scenario, settings.detection)
     alerts = [a for o in outputs for a in o.alerts]
-    return outcome_of(scenario, alerts, [o.signal for o in outputs], settings, "offline")
+    signals = [o.signal for o in outputs]
+    return outcome_of(scenario, alerts, signals, settings, "offline"), signals
 
 
 @dataclass

@@ -363,9 +363,36 @@ def backtest_cmd(
     as_markdown: Annotated[
         bool, typer.Option("--markdown", help="The table as Markdown (as in docs/detection.md).")
     ] = False,
+    rehearse: Annotated[
+        bool,
+        typer.Option(
+            "--rehearse",
+            help="Also run each day in live arrival order (the timing model's delays, cadence, "
+            "disorder and the producers' heartbeats) and set it against the plain run: same "
+            "fired level and regime, first fire later by at most the slowest needed input's "
+            "worst delay (exit 1 otherwise).",
+        ),
+    ] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="--rehearse: full day names, dead letters, problems.")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option(help="--rehearse: seed of the liquidation venues' disorder.")
+    ] = 22,
+    worst: Annotated[
+        bool,
+        typer.Option("--worst", help="--rehearse: price and funding sources at their worst delay."),
+    ] = False,
 ) -> None:
     """Run every calendar day and bundled scenario through detection and print the confusion
-    table: expected vs fired, peak score and why. Exit 1 on any day not as expected."""
+    table: expected vs fired, peak score and why. Exit 1 on any day not as expected.
+
+    With --rehearse: each day plain and in live arrival order, side by side."""
+    if rehearse:
+        from shockwatch.rehearse_cli import backtest_rehearse
+
+        backtest_rehearse(dirs, kafka=kafka, as_json=as_json, wide=wide, seed=seed, worst=worst)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from common.kafka import KafkaUnavailable
@@ -424,6 +451,35 @@ def _print_backtest(outcomes: list, summary: object, samples: list) -> None:
     out.print(summary.text())  # type: ignore[attr-defined]
     if samples:
         out.print(f"left out (no \\[expect]): {', '.join(p.name for p in samples)}")
+
+
+@app.command("rehearse")
+def rehearse_cmd(
+    scenario_dir: Annotated[Path, typer.Argument(help="Scenario folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object for the day.")] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="The worker's runtime in-process instead of the worker over Kafka."
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the liquidation venues' disorder.")] = 22,
+    worst: Annotated[
+        bool,
+        typer.Option("--worst", help="Every price and funding source at its worst delay."),
+    ] = False,
+) -> None:
+    """Feed a recorded day to the real worker in live arrival order and print what it did.
+
+    The writes follow the timing model (streams/timing.py): each price bar at the price
+    producer's first poll after its end plus its source's delay, liquidations through their
+    venue's disorder and the producer's reorder hold, funding at the first poll after its
+    publication, and each producer's heartbeats as its EventClock sends them. Prints the
+    alerts with their event times, the dead letters by reason and input, the delay the model
+    applied to each input, and the first fire against the plain (event-order) run."""
+    from shockwatch.rehearse_cli import rehearse_one
+
+    rehearse_one(scenario_dir, kafka=not offline, as_json=as_json, seed=seed, worst=worst)
 
 
 # -- replay and reports -----------------------------------------------------------------------

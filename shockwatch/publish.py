@@ -48,11 +48,20 @@ class Publisher:
         self._futures: list[tuple[str, Any]] = []
         self.sent = 0
 
-    def send(self, topic: str, value: bytes, key: str | bytes | None, ts_ms: int | None) -> None:
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: str | bytes | None,
+        ts_ms: int | None,
+        partition: int | None = None,
+    ) -> None:
+        """One message; ``partition`` None: the key's (Kafka's default partitioner)."""
         k = key.encode() if isinstance(key, str) else key
-        self._futures.append(
-            (topic, self._producer.send(topic, value=value, key=k, timestamp_ms=ts_ms))
+        future = self._producer.send(
+            topic, value=value, key=k, partition=partition, timestamp_ms=ts_ms
         )
+        self._futures.append((topic, future))
         self.sent += 1
         if len(self._futures) >= 50_000:
             self._check()

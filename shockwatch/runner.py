@@ -253,6 +253,7 @@ def run_scenario(
     hold: tuple[int, Callable[[], None]] | None = None,
     loader_settings: Settings | None = None,
     worker_env: dict[str, str] | None = None,
+    loader: Callable[[Publisher, TopicNames], dict[str, FeedResult]] | None = None,
 ) -> RunResult:
     """Load ``scenario`` under a fresh prefix while the worker runs over it; return its output.
 
@@ -263,7 +264,9 @@ def run_scenario(
     out, while the worker (and its metrics) still runs. ``settings`` creates the topics and
     reads the output; on an authenticated cluster the loader may run as another principal
     (``loader_settings``) and the worker with its own (``worker_env``: its ``SHOCKWATCH_KAFKA_*``
-    variables).
+    variables). ``loader`` writes the inputs instead of ``load_scenario`` (the rehearsal's
+    arrival order: ``shockwatch.rehearse``); it must end every input partition with a
+    heartbeat past the scenario's end, as ``load_scenario`` does.
     """
     import threading
 
@@ -285,6 +288,9 @@ def run_scenario(
     def load() -> None:
         try:
             with Publisher(loader_settings or settings, client_id="shockwatch-scenario") as pub:
+                if loader is not None:
+                    loaded.update(loader(pub, names))
+                    return
                 loaded.update(
                     load_scenario(
                         scenario,
@@ -300,15 +306,15 @@ def run_scenario(
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
 
-    loader = threading.Thread(target=load, name="scenario-loader", daemon=True)
+    loading = threading.Thread(target=load, name="scenario-loader", daemon=True)
     reader = OutputReader(settings, names, keep_signals)
     target = last_tick_ms(scenario)
     worker.start()
-    loader.start()
+    loading.start()
     try:
-        _follow(reader, worker, loader, failure, target, scenario.start_ms, progress,
+        _follow(reader, worker, loading, failure, target, scenario.start_ms, progress,
                 on_signal_count)  # fmt: skip
-        loader.join()
+        loading.join()
         if before_stop is not None:
             before_stop(worker)
     finally:
