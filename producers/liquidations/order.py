@@ -89,6 +89,14 @@ class ReorderBuffer:
             return self.pop_oldest()
         return None
 
+    def due(self, now_ms: int) -> list[Any]:
+        """Every record whose hold has passed at ``now_ms``, oldest first (the release rule
+        without a Kafka queue behind it: what the rehearsal models)."""
+        out = []
+        while (item := self.pop_due(now_ms)) is not None:
+            out.append(item)
+        return out
+
 
 class ReorderingSink:
     """A ``Sink`` that holds liquidations ``hold_ms`` (at most ``capacity`` of them) and
