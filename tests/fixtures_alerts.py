@@ -25,16 +25,16 @@ from tests.slack_server import SlackStandIn, start_slack_stand_in
 EVERYTHING_SELLS = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
 
 
-def require_tool(*names: str) -> str:
+def require_tool(*names: str, debian: str = "prometheus prometheus-alertmanager") -> str:
     """Path of an external tool (the first of ``names`` found); skip if absent on a dev
-    machine, fail if absent under CI."""
+    machine, fail if absent under CI (where `make tools` installs the ``debian`` packages)."""
     for name in names:
         path = shutil.which(name)
         if path:
             return path
     message = (
         f"{' or '.join(names)} is not installed "
-        "(Debian: apt-get install prometheus prometheus-alertmanager)"
+        f"(Debian: apt-get install {debian}; `make tools` does it)"
     )
     if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
         pytest.fail(f"{message}; CI must run this test")
