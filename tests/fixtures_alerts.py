@@ -1,8 +1,8 @@
 """Fixtures for the alerting tests: the Slack stand-in, metrics, scenario signals, Prometheus.
 
 Pulled in by tests/conftest.py (``pytest_plugins``). External binaries (prometheus, promtool,
-amtool) come from Debian packages; a test skips when one is missing on a developer machine, and
-fails when it is missing under CI (env CI set), where the Makefile installs them.
+amtool, chromium) come from Debian packages; a test skips when one is missing on a developer
+machine, and fails when it is missing under CI (env CI set), where the Makefile installs them.
 """
 
 from __future__ import annotations
