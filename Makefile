@@ -22,17 +22,22 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create the virtualenv and install shockwatch with its dev tools
 
-tools: ## install Debian's prometheus/promtool/amtool when missing
-	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || ! command -v prometheus >/dev/null; then \
-	  echo "installing prometheus + alertmanager (Debian packages)"; \
+# command:Debian package; `tools` installs the packages of the commands missing, in one apt-get.
+# chromium: the report's browser test (Playwright drives it; its own browser download is not used).
+TOOLS := prometheus:prometheus promtool:prometheus amtool:prometheus-alertmanager chromium:chromium
+
+tools: ## install Debian's prometheus/promtool/amtool and chromium when missing
+	@missing=$$(for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || echo $${t#*:}; done | sort -u | xargs); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing (Debian packages)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@# Debian starts the services on install; shockwatch runs its own on free ports.
 	@-systemctl stop prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true
 	@-pkill -x prometheus-node-exporter >/dev/null 2>&1 || true
 
-setup: venv tools ## everything a fresh machine needs (venv, pip, Prometheus tools, Kafka jars)
+setup: venv tools ## everything a fresh machine needs (venv, pip, Prometheus tools, chromium, Kafka jars)
 	$(BIN)/python -c "from shockwatch.broker import LocalBroker; from common.settings import Settings; LocalBroker(Settings()).fetch_jars()"
 
 jars: venv ## fetch Apache Kafka from Maven Central into .state/kafka/lib

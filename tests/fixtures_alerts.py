@@ -1,8 +1,8 @@
 """Fixtures for the alerting tests: the Slack stand-in, metrics, scenario signals, Prometheus.
 
 Pulled in by tests/conftest.py (``pytest_plugins``). External binaries (prometheus, promtool,
-amtool) come from Debian packages; a test skips when one is missing on a developer machine, and
-fails when it is missing under CI (env CI set), where the Makefile installs them.
+amtool, chromium) come from Debian packages; a test skips when one is missing on a developer
+machine, and fails when it is missing under CI (env CI set), where the Makefile installs them.
 """
 
 from __future__ import annotations
@@ -25,16 +25,16 @@ from tests.slack_server import SlackStandIn, start_slack_stand_in
 EVERYTHING_SELLS = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
 
 
-def require_tool(*names: str) -> str:
+def require_tool(*names: str, debian: str = "prometheus prometheus-alertmanager") -> str:
     """Path of an external tool (the first of ``names`` found); skip if absent on a dev
-    machine, fail if absent under CI."""
+    machine, fail if absent under CI (where `make tools` installs the ``debian`` packages)."""
     for name in names:
         path = shutil.which(name)
         if path:
             return path
     message = (
         f"{' or '.join(names)} is not installed "
-        "(Debian: apt-get install prometheus prometheus-alertmanager)"
+        f"(Debian: apt-get install {debian}; `make tools` does it)"
     )
     if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
         pytest.fail(f"{message}; CI must run this test")
