@@ -20,6 +20,9 @@ class Endpoint(StrEnum):
     BINANCE_WS = "binance_ws"
     BYBIT_WS = "bybit_ws"
     OKX_WS = "okx_ws"
+    GATE_WS = "gate_ws"
+    HTX_WS = "htx_ws"
+    DERIBIT_WS = "deribit_ws"
     BINANCE_REST = "binance_rest"
     YAHOO = "yahoo"
     FRED = "fred"
@@ -32,6 +35,9 @@ DEFAULT_ENDPOINTS: dict[Endpoint, str | None] = {
     Endpoint.BINANCE_WS: None,
     Endpoint.BYBIT_WS: None,
     Endpoint.OKX_WS: None,
+    Endpoint.GATE_WS: None,
+    Endpoint.HTX_WS: None,
+    Endpoint.DERIBIT_WS: None,
     Endpoint.BINANCE_REST: None,
     Endpoint.YAHOO: "https://query2.finance.yahoo.com",
     Endpoint.FRED: "https://fred.stlouisfed.org",
@@ -64,15 +70,12 @@ class ProducerSettings(BaseSettings):
     close_timeout_s: float = 60.0
 
     # -- liquidations ----------------------------------------------------------------------
-    venues: tuple[str, ...] = ("binanceusdm", "bybit", "okx")
-    # Bybit has no all-market liquidation topic: one ``allLiquidation.<symbol>`` per symbol.
-    bybit_symbols: tuple[str, ...] = (
-        "BTC/USDT:USDT",
-        "ETH/USDT:USDT",
-        "SOL/USDT:USDT",
-        "XRP/USDT:USDT",
-        "DOGE/USDT:USDT",
-    )
+    # On by default: every venue with a public market-wide liquidation channel
+    # (docs/producers.md, "Venues"). Hyperliquid has none and is not a venue here.
+    venues: tuple[str, ...] = ("binanceusdm", "bybit", "okx", "gate", "htx", "deribit")
+    # Bybit has no all-market liquidation topic: one ``allLiquidation.<symbol>`` per symbol,
+    # for every linear USDT perpetual of the markets list; a list here narrows it.
+    bybit_symbols: tuple[str, ...] = ()
     # Per-venue silence threshold override (seconds); defaults live in the venue table.
     silence_s: dict[str, float] = {}
     dedup_capacity: int = 200_000

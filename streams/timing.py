@@ -136,6 +136,20 @@ TIMINGS: tuple[SourceTiming, ...] = (
         "OKX v5 liquidation-orders: <=1 order/contract/s, 'not necessarily in chronological "
         "order'; 5 s disorder assumed (the producer's hold)",
     ),
+    SourceTiming(
+        "liquidations", "gate", ("gate",), 1.0, 2.0, 1.0, 1.0, Hours.ALWAYS,
+        "Gate futures WS public_liquidates: one push per contract per 1 s window (early at 20 "
+        "orders); +1 s transit assumed",
+    ),
+    SourceTiming(
+        "liquidations", "htx", ("htx",), 1.0, 5.0, 1.0, 1.0, Hours.ALWAYS,
+        "HTX liquidation_orders: pushed per order, cadence undocumented; delay, max and "
+        "disorder assumed",
+    ),
+    SourceTiming(
+        "liquidations", "deribit", ("deribit",), 0.2, 1.0, 0.1, 0.1, Hours.ALWAYS,
+        "Deribit trades.{kind}.{currency}.100ms: batched every 100 ms; transit assumed",
+    ),
     # -- funding: business-day publications; delay behind the originator's release --
     SourceTiming(
         "funding", "nyfed", ("SOFR",), 0.0, 6.5 * HOUR_S, DAY_S, 0.0, Hours.BUSINESS_DAYS,

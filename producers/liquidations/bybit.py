@@ -4,6 +4,10 @@
 "S":"Sell","v":"0.003","p":"43511.70"}]}`` -- ``S`` is the POSITION side (Buy = a long was
 liquidated), ``v`` the size in the base coin, ``p`` the bankruptcy price. The older
 ``liquidation.<symbol>`` topic sends one object with ``symbol/side/size/price/updatedTime``.
+
+Every linear USDT perpetual is subscribed, ``TOPICS_PER_REQUEST`` topics per subscribe request:
+Bybit's v5 "Connect" page limits a request's ``args`` to 21,000 characters for derivatives
+(spot: 10 args); 200 topics of ``allLiquidation.<id>`` are about 5,500.
 """
 
 from __future__ import annotations
@@ -50,5 +54,26 @@ def extract(message: Mapping[str, Any]) -> list[RawLiq]:
     return out
 
 
+TOPICS_PER_REQUEST = 200
+ARGS_MAX_CHARS = 21_000
+
+
+def topic_batches(market_ids: list[str]) -> list[list[str]]:
+    """The ``allLiquidation`` topics of these instruments, in subscribe-request-sized batches."""
+    topics = [f"allLiquidation.{mid}" for mid in market_ids]
+    return [topics[i : i + TOPICS_PER_REQUEST] for i in range(0, len(topics), TOPICS_PER_REQUEST)]
+
+
 async def watch(exchange: Any, symbols: list[str]) -> None:
-    await asyncio.gather(*(exchange.watch_liquidations(s) for s in symbols))
+    """One subscribe request per batch, all on the linear public socket; the captured handler
+    receives the pushes, the watchers only keep the stream (none ever resolves)."""
+    if not symbols:
+        raise ValueError("bybit: no symbols to subscribe (no linear USDT perpetual listed?)")
+    url = await exchange.get_url_by_market_type(symbols[0], False, "watchLiquidations", {})
+    ids = [exchange.market(s)["id"] for s in symbols]
+    await asyncio.gather(
+        *(
+            exchange.watch_topics(url, [f"liquidations::{t}" for t in batch], batch, {})
+            for batch in topic_batches(ids)
+        )
+    )

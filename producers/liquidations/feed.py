@@ -3,7 +3,10 @@
 ccxt.pro does the venue's connection, subscription and keep-alive. Its ``handle_liquidation``
 is replaced (a one-method subclass, ``capturing``) so that every raw push reaches us as is:
 ccxt resolves a watcher with one parsed liquidation and drops what arrives while nobody waits,
-and its OKX parser keeps only the first entry of a ``details`` batch. The venue adapter
+and its OKX parser keeps only the first entry of a ``details`` batch. Where ccxt.pro has no
+liquidation watcher (Gate, HTX, Deribit) the adapter sends the venue's own subscription over
+ccxt.pro's socket and names its pushes (``is_push``); ``handle_message`` hands those over and
+leaves the rest (acks, pings) to ccxt. The venue adapter
 extracts the raw entries, ``normalise`` turns them into records, ``RecentIds`` drops replays.
 
 A session ends when the venue drops the socket, on an error, when the venue has been silent
@@ -19,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -27,10 +30,10 @@ from typing import Any
 import orjson
 
 from producers.dedup import RecentIds
-from producers.liquidations import binance, bybit, okx
+from producers.liquidations import binance, bybit, deribit, gate, htx, okx
 from producers.liquidations.markets import MarketIndex
 from producers.liquidations.normalise import normalise
-from producers.liquidations.venues import Venue, VenueSpec
+from producers.liquidations.venues import Scope, Venue, VenueSpec
 from producers.metrics import ProducerMetrics
 from producers.retry import calculate_backoff
 from producers.sink import Sink
@@ -39,15 +42,23 @@ from streams.records import Liquidation, RecordError
 log = logging.getLogger(__name__)
 
 FEED = "liquidations"
-ADAPTERS: dict[Venue, ModuleType] = {Venue.BINANCE: binance, Venue.BYBIT: bybit, Venue.OKX: okx}
+ADAPTERS: dict[Venue, ModuleType] = {
+    Venue.BINANCE: binance,
+    Venue.BYBIT: bybit,
+    Venue.OKX: okx,
+    Venue.GATE: gate,
+    Venue.HTX: htx,
+    Venue.DERIBIT: deribit,
+}
 RECONNECT_BASE_S = 1.0
 RECONNECT_MAX_S = 60.0
 MARKETS_RELOAD_MIN_S = 600.0
 MARKETS_RETRY_MAX_S = 300.0
 
 
-def capturing(ccxt_id: str) -> type:
-    """A ccxt.pro exchange class whose liquidation pushes go to ``self.on_liquidation_message``."""
+def capturing(ccxt_id: str, is_push: Callable[[Any], bool] | None = None) -> type:
+    """A ccxt.pro exchange class whose liquidation pushes go to ``self.on_liquidation_message``:
+    those ccxt routes to ``handle_liquidation``, and those ``is_push`` names (native channels)."""
     import ccxt.pro
 
     base = getattr(ccxt.pro, ccxt_id)
@@ -55,7 +66,17 @@ def capturing(ccxt_id: str) -> type:
     def handle_liquidation(self: Any, client: Any, message: Any) -> None:
         self.on_liquidation_message(message)
 
-    return type(f"Capturing{base.__name__}", (base,), {"handle_liquidation": handle_liquidation})
+    methods: dict[str, Any] = {"handle_liquidation": handle_liquidation}
+    if is_push is not None:
+
+        def handle_message(self: Any, client: Any, message: Any) -> Any:
+            if is_push(message):
+                self.on_liquidation_message(message)
+                return None
+            return base.handle_message(self, client, message)
+
+        methods["handle_message"] = handle_message
+    return type(f"Capturing{base.__name__}", (base,), methods)
 
 
 def _set_path(obj: dict[str, Any], path: tuple[str, ...], value: str) -> None:
@@ -127,7 +148,7 @@ class VenueFeed:
     async def open(self) -> None:
         """Create the ccxt.pro exchange (once) and load its markets (live or the snapshot)."""
         if self.exchange is None:
-            cls = capturing(self.spec.ccxt_id)
+            cls = capturing(self.spec.ccxt_id, getattr(self.adapter, "is_push", None))
             self.exchange = cls(
                 {
                     "enableRateLimit": True,
@@ -143,6 +164,8 @@ class VenueFeed:
             await self.exchange.load_markets()
         self._markets_loaded_at = time.monotonic()
         self.markets = MarketIndex(self.exchange.markets.values())
+        if self.spec.scope is Scope.LISTED_USDT_PERPETUALS and not self.symbols:
+            self.symbols = self.markets.usdt_perpetuals()
         self._opened = True
         log.info("%s: %d contract markets known", self.spec.venue, len(self.markets))
 

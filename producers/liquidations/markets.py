@@ -44,6 +44,10 @@ class MarketIndex:
                 inverse=bool(m.get("inverse")),
             )
 
+    def usdt_perpetuals(self) -> list[str]:
+        """The ccxt symbols of every listed linear USDT perpetual (Bybit's subscription list)."""
+        return sorted(m.symbol for m in self._by_id.values() if m.symbol.endswith("/USDT:USDT"))
+
     def __len__(self) -> int:
         return len(self._by_id)
 
@@ -51,10 +55,13 @@ class MarketIndex:
         return self._by_id.get(market_id)
 
     def derive_linear(self, market_id: str) -> MarketInfo | None:
-        """Name an unknown linear perpetual from its id (``BTCUSDT`` -> ``BTC/USDT:USDT``)."""
+        """Name an unknown linear perpetual from its id (``BTCUSDT`` or HTX's ``BTC-USDT`` ->
+        ``BTC/USDT:USDT``)."""
         for quote in QUOTES:
             if market_id.endswith(quote) and len(market_id) > len(quote):
-                base = market_id[: -len(quote)]
+                base = market_id[: -len(quote)].removesuffix("-").removesuffix("_")
+                if not base:
+                    return None
                 if quote == "USD":
                     return None  # inverse: sizes in USD contracts, not derivable
                 return MarketInfo(market_id, f"{base}/{quote}:{quote}", base, 1.0, False)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from producers.liquidations.markets import MarketIndex, MarketInfo
-from producers.liquidations.venues import QtyUnit, VenueSpec, side_liquidated
+from producers.liquidations.venues import QtyUnit, SideField, VenueSpec, side_liquidated
 from streams.records import (
     DEFAULT_MAX_FUTURE_MS,
     InvalidValue,
@@ -92,6 +92,28 @@ def resolve_market(spec: VenueSpec, markets: MarketIndex, market_id: str) -> Mar
     return market
 
 
+def _unsigned(value: Any) -> Any:
+    """A signed size (Gate: the sign is the side) as its magnitude, in the type it came in."""
+    if isinstance(value, str):
+        return value.strip().lstrip("+-")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return abs(value)
+    return value
+
+
+def _sizes(unit: QtyUnit, market: MarketInfo, qty: float, price: float) -> tuple[float, float]:
+    """(quantity in the base coin, USD notional) of a size in the venue's unit."""
+    if unit is QtyUnit.CONTRACTS:
+        if market.inverse:  # contract value in USD
+            notional = qty * market.contract_size
+            return notional / price, notional
+        qty_base = qty * market.contract_size  # contract value in the base coin
+        return qty_base, qty_base * price
+    if unit is QtyUnit.USD_IF_INVERSE_ELSE_BASE and market.inverse:
+        return qty / price, qty
+    return qty, qty * price
+
+
 def normalise(
     spec: VenueSpec,
     markets: MarketIndex,
@@ -101,11 +123,12 @@ def normalise(
 ) -> Liquidation:
     market_id = _str(raw.market_id, "symbol")
     ts = _ts(raw.ts_ms)
-    qty = _number(raw.qty, "qty_base")
+    signed = spec.side_field is SideField.POSITION_SIZE_SIGN
+    qty = _number(_unsigned(raw.qty) if signed else raw.qty, "qty_base")
     price = _number(raw.price, "price_usd")
     side = side_liquidated(
         spec.side_field,
-        raw.side if isinstance(raw.side, str) else None,
+        str(raw.qty) if signed else raw.side if isinstance(raw.side, str) else None,
         raw.pos_side if isinstance(raw.pos_side, str) else None,
     )
     if side is None:
@@ -114,16 +137,7 @@ def normalise(
             f"cannot tell the liquidated side from side={raw.side!r} posSide={raw.pos_side!r}",
         )
     market = resolve_market(spec, markets, market_id)
-    if spec.qty_unit is QtyUnit.CONTRACTS:
-        if market.inverse:  # contract value in USD
-            notional = qty * market.contract_size
-            qty_base = notional / price
-        else:  # contract value in the base coin
-            qty_base = qty * market.contract_size
-            notional = qty_base * price
-    else:
-        qty_base = qty
-        notional = qty * price
+    qty_base, notional = _sizes(spec.qty_unit, market, qty, price)
     event_id = raw.venue_event_id or stable_event_id(
         spec.venue, market_id, ts, str(raw.price), str(raw.qty), str(raw.pos_side or raw.side)
     )

@@ -46,8 +46,12 @@ def build_feeds(
         spec = VENUES[venue]
         snapshot = None
         if fixtures is not None:
-            snapshot = load_snapshot(fixtures / spec.ccxt_id / "markets.json")
-        symbols = list(ps.bybit_symbols) if spec.scope is Scope.CONFIGURED_SYMBOLS else []
+            recorded = fixtures / spec.ccxt_id / "markets.json"
+            if not recorded.exists():
+                log.info("%s: no recorded markets under %s; not replayed", venue, fixtures)
+                continue
+            snapshot = load_snapshot(recorded)
+        symbols = list(ps.bybit_symbols) if spec.scope is not Scope.ALL_MARKETS else []
         feeds.append(
             VenueFeed(
                 spec,

@@ -3,12 +3,12 @@
 - Binance USD-M, all-market stream ``!forceOrder@arr``: ``S`` is the forced ORDER's side
   (SELL closes a long); quantity in the base coin; a snapshot feed (at most one event per
   symbol per second), so its sums are lower bounds.
-- Bybit, ``allLiquidation.<symbol>`` per configured symbol: ``S`` is the liquidated
-  POSITION's side (Bybit's docs: "When you receive a Buy update, this means that a long
-  position has been liquidated"); quantity in the base coin; every liquidation of the
-  subscribed symbols, pushed every 500 ms. Only the configured symbols are subscribed (ccxt
-  subscribes one ``allLiquidation.<id>`` per symbol; Bybit has no all-market topic), so the
-  venue's totals are partial: flagged as a lower bound like Binance's.
+- Bybit, ``allLiquidation.<symbol>`` for every linear USDT perpetual of the markets list
+  (Bybit has no all-market topic; the topics go out in batches, ``bybit.TOPICS_PER_REQUEST``):
+  ``S`` is the liquidated POSITION's side (Bybit's docs: "When you receive a Buy update, this
+  means that a long position has been liquidated"); quantity in the base coin; every
+  liquidation of the subscribed symbols, pushed every 500 ms. USDC perpetuals and inverse
+  contracts are not subscribed, so the venue's totals stay a lower bound.
 - OKX, ``liquidation-orders`` with instType SWAP: ``posSide`` long/short is the liquidated
   side (in net mode the order ``side`` tells: sell closes a long); ``sz`` in contracts, times
   the instrument's contract value ``ctVal``; several liquidations per push in ``details``.
@@ -16,6 +16,18 @@
   bound) and "is not necessarily in chronological order" (the producer's reorder buffer,
   ``producers/liquidations/order.py``). Nothing in OKX's docs says recent orders are re-sent
   on subscribe; de-duplication by event id covers any re-send anyway.
+- Gate USDT futures, ``futures.public_liquidates`` with ``!all`` (native subscription over
+  ccxt.pro's socket, which has no liquidation watcher for Gate): ``size`` in contracts (times
+  ``quanto_multiplier``, ccxt's ``contractSize``), SIGNED by the liquidated position (negative
+  = a short); since Gate's change of 2026-08-20 every liquidation of a contract in a 1 s window
+  arrives as one array ("no longer dropping the others"), so not a lower bound.
+- HTX USDT-margined swaps, ``public.*.liquidation_orders`` on the notification endpoint:
+  ``direction`` is the liquidation ORDER's side (sell closes a long); ``amount`` in the base
+  coin (``volume`` is contracts, ``trade_turnover`` USDT); ``price`` the bankruptcy price.
+- Deribit futures and perpetuals, ``trades.future.any.100ms``: a trade carries ``liquidation``
+  "T" (the taker was liquidated), "M" (the maker) or "MT" (both); ``direction`` is the taker's
+  side. ``amount`` is USD for inverse contracts (BTC-PERPETUAL) and the base coin for linear
+  ones. Every trade is public, so nothing is sampled: not a lower bound.
 """
 
 from __future__ import annotations
@@ -31,22 +43,31 @@ class Venue(StrEnum):
     BINANCE = "binanceusdm"
     BYBIT = "bybit"
     OKX = "okx"
+    GATE = "gate"
+    HTX = "htx"
+    DERIBIT = "deribit"
 
 
 class SideField(StrEnum):
     ORDER_SIDE = "order_side"
     POSITION_SIDE = "position_side"
     POS_SIDE_ELSE_ORDER_SIDE = "pos_side_else_order_side"
+    # The size's sign is the liquidated position: negative = a short (Gate).
+    POSITION_SIZE_SIGN = "position_size_sign"
 
 
 class QtyUnit(StrEnum):
     BASE = "base"
     CONTRACTS = "contracts"
+    # USD for inverse contracts, the base coin for linear ones (Deribit's ``amount``).
+    USD_IF_INVERSE_ELSE_BASE = "usd_if_inverse_else_base"
 
 
 class Scope(StrEnum):
     ALL_MARKETS = "all_markets"
     CONFIGURED_SYMBOLS = "configured_symbols"
+    # One subscription per listed linear USDT perpetual (the configured list, if one is set).
+    LISTED_USDT_PERPETUALS = "listed_usdt_perpetuals"
 
 
 # What a side token means under each convention (tokens lower-cased).
@@ -101,10 +122,9 @@ VENUES: dict[Venue, VenueSpec] = {
         ws_endpoint=Endpoint.BYBIT_WS,
         side_field=SideField.POSITION_SIDE,
         qty_unit=QtyUnit.BASE,
-        lower_bound=True,  # partial: only the configured symbols are subscribed
-        scope=Scope.CONFIGURED_SYMBOLS,
-        # A handful of symbols can be quiet for minutes on a calm day.
-        silence_s=900.0,
+        lower_bound=True,  # partial: USDC perpetuals and inverse contracts not subscribed
+        scope=Scope.LISTED_USDT_PERPETUALS,
+        silence_s=600.0,
         market_types=("linear", "inverse"),
     ),
     Venue.OKX: VenueSpec(
@@ -120,6 +140,47 @@ VENUES: dict[Venue, VenueSpec] = {
         silence_s=300.0,
         market_types=("swap",),
     ),
+    Venue.GATE: VenueSpec(
+        venue=Venue.GATE,
+        ccxt_id="gate",
+        stream="futures.public_liquidates/!all",
+        ws_url_path=("api", "swap", "usdt"),
+        ws_endpoint=Endpoint.GATE_WS,
+        side_field=SideField.POSITION_SIZE_SIGN,
+        qty_unit=QtyUnit.CONTRACTS,
+        lower_bound=False,
+        scope=Scope.ALL_MARKETS,
+        silence_s=600.0,
+        market_types=("swap",),
+    ),
+    Venue.HTX: VenueSpec(
+        venue=Venue.HTX,
+        ccxt_id="htx",
+        stream="public.*.liquidation_orders",
+        ws_url_path=("api", "ws", "api", "swap", "linear", "private"),
+        ws_endpoint=Endpoint.HTX_WS,
+        side_field=SideField.ORDER_SIDE,
+        qty_unit=QtyUnit.BASE,
+        lower_bound=False,
+        scope=Scope.ALL_MARKETS,
+        # About one liquidation every few minutes on a calm afternoon.
+        silence_s=1800.0,
+        market_types=("linear",),
+    ),
+    Venue.DERIBIT: VenueSpec(
+        venue=Venue.DERIBIT,
+        ccxt_id="deribit",
+        stream="trades.future.any.100ms",
+        ws_url_path=("api", "ws"),
+        ws_endpoint=Endpoint.DERIBIT_WS,
+        side_field=SideField.ORDER_SIDE,  # the adapter hands over the liquidated party's side
+        qty_unit=QtyUnit.USD_IF_INVERSE_ELSE_BASE,
+        lower_bound=False,
+        scope=Scope.ALL_MARKETS,
+        # Liquidation trades are rare on Deribit; ordinary trades keep the socket talking.
+        silence_s=600.0,
+        market_types=("future", "swap"),
+    ),
 }
 
 
@@ -131,4 +192,9 @@ def side_liquidated(field: SideField, side: str | None, pos_side: str | None) ->
         field = SideField.ORDER_SIDE  # net mode: the order closing the position tells
     if side is None:
         return None
+    if field is SideField.POSITION_SIZE_SIGN:
+        text = side.strip()
+        if not text or text.lstrip("+-") in ("", "0"):
+            return None
+        return Side.SHORT if text.startswith("-") else Side.LONG
     return SIDE_TOKENS[field].get(side.lower())

@@ -30,7 +30,7 @@ from producers.funding.parse import (
 )
 from producers.funding.producer import FundingProducer
 from producers.funding.series import FundingSource
-from producers.liquidations import binance, bybit, okx
+from producers.liquidations import binance, bybit, deribit, gate, htx, okx
 from producers.liquidations.markets import MarketIndex, load_snapshot
 from producers.liquidations.normalise import normalise
 from producers.liquidations.venues import VENUES, Venue, side_liquidated
@@ -40,15 +40,25 @@ from producers.prices.bars import LastSent, select_bars
 from producers.prices.crypto import bars_from_ohlcv
 from producers.prices.yahoo import parse_chart, provider_clock_ms, session_end_ms
 from producers.sink import DryRunSink
-from streams.records import ImplausibleValue, Liquidation, Side
+from streams.records import ImplausibleValue, Liquidation, RecordError, Side
 
 PROVIDERS = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 DOC = PROVIDERS / "documented"
-ADAPTERS: dict[Venue, Any] = {Venue.BINANCE: binance, Venue.BYBIT: bybit, Venue.OKX: okx}
+ADAPTERS: dict[Venue, Any] = {
+    Venue.BINANCE: binance,
+    Venue.BYBIT: bybit,
+    Venue.OKX: okx,
+    Venue.GATE: gate,
+    Venue.HTX: htx,
+    Venue.DERIBIT: deribit,
+}
 MARKETS = {
     Venue.BINANCE: PROVIDERS / "binanceusdm" / "markets.json",
     Venue.BYBIT: DOC / "bybit" / "markets.json",
     Venue.OKX: PROVIDERS / "okx" / "markets.json",
+    Venue.GATE: DOC / "gate" / "markets.json",
+    Venue.HTX: DOC / "htx" / "markets.json",
+    Venue.DERIBIT: DOC / "deribit" / "markets.json",
 }
 
 
@@ -107,6 +117,104 @@ def test_documented_okx_liquidation_orders_linear_and_inverse() -> None:
     [inv] = liquidations(Venue.OKX, "okx/liquidation-orders.inverse.derived.json")
     assert inv.symbol == "BTC/USD:BTC" and inv.notional_usd == pytest.approx(100 * 100.0)
     assert inv.qty_base == pytest.approx(100 * 100.0 / 57102.9)  # ctVal is $100 a contract
+
+
+def test_documented_gate_public_liquidates_sign_is_the_position_contracts_x_multiplier() -> None:
+    first, second = liquidations(Venue.GATE, "gate/public_liquidates.doc.json")
+    # size -124.5 contracts: the sign is the position, so a short was liquidated
+    assert first.side_liquidated is Side.SHORT and first.symbol == "BTC/USDT:USDT"
+    assert first.qty_base == pytest.approx(124.5 * 0.0001)  # x quanto_multiplier 0.0001 BTC
+    assert first.notional_usd == pytest.approx(124.5 * 0.0001 * 215.1)
+    assert (first.ts_ms, second.ts_ms) == (1541486601123, 1541486601456)  # per entry, ms
+    assert not first.lower_bound  # aggregated per second, nothing dropped since 2026-08-20
+    assert first.event_id != second.event_id
+
+
+def test_documented_gate_integer_size_without_the_decimal_header() -> None:
+    first, second = liquidations(Venue.GATE, "gate/public_liquidates.integer-size.doc.json")
+    assert first.side_liquidated is Side.SHORT and second.side_liquidated is Side.SHORT
+    assert first.notional_usd == pytest.approx(124 * 0.0001 * 215.1)
+    assert second.notional_usd == pytest.approx(10 * 0.0001 * 215.2)
+
+
+def test_documented_gate_before_2026_08_20_time_in_seconds_is_read_as_ms() -> None:
+    [old] = liquidations(Venue.GATE, "gate/public_liquidates.before-2026-08-20.doc.json")
+    assert old.ts_ms == 1541486601 * 1000  # seconds then, never read as 1970
+    assert datetime.fromtimestamp(old.ts_ms / 1000, UTC).year == 2018
+
+
+def test_documented_gate_positive_size_is_a_long() -> None:
+    doc = load("gate/public_liquidates.doc.json")
+    doc["result"][0]["size"] = "124.5"  # the same entry with the opposite sign
+    spec, index = VENUES[Venue.GATE], MarketIndex(load_snapshot(MARKETS[Venue.GATE]))
+    record = normalise(spec, index, gate.extract(doc)[0])
+    assert record.side_liquidated is Side.LONG
+    assert record.notional_usd == pytest.approx(124.5 * 0.0001 * 215.1)
+    assert gate.subscription(now_s=1)["payload"] == ["!all"]  # every contract
+    assert gate.is_push(doc) and not gate.is_push({"channel": gate.CHANNEL, "event": "subscribe"})
+
+
+def test_documented_htx_liquidation_orders_order_side_and_base_amount() -> None:
+    [doc] = liquidations(Venue.HTX, "htx/liquidation_orders.doc.json")
+    assert doc.side_liquidated is Side.LONG  # direction sell: the order closing a long
+    assert doc.symbol == "O3/USDT:USDT" and doc.base == "O3"
+    assert doc.qty_base == 432 and doc.price_usd == pytest.approx(0.7858)  # amount, token
+    assert doc.notional_usd == pytest.approx(339.4656)  # = trade_turnover, USDT
+    assert doc.ts_ms == 1639122193172 and not doc.lower_bound  # created_at, UTC ms
+
+
+def test_documented_htx_unlisted_contract_is_named_from_its_id() -> None:
+    msg = load("htx/liquidation_orders.doc.json")
+    msg["data"][0].update(contract_code="NEWCOIN-USDT", symbol="NEWCOIN", direction="buy")
+    [raw] = htx.extract(msg)
+    record = normalise(VENUES[Venue.HTX], MarketIndex([]), raw)
+    assert record.symbol == "NEWCOIN/USDT:USDT" and record.side_liquidated is Side.SHORT
+    assert record.notional_usd == pytest.approx(432 * 0.7858)
+    assert htx.is_push(msg) and not htx.is_push({"op": "ping", "ts": 1})
+    assert htx.subscription()["topic"] == "public.*.liquidation_orders"
+
+
+def test_documented_deribit_taker_liquidated_inverse_amount_is_usd() -> None:
+    [doc] = liquidations(Venue.DERIBIT, "deribit/trades.liquidation.assembled.json")
+    # "T": the taker was liquidated; it bought, so its short was closed
+    assert doc.side_liquidated is Side.SHORT and doc.symbol == "BTC/USD:BTC"
+    assert doc.notional_usd == pytest.approx(20.0)  # amount is USD on BTC-PERPETUAL
+    assert doc.qty_base == pytest.approx(20.0 / 8960)  # 2 contracts of $10
+    assert doc.ts_ms == 1590484513004 and not doc.lower_bound
+    assert doc.event_id == "48079270:T"
+
+
+def test_documented_deribit_maker_both_sides_and_linear_amount() -> None:
+    maker, taker, maker_usdc = liquidations(
+        Venue.DERIBIT, "deribit/trades.maker-both-linear.derived.json"
+    )  # the ordinary USDC trade without a flag is not a liquidation
+    assert maker.side_liquidated is Side.LONG  # "M": the taker bought, the maker sold: a long
+    assert maker.notional_usd == pytest.approx(20.0)
+    # "MT": both sides liquidated, the taker sold (a long), the maker bought (a short)
+    assert (taker.side_liquidated, maker_usdc.side_liquidated) == (Side.LONG, Side.SHORT)
+    assert taker.symbol == "BTC/USDC:USDC" and taker.qty_base == pytest.approx(0.049)
+    assert taker.notional_usd == pytest.approx(0.049 * 21026)  # linear: amount is the coin
+    assert {taker.event_id, maker_usdc.event_id} == {"USDC-2436804:T", "USDC-2436804:M"}
+    assert taker.ts_ms == 1655397355998
+
+
+def test_documented_deribit_unknown_flag_is_refused() -> None:
+    msg = load("deribit/trades.liquidation.assembled.json")
+    msg["params"]["data"][0]["liquidation"] = "X"
+    with pytest.raises(RecordError) as err:
+        deribit.extract(msg)
+    assert err.value.field == "liquidation"
+    assert deribit.is_push(msg) and not deribit.is_push({"jsonrpc": "2.0", "id": 1, "result": []})
+
+
+def test_documented_bybit_subscribes_every_usdt_perpetual_in_batches() -> None:
+    ids = [f"COIN{i:03d}USDT" for i in range(805)]
+    batches = bybit.topic_batches(ids)
+    assert [len(b) for b in batches] == [200, 200, 200, 200, 5]
+    assert [t for b in batches for t in b] == [f"allLiquidation.{i}" for i in ids]
+    assert all(len(json.dumps(b)) < bybit.ARGS_MAX_CHARS for b in batches)
+    index = MarketIndex(load_snapshot(MARKETS[Venue.BYBIT]))
+    assert index.usdt_perpetuals() == ["BTC/USDT:USDT", "ROSE/USDT:USDT"]
 
 
 def test_documented_ccxt_floor_uses_binances_new_market_route() -> None:

@@ -41,7 +41,7 @@ from prometheus_client import CollectorRegistry
 
 from common.settings import AlertSettings, DetectionSettings, Settings
 from producers.funding import parse as fparse
-from producers.liquidations import binance, bybit, okx
+from producers.liquidations import binance, bybit, deribit, gate, htx, okx
 from producers.liquidations.feed import VenueFeed
 from producers.liquidations.markets import MarketIndex, load_snapshot
 from producers.liquidations.normalise import normalise
@@ -928,23 +928,39 @@ def test_outputs_do_not_depend_on_arrival_order_within_a_minute(
 # 3. Producers: venue liquidation pushes and funding documents
 
 
-ADAPTERS = {Venue.BINANCE: binance, Venue.BYBIT: bybit, Venue.OKX: okx}
+ADAPTERS = {
+    Venue.BINANCE: binance,
+    Venue.BYBIT: bybit,
+    Venue.OKX: okx,
+    Venue.GATE: gate,
+    Venue.HTX: htx,
+    Venue.DERIBIT: deribit,
+}
+DOCUMENTED = FIXTURES / "documented"
 PUSHES = {
     Venue.BINANCE: FIXTURES / "binanceusdm" / "forceOrder.jsonl",
     Venue.BYBIT: FIXTURES / "bybit" / "allLiquidation.jsonl",
     Venue.OKX: FIXTURES / "okx" / "liquidation-orders.jsonl",
+    # no generated fixtures for these: their documented samples, one push a file
+    Venue.GATE: DOCUMENTED / "gate" / "public_liquidates.doc.json",
+    Venue.HTX: DOCUMENTED / "htx" / "liquidation_orders.doc.json",
+    Venue.DERIBIT: DOCUMENTED / "deribit" / "trades.maker-both-linear.derived.json",
 }
 
 
 def _first_lines(path: Path, n: int = 5) -> list[dict[str, Any]]:
+    if path.suffix == ".json":
+        return [orjson.loads(path.read_bytes())]
     return [orjson.loads(line) for line in path.read_text().splitlines()[:n] if line.strip()]
 
 
+def _markets_file(venue: Venue) -> Path:
+    generated = FIXTURES / VENUES[venue].ccxt_id / "markets.json"
+    return generated if generated.exists() else DOCUMENTED / VENUES[venue].ccxt_id / "markets.json"
+
+
 SAMPLE_PUSHES = {venue: _first_lines(path) for venue, path in PUSHES.items()}
-MARKETS = {
-    venue: MarketIndex(load_snapshot(FIXTURES / VENUES[venue].ccxt_id / "markets.json"))
-    for venue in VENUES
-}
+MARKETS = {venue: MarketIndex(load_snapshot(_markets_file(venue))) for venue in VENUES}
 
 
 def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
