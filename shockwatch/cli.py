@@ -32,12 +32,15 @@ def _register_subapps() -> None:
     from alerts.cli import alerts_app
     from producers.cli import funding_app, produce_app
     from shockwatch.sample import test_slack
+    from shockwatch.status_cli import status, watch
 
     # test-slack runs the detector to make its sample: a composition, so the roof adds it
     alerts_app.command("test-slack")(test_slack)
     app.add_typer(alerts_app, name="alerts")
     app.add_typer(produce_app, name="produce")
     app.add_typer(funding_app, name="funding")
+    app.command("status")(status)
+    app.command("watch")(watch)
 
 
 _register_subapps()
