@@ -133,8 +133,8 @@ def _jobs(view: StatusView, supervised: Sequence[JobState]) -> Table:
         if supervised and job is None:
             continue  # not started by this supervisor (e.g. the notifier without Slack)
         state = _state(row.state, row.reason)
-        if job is not None and job.state != "running":
-            state = _state(job.state, job.detail)
+        if job is not None and (job.state != "running" or job.detail):
+            state = _state(job.state if job.state != "running" else row.state, job.detail)
         table.add_row(row.job, row.url, state)
     return table
 
