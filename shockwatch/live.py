@@ -38,20 +38,21 @@ LOG_TAIL_BYTES = 64 * 1024
 ERROR_LINE = re.compile(r"error|exception|failed|refused|cannot|unreachable", re.IGNORECASE)
 
 
-def last_error_line(text: str) -> str:
-    """The line of a log tail that says why: the last one that reads as an error, else the
-    last line; a traceback's frames are skipped for the exception line under them."""
+def last_error_line(text: str, fallback: bool = True) -> str:
+    """The line of a log tail that says why: the last one that reads as an error, else (with
+    ``fallback``) the last line; a traceback's frames are skipped for the exception line."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for line in reversed(lines):
         if ERROR_LINE.search(line) and not line.startswith(("File ", "Traceback")):
             return line
-    return lines[-1] if lines else ""
+    return lines[-1] if lines and fallback else ""
 
 
-def log_tail(path: Path) -> str:
+def log_tail(path: Path, start: int = 0) -> str:
+    """The end of a log, from byte ``start`` on at most (the start of the current run)."""
     try:
         with open(path, "rb") as f:
-            f.seek(max(path.stat().st_size - LOG_TAIL_BYTES, 0))
+            f.seek(max(path.stat().st_size - LOG_TAIL_BYTES, start, 0))
             return f.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
@@ -67,9 +68,11 @@ class Job:
     next_start: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
     last_error: str = ""
+    log_start: int = 0
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log_start = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "shockwatch.cli", *self.args],
@@ -88,7 +91,7 @@ class Job:
             self.restarts += 1
             delay = min(MAX_RESTART_DELAY_S, 2.0 ** min(self.restarts, 6))
             self.next_start = now + delay
-            self.last_error = last_error_line(log_tail(self.log))
+            self.last_error = last_error_line(log_tail(self.log, self.log_start))
             console.print(
                 f"{self.name} exited ({code}): {self.last_error or 'no output'}; "
                 f"restart in {delay:.0f} s",
@@ -100,8 +103,10 @@ class Job:
 
     def state(self) -> JobState:
         if self.proc is not None:
+            # A running job's latest complaint (a feed that cannot reach its provider).
+            latest = last_error_line(log_tail(self.log, self.log_start), fallback=False)
             again = f"restarted {self.restarts}x; last exit: {self.last_error}"
-            return JobState(self.name, "running", again if self.restarts else "")
+            return JobState(self.name, "running", again if self.restarts else latest)
         wait = max(self.next_start - time.monotonic(), 0.0)
         why = f"exited {self.restarts}x, restart in {wait:.0f} s: {self.last_error}"
         return JobState(self.name, "restarting", why)

@@ -212,11 +212,12 @@ def producer_rows(scrape: Scrape, previous: Scrape | None, now_s: float) -> list
         return [FeedRow(scrape.job, "-", "down", None, None, None, None, scrape.error or "")]
     s = scrape.samples
     records = _by(s, P + "records_total", "feed", "venue")
+    messages = _by(s, P + "messages_total", "feed", "venue")
     last = _by(s, P + "last_event_timestamp_seconds", "feed", "venue")
     connected = _by(s, P + "connected", "feed", "venue")
     errors = _by(s, P + "poll_errors_total", "feed", "venue")
     reconnects = _by(s, P + "reconnects_total", "feed", "venue")
-    keys = sorted({*records, *last, *connected, *errors, *reconnects})
+    keys = sorted({*records, *messages, *last, *connected, *errors, *reconnects})
     before = _by(previous.samples, P + "records_total", "feed", "venue") if previous else {}
     dt = scrape.at_s - previous.at_s if previous else 0.0
     rows: list[FeedRow] = []

@@ -69,7 +69,6 @@ def _consumer(settings: Settings) -> Any:
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(KAFKA_TIMEOUT_S * 1000) + 1000,
-        api_version_auto_timeout_ms=int(KAFKA_TIMEOUT_S * 1000),
         client_id="shockwatch-status",
     )
 
