@@ -49,12 +49,15 @@ def exporter(
     from alerts.metrics import Metrics
     from common.cli import fail, out, settings_from_env
     from common.kafka import KafkaUnavailable
+    from common.ports import PortInUse
 
     settings = settings_from_env()
     metrics = Metrics()
     bind = host or settings.metrics_host
     try:
         server, thread = serve(metrics, bind, settings.metrics_port if port is None else port)
+    except PortInUse as exc:
+        raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"cannot serve metrics on {bind}: {exc.strerror or exc}") from None
     out.print(f"metrics on http://{bind}:{server.server_port}/metrics")
@@ -81,7 +84,9 @@ def notify(
     ] = None,
     metrics_port: Annotated[
         int | None,
-        typer.Option(help="Metrics port (default: SHOCKWATCH_METRICS_PORT + 1; -1 disables)."),
+        typer.Option(
+            help="Metrics port (default: SHOCKWATCH_NOTIFIER_METRICS_PORT; 0 any free; -1 off)."
+        ),
     ] = None,
 ) -> None:
     """Deliver shock.alerts to Slack: one message per transition, exactly once.
@@ -97,6 +102,7 @@ def notify(
     from alerts.slack import SlackNotConfigured
     from common.cli import fail, out, settings_from_env
     from common.kafka import KafkaUnavailable
+    from common.ports import PortInUse
 
     if start not in ("earliest", "latest"):
         raise fail("--start must be earliest or latest")
@@ -108,16 +114,21 @@ def notify(
         raise fail(str(exc)) from None
     except RuntimeError as exc:  # unreadable store
         raise fail(str(exc)) from None
-    port = settings.metrics_port + 1 if metrics_port is None else metrics_port
+    port = settings.notifier_metrics_port if metrics_port is None else metrics_port
     server = thread = None
     if port >= 0:
         bind = metrics_host or settings.metrics_host
         try:
-            server, thread = serve(metrics, bind, port)
+            server, thread = serve(
+                metrics, bind, port, job="notifier", state_dir=settings.state_dir,
+                prefix=settings.topic_prefix,
+            )  # fmt: skip
             out.print(f"notifier metrics on http://{bind}:{server.server_port}/metrics")
+        except PortInUse as exc:
+            # Delivering alerts matters more than their metrics: run on, say so in one line
+            # (and Prometheus's ShockwatchTargetDown fires for the notifier job).
+            log.error("%s; the notifier runs on without metrics", exc)
         except OSError as exc:
-            # Delivering alerts matters more than their metrics: run on, say so loudly (and
-            # Prometheus's ShockwatchTargetDown fires for the notifier job).
             log.error("cannot serve metrics on %s:%d (%s); running without", bind, port, exc)
     out.print(f"notifier: {notifier.topic} -> Slack ({notifier.slack.mode})")
     try:

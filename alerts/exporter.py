@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from alerts.metrics import Metrics
 from common.kafka import aiokafka_config
+from common.ports import serve_metrics
 from common.settings import Settings
 from streams.records import AlertEvent, RecordError, ShockSignal, loads
 from streams.topics import TopicNames
@@ -25,15 +27,25 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT_MS = 500
 
 
-def serve(metrics: Metrics, host: str, port: int) -> tuple[Any, threading.Thread]:
+def serve(
+    metrics: Metrics,
+    host: str,
+    port: int,
+    *,
+    job: str = "worker",
+    state_dir: Path | None = None,
+    prefix: str = "",
+) -> tuple[Any, threading.Thread]:
     """Start the /metrics HTTP server for ``metrics`` on host:port (port 0 = a free one).
 
     Returns (server, thread); ``server.server_port`` is the bound port, ``server.shutdown()``
-    stops it. Bind 127.0.0.1 (the default setting) unless the scraper is elsewhere.
+    stops it. Bind 127.0.0.1 (the default setting) unless the scraper is elsewhere. With a
+    ``state_dir`` the bound port is recorded for ``job`` (``common.ports``); a port in use is
+    ``common.ports.PortInUse``, naming the port and the setting.
     """
-    from prometheus_client import start_http_server
-
-    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    server, thread = serve_metrics(
+        metrics.registry, host, port, job=job, state_dir=state_dir, prefix=prefix
+    )
     log.info("metrics on http://%s:%d/metrics", host, server.server_port)
     return server, thread
 

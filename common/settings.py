@@ -248,7 +248,13 @@ class Settings(BaseSettings):
     detection: DetectionSettings = DetectionSettings()
 
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9464
+    # Each process's /metrics port (docs/alerts.md, "Ports"); 0 = any free port, which the
+    # process prints and records in <state>/ports/<job>.json for `shockwatch status`/`watch`.
+    metrics_port: int = 9464  # the worker
+    notifier_metrics_port: int = 9465
+    liquidations_metrics_port: int = 9466
+    prices_metrics_port: int = 9467
+    funding_metrics_port: int = 9468
     slack_webhook_url: SecretStr | None = None
     slack_bot_token: SecretStr | None = None
     slack_channel: str | None = None

@@ -38,7 +38,12 @@ Fixtures = Annotated[
     ),
 ]
 MetricsPort = Annotated[
-    int, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port (0: off).")
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        help="Serve Prometheus metrics on this port (0: any free one; default: off). `make run` "
+        "passes SHOCKWATCH_<FEED>_METRICS_PORT.",
+    ),
 ]
 CreateTopics = Annotated[bool, typer.Option(help="Create the topic contract first (idempotent).")]
 
@@ -69,23 +74,43 @@ def _run(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     return asyncio.run(runner())
 
 
-def _prepare(dry_run: bool, create: bool, metrics_port: int) -> tuple[Any, Any]:
+def _prepare(
+    dry_run: bool, create: bool, metrics_port: int | None, feed: str = ""
+) -> tuple[Any, Any]:
     from common.kafka import KafkaUnavailable
     from producers.config import load_producer_settings
     from streams.topics import create_topics
 
     settings = _settings()
     ps = load_producer_settings()
-    if metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port, addr=settings.metrics_host)
+    if metrics_port is not None:
+        _serve_metrics(settings, metrics_port, feed)
     if not dry_run and create:
         try:
             create_topics(settings)
         except KafkaUnavailable as exc:
             raise _fail(str(exc)) from None
     return settings, ps
+
+
+def _serve_metrics(settings: Any, port: int, feed: str) -> None:
+    """The default registry on ``port`` (0: a free one), recorded for `shockwatch status`; a
+    port in use is one line naming it and SHOCKWATCH_<FEED>_METRICS_PORT."""
+    from prometheus_client import REGISTRY
+
+    from common.ports import PortInUse, serve_metrics
+
+    host = settings.metrics_host
+    try:
+        server, _ = serve_metrics(
+            REGISTRY, host, port, job=feed, state_dir=settings.state_dir,
+            prefix=settings.topic_prefix,
+        )  # fmt: skip
+    except PortInUse as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
+    sys.stderr.write(f"{feed} metrics on http://{host}:{server.server_port}/metrics\n")
 
 
 def _guard(fn: Callable[[], T]) -> T:
@@ -128,14 +153,14 @@ def produce_liquidations(
         float | None,
         typer.Option(help="Reconnect a venue silent this long (default: per venue, 120-900)."),
     ] = None,
-    metrics_port: MetricsPort = 0,
+    metrics_port: MetricsPort = None,
     create_topics: CreateTopics = True,
 ) -> None:
     """Forced liquidations from Binance USD-M, Bybit and OKX (ccxt.pro) into Kafka."""
     from producers.liquidations.producer import RunLimits
     from producers.run import produce_liquidations as run
 
-    settings, ps = _prepare(dry_run, create_topics, metrics_port)
+    settings, ps = _prepare(dry_run, create_topics, metrics_port, "liquidations")
     if fixtures is not None and idle_exit_s is None:
         idle_exit_s = 2.0
     limits = RunLimits(duration_s=duration_s, idle_exit_s=idle_exit_s)
@@ -161,13 +186,13 @@ def produce_prices(
     dry_run: DryRun = False,
     fixtures: Fixtures = None,
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
-    metrics_port: MetricsPort = 0,
+    metrics_port: MetricsPort = None,
     create_topics: CreateTopics = True,
 ) -> None:
     """Minute bars: yfinance (^GSPC ^IXIC NVDA PLTR GC=F ^VIX) in US hours, ccxt BTC/ETH always."""
     from producers.run import produce_prices as run
 
-    settings, ps = _prepare(dry_run, create_topics, metrics_port)
+    settings, ps = _prepare(dry_run, create_topics, metrics_port, "prices")
     stats = _guard(
         lambda: _run(
             lambda stop: run(settings, ps, dry_run=dry_run, fixtures=fixtures, once=once, stop=stop)
@@ -181,13 +206,13 @@ def produce_funding(
     dry_run: DryRun = False,
     fixtures: Fixtures = None,
     once: Annotated[bool, typer.Option("--once", help="Poll every source once and exit.")] = False,
-    metrics_port: MetricsPort = 0,
+    metrics_port: MetricsPort = None,
     create_topics: CreateTopics = True,
 ) -> None:
     """FRED, New York Fed and Treasury series, polled after each publication time."""
     from producers.run import produce_funding as run
 
-    settings, ps = _prepare(dry_run, create_topics, metrics_port)
+    settings, ps = _prepare(dry_run, create_topics, metrics_port, "funding")
     stats = _guard(
         lambda: _run(
             lambda stop: run(settings, ps, dry_run=dry_run, fixtures=fixtures, once=once, stop=stop)
@@ -218,7 +243,7 @@ def produce_all(
     from producers.run import publish_fixtures
 
     since = _parse_date(funding_since)
-    settings, ps = _prepare(dry_run, create_topics, 0)
+    settings, ps = _prepare(dry_run, create_topics, None)
     stats = _guard(
         lambda: _run(
             lambda stop: publish_fixtures(
@@ -248,7 +273,7 @@ def funding_backfill(
     from producers.run import produce_funding as run
 
     first = _parse_date(since)
-    settings, ps = _prepare(dry_run, create_topics, 0)
+    settings, ps = _prepare(dry_run, create_topics, None)
     stats = _guard(
         lambda: _run(
             lambda stop: run(

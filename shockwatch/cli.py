@@ -32,12 +32,15 @@ def _register_subapps() -> None:
     from alerts.cli import alerts_app
     from producers.cli import funding_app, produce_app
     from shockwatch.sample import test_slack
+    from shockwatch.status_cli import status, watch
 
     # test-slack runs the detector to make its sample: a composition, so the roof adds it
     alerts_app.command("test-slack")(test_slack)
     app.add_typer(alerts_app, name="alerts")
     app.add_typer(produce_app, name="produce")
     app.add_typer(funding_app, name="funding")
+    app.command("status")(status)
+    app.command("watch")(watch)
 
 
 _register_subapps()
@@ -196,17 +199,25 @@ def consume(
 # -- worker and scenarios -------------------------------------------------------------------
 
 
-def _metrics(host: str, port: int) -> object | None:
-    """The Prometheus exporter served by the worker (None when alerts.metrics is absent)."""
+def _metrics(settings: Settings, port: int, prefix: str | None) -> object | None:
+    """The Prometheus exporter served by the worker (None when alerts.metrics is absent); a
+    port in use is one error line naming it and its setting (``common.ports``)."""
     try:
         from alerts.exporter import serve
         from alerts.metrics import Metrics
     except ImportError:  # pragma: no cover - the alerts package is part of the project
         log.warning("alerts.metrics not available: the worker exports no metrics")
         return None
+    from common.ports import PortInUse
+
     metrics = Metrics()
-    serve(metrics, host, port)
-    log.info("metrics on http://%s:%d/metrics", host, port)
+    host = settings.metrics_host
+    live = settings.topic_prefix if prefix is None else prefix
+    try:
+        server, _ = serve(metrics, host, port, state_dir=settings.state_dir, prefix=live)
+    except PortInUse as exc:
+        raise fail(str(exc)) from None
+    console.print(f"worker metrics on http://{host}:{server.server_port}/metrics")
     return metrics
 
 
@@ -215,7 +226,10 @@ def worker(
     app_id: Annotated[str | None, typer.Option(help="faust app id (consumer group).")] = None,
     prefix: Annotated[str | None, typer.Option(help="Topic name prefix.")] = None,
     metrics: Annotated[bool, typer.Option(help="Serve Prometheus metrics.")] = True,
-    metrics_port: Annotated[int | None, typer.Option(help="Metrics port.")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Metrics port (default: SHOCKWATCH_METRICS_PORT; 0: any free one)."),
+    ] = None,
     scale_out: Annotated[
         bool | None,
         typer.Option(
@@ -237,13 +251,13 @@ def worker(
     settings = settings_from_env()
     if scale_out is not None:
         settings = settings.model_copy(update={"scale_out": scale_out})
+    # The port first: a port in use is refused before anything touches Kafka.
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    sink = _metrics(settings, port, prefix) if metrics else None
     try:
         create_topics(settings, prefix)
     except KafkaUnavailable as exc:
         raise fail(str(exc)) from None
-    sink = (
-        _metrics(settings.metrics_host, metrics_port or settings.metrics_port) if metrics else None
-    )
     faust_app = create_app(settings, app_id=app_id, prefix=prefix, metrics=sink)  # type: ignore[arg-type]
     run_worker(faust_app, loglevel=os.environ.get("SHOCKWATCH_WORKER_LOGLEVEL", "WARNING"))
 
