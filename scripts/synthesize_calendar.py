@@ -323,6 +323,7 @@ def render_toml(spec: dict[str, Any], start: int, end: int) -> str:
         f"end = {toml_value(iso_utc(end))}",
         "synthesized = true",
         f"calibration = {toml_value(calibration(spec))}",
+        f"observed_share = {venue_split(spec).observed_share:.4f}",
         "",
         "[expect]",
         *(f"{k} = {toml_value(v)}" for k, v in spec["expect"].items()),

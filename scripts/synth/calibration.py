@@ -516,7 +516,8 @@ def tiny_meta() -> Meta:
         notes=(
             "Prices are the bars of 2025-11-04-everything-sells ending 15:01-15:30 UTC "
             "(identical values). Liquidations are drawn afresh for this window (~5 a minute, "
-            "$6m in all, 83% longs) against the same price paths. Funding holds, per series, "
+            "$6m market-wide, 83% longs, the subscribed venues' ~66% of it in the file) "
+            "against the same price paths. Funding holds, per series, "
             "the last 5 observations published by 15:30 UTC.",
             "There is deliberately **no `[expect]` table**: this is a format sample, not a "
             "detection test.",

@@ -124,7 +124,7 @@ def toml_value(value: Any) -> str:
     return json.dumps(value)
 
 
-def render_toml(meta: Meta) -> str:
+def render_toml(meta: Meta, observed_share: float) -> str:
     lines = [
         f"name = {toml_value(meta.name)}",
         f"description = {toml_value(meta.description)}",
@@ -133,6 +133,7 @@ def render_toml(meta: Meta) -> str:
         f"end = {toml_value(iso_utc(meta.end))}",
         "synthesized = true",
         f"calibration = {toml_value(meta.calibration)}",
+        f"observed_share = {observed_share:.4f}",
     ]
     if meta.expect:
         lines += ["", "[expect]", *(f"{k} = {toml_value(v)}" for k, v in meta.expect)]
