@@ -48,7 +48,7 @@ from synth.funding import (
     publish_ms,
     series_value,
 )
-from synth.liquidations import LiqBlock, LiqSpec, make_liquidations
+from synth.liquidations import LiqBlock, LiqSpec, make_liquidations, observed_spec
 from synth.output import encode, write_gzip
 from synth.prices import (
     ALTS,
@@ -62,6 +62,7 @@ from synth.prices import (
 )
 from synth.readme import toml_value
 from synth.units import DAY_MS, SCHEMA_VERSION, et_ms, iso_utc, utc_ms
+from synth.venues import VenueSplit, split_day
 from synth.walk import Asset, Factors, Market, VolWindow, build_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,10 +206,12 @@ def alt_assets(btc: Asset) -> list[Asset]:
 
 
 def liquidation_spec(spec: dict[str, Any], start: int, midnight: int, end: int) -> LiqSpec:
-    """The day's budget in blocks: the evening before (3%), the sourced concentration windows
-    with their shares, and the rest spread over the other hours of the UTC day."""
+    """The day's market-wide budget in blocks: the evening before (3%), the sourced
+    concentration windows with their shares, and the rest spread over the other hours of the
+    UTC day; drawn on the observed venues of the day's split only."""
     liq = spec["liquidations"]
-    total, longs = float(liq["total_usd"]), float(liq.get("long_share") or 0.5)
+    venues = venue_split(spec)
+    total, longs = venues.total_usd, float(liq.get("long_share") or 0.5)
     eve = LiqBlock(start, midnight, total * 0.03, 0.5)
     day_total = total
     windows = sorted(
@@ -232,7 +235,11 @@ def liquidation_spec(spec: dict[str, Any], start: int, midnight: int, end: int) 
         blocks.append(LiqBlock(a, b, day_total * rest_share * (b - a) / gap_ms, longs))
     blocks = sorted([eve, *blocks], key=lambda b: b.start)
     events = int(min(40_000, max(3_000, total / 250_000)))
-    return LiqSpec(tuple(b for b in blocks if b.notional_usd > 0), events=events)
+    return observed_spec([b for b in blocks if b.notional_usd > 0], events, venues)
+
+
+def venue_split(spec: dict[str, Any]) -> VenueSplit:
+    return split_day(spec["liquidations"], int(spec["date"][:4]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,6 +323,7 @@ def render_toml(spec: dict[str, Any], start: int, end: int) -> str:
         f"end = {toml_value(iso_utc(end))}",
         "synthesized = true",
         f"calibration = {toml_value(calibration(spec))}",
+        f"observed_share = {venue_split(spec).observed_share:.4f}",
         "",
         "[expect]",
         *(f"{k} = {toml_value(v)}" for k, v in spec["expect"].items()),
@@ -332,7 +340,8 @@ def calibration(spec: dict[str, Any]) -> str:
     liq = spec["liquidations"]
     return (
         f"Sourced {spec['date']} close-to-close moves ({moves}), liquidations "
-        f"${liq['total_usd'] / 1e6:,.0f}m ({(liq.get('long_share') or 0.5) * 100:.0f}% longs), "
+        f"${liq['total_usd'] / 1e6:,.0f}m ({(liq.get('long_share') or 0.5) * 100:.0f}% longs; "
+        f"{venue_split(spec).observed_share:.0%} of the market on the subscribed venues), "
         f"{spec['era']} funding anchors"
     )
 
@@ -354,6 +363,7 @@ def render_readme(spec: dict[str, Any], world: dict[str, Any], era_src: dict[str
         values = ", ".join(f"{d} {v}" for d, v, *_ in used)
         funding.append(f"- **{name}**: {values}. Source: {'; '.join(sources)}")
     total = sum(r["notional_usd"] for r in world["liquidations"]) / 1e9
+    venues = venue_split(spec)
     blocks = ", ".join(f"{a}-{b} UTC {s:.0%}" for a, b, s in spec["liq_blocks_utc"]) or "none"
     out = [
         f"# {spec['name']}",
@@ -407,15 +417,31 @@ def render_readme(spec: dict[str, Any], world: dict[str, Any], era_src: dict[str
         "close), or the calm level if larger: big days are realised-volatile days.",
         f"- **Liquidation prints**: {len(world['liquidations']):,} prints totalling "
         f"${total:.2f}bn (3% of the budget the evening before); sourced concentration "
-        f"windows: {blocks}; the rest spread evenly; sizes heavy-tailed, venues Binance 40% / "
-        "Bybit 35% / OKX 25% (the split is synthetic, as are the alt-coin prints, priced off "
-        "BTC's path).",
+        f"windows: {blocks}; the rest spread evenly; sizes heavy-tailed; only the venues "
+        "shockwatch subscribes, at their share of the day (below; the alt-coin prints are "
+        "priced off BTC's path).",
+        f"- **Venues** ({venues.basis} split, {venues.era}; scripts/synth/venues.py): of the "
+        f"market-wide ${venues.total_usd / 1e6:,.0f}m the subscribed venues carry "
+        f"{venues.observed_share:.1%} ({money(venues.observed_usd)}), and only that is in "
+        f"`liquidations.jsonl.gz`; unobserved: {money(venues.unobserved_usd) or 'none'}. "
+        f"Source of the split: {sourced_note(liq)}",
         f"- **Funding**: every business day of the {FUNDING_WEEKS} weeks before the day, "
         "interpolated between the dated anchors above (the SRF is zero except on sourced "
         "prints), stamped with each series' publication time (data/scenarios/README.md).",
         "",
     ]
     return "\n".join(out)
+
+
+def money(usd: dict[str, float]) -> str:
+    return ", ".join(f"{k} ${v / 1e6:,.0f}m" for k, v in usd.items())
+
+
+def sourced_note(liq: dict[str, Any]) -> str:
+    src = (liq.get("venues_sourced") or {}).get("src")
+    if src:
+        return f"{src}; the other venues era-typical."
+    return "era-typical shares (no per-exchange breakdown of the day found)."
 
 
 def write_day(spec: dict[str, Any], eras: dict[str, Any], out: Path) -> dict[str, int]:
@@ -436,6 +462,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="NAME", help="one day (repeatable)")
     args = parser.parse_args(argv)
     data = json.loads(DAYS_FILE.read_text())
+    for spec in data["days"]:  # the derived split, recorded beside its inputs
+        spec["liquidations"]["venue_split"] = venue_split(spec).to_json()
+    (args.out / DAYS_FILE.name).write_text(json.dumps(data, indent=1, ensure_ascii=False))
     for spec in data["days"]:
         if args.only and spec["name"] not in args.only:
             continue

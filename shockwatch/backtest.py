@@ -48,6 +48,7 @@ class DayOutcome:
     reason: str
     problems: list[str] = field(default_factory=list)
     mode: str = "offline"
+    observed_share: float | None = None  # of the day's liquidations, on the subscribed venues
 
     @property
     def ok(self) -> bool:
@@ -194,6 +195,7 @@ def outcome_of(
         reason=reason(fired, deciding, settings, problems),
         problems=problems,
         mode=mode,
+        observed_share=scenario.observed_share,
     )
 
 
@@ -265,6 +267,17 @@ def backtest(
     return outcomes, summarize(outcomes, [s.expect for s in scenarios])
 
 
+def observed_note(outcomes: Sequence[DayOutcome]) -> str:
+    """The closing note: each day's share of the market-wide liquidations that the subscribed
+    venues carry (the basis the liquidation measures are calibrated on)."""
+    shares = [f"{o.name} {o.observed_share:.0%}" for o in outcomes if o.observed_share]
+    if not shares:
+        return ""
+    return "Liquidations on the observed basis (subscribed venues' share of the market): " + (
+        ", ".join(shares)
+    )
+
+
 def markdown(outcomes: Sequence[DayOutcome], summary: Summary) -> str:
     """The confusion table as Markdown (docs/detection.md holds one, printed by ``--markdown``)."""
     rows = [
@@ -277,8 +290,8 @@ def markdown(outcomes: Sequence[DayOutcome], summary: Summary) -> str:
             f"| {o.name} | {o.kind} | {o.expected} | {o.fired_text}{mark} "
             f"| {utc_hm(o.first_fire_ms)} | {o.peak_text} | {o.reason} |"
         )
-    rows += [
-        "",
-        f"{summary.text()}.",
-    ]
+    rows += ["", f"{summary.text()}."]
+    note = observed_note(outcomes)
+    if note:
+        rows += ["", f"{note}."]
     return "\n".join(rows)

@@ -450,7 +450,7 @@ def backtest_cmd(
 
 
 def _print_backtest(outcomes: list, summary: object, samples: list) -> None:
-    from shockwatch.backtest import utc_hm
+    from shockwatch.backtest import observed_note, utc_hm
 
     table = Table(title="backtest: expected vs fired", show_lines=False)
     for col in ("day", "kind", "expected", "fired", "first fire UTC", "peak m/l/f/c"):
@@ -463,6 +463,9 @@ def _print_backtest(outcomes: list, summary: object, samples: list) -> None:
                       o.peak_text, o.reason, mark)  # fmt: skip
     out.print(table)
     out.print(summary.text())  # type: ignore[attr-defined]
+    note = observed_note(outcomes)
+    if note:
+        out.print(note)
     if samples:
         out.print(f"left out (no \\[expect]): {', '.join(p.name for p in samples)}")
 

@@ -55,6 +55,9 @@ class Scenario:
     synthesized: bool
     expect: dict[str, Any] = field(default_factory=dict)
     kind: str = ""  # what kind of day (calm, crypto-only, broad-tight-funding, ...); optional
+    # Share of the day's market-wide liquidations on the venues shockwatch subscribes (the part
+    # the liquidation file holds); optional, written by the synthesizers.
+    observed_share: float | None = None
 
     def feed_file(self, feed: str) -> Path | None:
         for suffix in (".jsonl", ".jsonl.gz"):
@@ -95,10 +98,20 @@ def read_scenario(path: str | Path) -> Scenario:
         synthesized=bool(meta.get("synthesized", False)),
         expect=dict(meta.get("expect", {})),
         kind=str(meta.get("kind", "")),
+        observed_share=observed_share(meta, toml_path),
     )
     if not any(scenario.feed_file(f) for f in FEEDS):
         raise ScenarioError(f"{folder}: no prices/liquidations/funding .jsonl(.gz) file")
     return scenario
+
+
+def observed_share(meta: dict[str, Any], toml_path: Path) -> float | None:
+    value = meta.get("observed_share")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ScenarioError(f"{toml_path}: observed_share must be a number in (0, 1]")
+    return float(value)
 
 
 def _open(path: Path) -> BinaryIO:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 
 from synth.funding import SERIES_ORDER, FundingPlan, funding_key
-from synth.liquidations import LiqBlock, LiqSpec, liq_block, make_liquidations
+from synth.liquidations import LiqBlock, LiqSpec, liq_block, make_liquidations, observed_spec
 from synth.prices import (
     CALM_SIGMA,
     STRESS_SIGMA,
@@ -33,6 +33,7 @@ from synth.prices import (
 )
 from synth.scenario import Meta, Recipe, World
 from synth.units import utc_ms
+from synth.venues import split
 from synth.walk import Asset, window
 
 # --- 1. 2025-11-04-everything-sells ----------------------------------------------------------
@@ -99,6 +100,13 @@ def everything_sells_assets(start: int, end: int) -> tuple[Asset, ...]:
     return (*assets, btc, eth, *alts(btc, starts))
 
 
+# Hyperliquid led Nov 4 with $374m of the $1.27bn liquidated by 03:00 UTC (CoinGlass via
+# CoinDesk, https://www.coindesk.com/markets/2025/11/04/bitcoin-ether-solana-traders-liquidated-
+# for-over-usd1b-as-prices-dump-5-10): its share applied to the day; the rest era-typical.
+NOV4_VENUES = split(2.0e9, 2025, {"hyperliquid": 2.0e9 * 374 / 1270})
+ERA_2025 = split(1.0, 2025)  # the fictional 2025 days: era-typical shares
+
+
 def nov4_liquidations() -> LiqSpec:
     """$2.0bn on Nov 4 UTC, $1.63bn of it longs; the wave's long share closes the gap."""
     quiet = (
@@ -112,7 +120,7 @@ def nov4_liquidations() -> LiqSpec:
     wave_usd = 2000 - sum(b.notional_usd for b in day_quiet) / 1e6
     wave_longs = 1630 - sum(b.notional_usd * b.long_share for b in day_quiet) / 1e6
     wave = liq_block("2025-11-04T14:00", "2025-11-04T20:00", wave_usd, wave_longs / wave_usd)
-    return LiqSpec((*quiet[:4], wave, quiet[4]), events=38_000)
+    return observed_spec((*quiet[:4], wave, quiet[4]), 38_000, NOV4_VENUES)
 
 
 def everything_sells() -> Recipe:
@@ -263,12 +271,13 @@ def calm_day() -> Recipe:
         ),
         expected_text='No alert of any severity (`max_severity = "none"`).',
     )
-    liqs = LiqSpec(
+    liqs = observed_spec(
         (
             liq_block("2025-07-14T21:00", "2025-07-15T00:00", 22, 0.50),
             liq_block("2025-07-15T00:00", "2025-07-16T00:00", 200, 0.50),
         ),
-        events=7_200,
+        7_200,
+        ERA_2025,
     )
     vol = (window("2025-07-15T13:30", "2025-07-15T14:00", "equity", 1.3),)
     return Recipe(
@@ -321,14 +330,15 @@ def crypto_only_crash() -> Recipe:
                  low=3700.0)  # fmt: skip
     starts = {"SOL": 183.0, "XRP": 3.05, "DOGE": 0.225, "BNB": 850.0}
     wave_longs = (1200 - 60 * 0.50 - 70 * 0.45) / 1370
-    liqs = LiqSpec(
+    liqs = observed_spec(
         (
             liq_block("2025-08-18T20:00", "2025-08-19T00:00", 12, 0.50),
             liq_block("2025-08-19T00:00", "2025-08-19T13:30", 60, 0.50),
             liq_block("2025-08-19T13:30", "2025-08-19T18:30", 1370, wave_longs),
             liq_block("2025-08-19T18:30", "2025-08-20T00:00", 70, 0.45),
         ),
-        events=31_000,
+        31_000,
+        ERA_2025,
     )
     vol = (
         window("2025-08-19T13:30", "2025-08-19T14:00", "equity", 1.3),
@@ -416,14 +426,15 @@ def funding_squeeze() -> Recipe:
     btc = calm_crypto("BTC", sigma["BTC"], (start, end), midnight, (108_000, 2.0, 0.4, 1), 0.03)
     eth = calm_crypto("ETH", sigma["ETH"], (start, end), midnight, (3850, 2.5, 0.5, 4), 0.04)
     starts = {"SOL": 185.0, "XRP": 2.50, "DOGE": 0.185, "BNB": 1090.0}
-    liqs = LiqSpec(
+    liqs = observed_spec(
         (
             liq_block("2025-10-30T20:00", "2025-10-31T00:00", 20, 0.40),
             liq_block("2025-10-31T00:00", "2025-10-31T13:30", 50, 0.35),
             liq_block("2025-10-31T13:30", "2025-10-31T20:00", 70, 0.25),
             liq_block("2025-10-31T20:00", "2025-11-01T00:00", 30, 0.30),
         ),
-        events=5_600,
+        5_600,
+        ERA_2025,
     )
     vol = (window("2025-10-31T13:30", "2025-10-31T14:00", "equity", 1.3),)
     return Recipe(
@@ -505,7 +516,8 @@ def tiny_meta() -> Meta:
         notes=(
             "Prices are the bars of 2025-11-04-everything-sells ending 15:01-15:30 UTC "
             "(identical values). Liquidations are drawn afresh for this window (~5 a minute, "
-            "$6m in all, 83% longs) against the same price paths. Funding holds, per series, "
+            "$6m market-wide, 83% longs, the subscribed venues' ~66% of it in the file) "
+            "against the same price paths. Funding holds, per series, "
             "the last 5 observations published by 15:30 UTC.",
             "There is deliberately **no `[expect]` table**: this is a format sample, not a "
             "detection test.",
@@ -519,7 +531,7 @@ def tiny_meta() -> Meta:
 def build_tiny(parent: World) -> World:
     meta = tiny_meta()
     prices = [r for r in parent.prices if meta.start < r["ts_ms"] <= meta.end]
-    spec = LiqSpec((LiqBlock(meta.start, meta.end, 6e6, 0.83),), events=150)
+    spec = observed_spec((LiqBlock(meta.start, meta.end, 6e6, 0.83),), 150, NOV4_VENUES)
     liqs = make_liquidations(spec, parent.paths, meta.name, (meta.start, meta.end))
     published = [r for r in parent.funding if r["ts_ms"] <= meta.end]
     funding = [

@@ -1,8 +1,10 @@
-"""Liquidations: forced-liquidation prints from Binance USD-M, Bybit and OKX.
+"""Liquidations: forced-liquidation prints from the venues shockwatch subscribes.
 
-Synthesizes the ``liquidations`` topic. Each time block of a scenario has a notional budget
-and a long share; each (block, side, venue) cell gets block x side share x venue share of
-notional (Binance 40%, Bybit 35%, OKX 25%) and an event count proportional to its
+Synthesizes the ``liquidations`` topic. Each time block of a scenario has a **market-wide**
+notional budget and a long share; each (block, side, observed venue) cell gets block x side
+share x the venue's share of the market (``LiqSpec.venues``, from ``synth.venues``: the day's
+sourced or era-typical split, observed venues only, so the cells sum to the observed share of
+the budget: what the live feeds would have seen) and an event count proportional to its
 notional^0.85. Sizes are heavy-tailed (lognormal, median $3.5k, log-sd 2.4, truncated at $5m)
 and scaled to the cell's budget. Minutes cluster after BTC's down-moves for longs (up-moves
 for shorts); prices come from the base's path with a small lognormal slippage, clamped into
@@ -11,8 +13,9 @@ symbol has two in one second (Binance pushes at most one liquidation per symbol 
 
 Calibrated to: each block's budget and long share, which sum to the sourced day total and
 long share (e.g. 2025-11-04: ~$2.0bn, ~$1.63bn of it longs; see ``synth.calibration`` and
-``data/calendar/days.json``). The venue split, size distribution and base mix by count
-(BTC 40%, ETH 30%, SOL 12%, XRP 8%, DOGE 6%, BNB 4%) are chosen, not sourced.
+``data/calendar/days.json``), and the venue split (``synth.venues``: sourced where published,
+else era-typical). The size distribution and base mix by count (BTC 40%, ETH 30%, SOL 12%,
+XRP 8%, DOGE 6%, BNB 4%) are chosen, not sourced; Deribit prints are BTC and ETH only.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from synth.units import MINUTE_MS, SCHEMA_VERSION, Record, Session, utc_ms
+from synth.venues import VenueSplit
 from synth.walk import PricePath
 
 
@@ -41,7 +45,7 @@ BASES = (
     Base("DOGE", 0.06, 0),
     Base("BNB", 0.04, 2),
 )
-VENUES = (("binanceusdm", 0.40), ("bybit", 0.35), ("okx", 0.25))  # share of notional
+DERIBIT_BASES = ("BTC", "ETH")  # Deribit's perpetuals that matter here (inverse, USD)
 SIZE_MEDIAN_USD = 3_500.0
 SIZE_SIGMA = 2.4  # log-space sd: a heavy right tail
 SIZE_CAP_USD = 5_000_000.0  # the lognormal is truncated here (largest prints $1-5m)
@@ -60,8 +64,17 @@ class LiqBlock:
 
 @dataclass(frozen=True)
 class LiqSpec:
-    blocks: tuple[LiqBlock, ...]
-    events: int  # approximate total number of events
+    blocks: tuple[LiqBlock, ...]  # market-wide budgets
+    events: int  # approximate number of events, market-wide (scaled by the observed share)
+    # Observed venue -> its share of the market-wide notional (sums to the observed share).
+    venues: tuple[tuple[str, float], ...]
+    # The rest of the market, venue -> share, not drawn (for the README), and how it was split.
+    unobserved: tuple[tuple[str, float], ...] = ()
+    basis: str = ""
+
+    @property
+    def observed_share(self) -> float:
+        return sum(share for _, share in self.venues)
 
 
 @dataclass(frozen=True)
@@ -86,15 +99,22 @@ def liq_block(start: str, end: str, notional_musd: float, long_share: float) -> 
     return LiqBlock(utc_ms(start), utc_ms(end), notional_musd * 1e6, long_share)
 
 
+def observed_spec(blocks: Sequence[LiqBlock], events: int, split: VenueSplit) -> LiqSpec:
+    """Market-wide blocks drawn on the observed venues of ``split`` only."""
+    basis = f"{split.basis} split, {split.era}"
+    return LiqSpec(tuple(blocks), events, split.shares(), split.unobserved_shares(), basis)
+
+
 def plan_cells(spec: LiqSpec) -> list[Cell]:
-    """Split every block by side and venue; events per cell ~ its notional**COUNT_EXPONENT."""
+    """Split every block by side and observed venue (the unobserved part of the market is not
+    drawn); events per cell ~ its notional**COUNT_EXPONENT."""
     raw: list[tuple[LiqBlock, str, str, float]] = []
     for block in spec.blocks:
         for side, share in (("long", block.long_share), ("short", 1 - block.long_share)):
-            for venue, venue_share in VENUES:
+            for venue, venue_share in spec.venues:
                 raw.append((block, side, venue, block.notional_usd * share * venue_share))
     weights = [notional**COUNT_EXPONENT for *_, notional in raw]
-    scale = spec.events / sum(weights)
+    scale = spec.events * spec.observed_share / sum(weights)
     return [
         Cell(block, side, venue, notional, max(1, round(weight * scale)))
         for (block, side, venue, notional), weight in zip(raw, weights, strict=True)
@@ -149,7 +169,8 @@ def draw_cell(
     cell: Cell, minutes: Sequence[int], cumulative: Sequence[float], rng: random.Random
 ) -> list[Draft]:
     stamps = rng.choices(minutes, cum_weights=cumulative, k=cell.count)
-    bases = rng.choices(BASES, weights=[b.count_weight for b in BASES], k=cell.count)
+    listed = [b for b in BASES if cell.venue != "deribit" or b.name in DERIBIT_BASES]
+    bases = rng.choices(listed, weights=[b.count_weight for b in listed], k=cell.count)
     raw = [draw_size(rng) for _ in range(cell.count)]
     jitter = [rng.uniform(0.5, 1.0) for _ in range(cell.count)]
     sizes = fit_sizes(raw, jitter, cell.notional_usd)
@@ -192,7 +213,7 @@ def liquidation_record(draft: Draft, path: PricePath, rng: random.Random, seq: i
     price = round(min(max(mark, lo), hi), decimals)
     step = 10.0**-draft.base.qty_decimals
     qty = round(max(draft.notional_usd / price, step), draft.base.qty_decimals)
-    symbol = f"{draft.base.name}/USDT:USDT"
+    symbol = venue_symbol(draft.venue, draft.base.name)
     return {
         "schema_version": SCHEMA_VERSION,
         "ts_ms": draft.ts_ms,
@@ -207,6 +228,11 @@ def liquidation_record(draft: Draft, path: PricePath, rng: random.Random, seq: i
         "event_id": f"{draft.venue}:{symbol}:{draft.ts_ms}:{seq}",
         "lower_bound": draft.venue == BINANCE,
     }
+
+
+def venue_symbol(venue: str, base: str) -> str:
+    """The ccxt symbol of the venue's perpetual: linear USDT, or Deribit's inverse USD."""
+    return f"{base}/USD:{base}" if venue == "deribit" else f"{base}/USDT:USDT"
 
 
 def price_decimals(price: float) -> int:

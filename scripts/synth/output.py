@@ -39,6 +39,6 @@ def write_world(world: World, out: Path) -> dict[str, int]:
     write_gzip(folder / "prices.jsonl.gz", encode(world.prices))
     write_gzip(folder / "liquidations.jsonl.gz", encode(world.liquidations))
     (folder / "funding.jsonl").write_bytes(encode(world.funding))
-    (folder / "scenario.toml").write_text(render_toml(world.meta))
+    (folder / "scenario.toml").write_text(render_toml(world.meta, world.liq_spec.observed_share))
     (folder / "README.md").write_text(render_readme(world, counts))
     return counts

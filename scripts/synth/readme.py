@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from synth.liquidations import BASES, VENUES
+from synth.liquidations import BASES
 from synth.prices import SYMBOL_ORDER
 from synth.scenario import Meta, World
 from synth.units import DAY_MS, MINUTE_MS, Record, Session, iso_utc, short_utc, utc_ms
@@ -93,7 +93,10 @@ def liq_summary(records: Sequence[Record], day: date, window: Session) -> LiqSum
         day_total=day_total,
         day_long_share=share(in_day, "side_liquidated", "long", day_total),
         day_events=len(in_day),
-        venues={v: share(records, "exchange", v, total) for v, _ in VENUES},
+        venues={
+            v: share(records, "exchange", v, total)
+            for v in sorted({r["exchange"] for r in records})
+        },
         bases={b.name: share(records, "base", b.name, total) for b in BASES},
         median=statistics.median(sizes),
         largest=max(sizes),
@@ -121,7 +124,7 @@ def toml_value(value: Any) -> str:
     return json.dumps(value)
 
 
-def render_toml(meta: Meta) -> str:
+def render_toml(meta: Meta, observed_share: float) -> str:
     lines = [
         f"name = {toml_value(meta.name)}",
         f"description = {toml_value(meta.description)}",
@@ -130,6 +133,7 @@ def render_toml(meta: Meta) -> str:
         f"end = {toml_value(iso_utc(meta.end))}",
         "synthesized = true",
         f"calibration = {toml_value(meta.calibration)}",
+        f"observed_share = {observed_share:.4f}",
     ]
     if meta.expect:
         lines += ["", "[expect]", *(f"{k} = {toml_value(v)}" for k, v in meta.expect)]
@@ -157,7 +161,13 @@ def render_liquidations(world: World) -> list[str]:
         f"- {world.meta.day.isoformat()} UTC (the scenario day, inside the window): "
         f"{s.day_events:,} events, {usd(s.day_total)}, longs {s.day_long_share:.1%}."
     ]
+    spec = world.liq_spec
+    market = sum(b.notional_usd for b in spec.blocks)
+    unseen = ", ".join(f"{v} {share:.1%}" for v, share in spec.unobserved) or "none"
     return [
+        f"- Market-wide budget {usd(market)}; the venues shockwatch subscribes carry "
+        f"{spec.observed_share:.1%} of it ({spec.basis}), and only they are in the file. "
+        f"Unobserved (share of the market): {unseen}.",
         f"- All {s.events:,} events: {usd(s.total)}, longs {s.long_share:.1%} of notional.",
         *(day if s.day_events != s.events else []),
         f"- Venue split of notional: {venues}.",
@@ -196,9 +206,11 @@ METHOD = (
     "bar end, price_usd = close), rounded to 2 decimals. Where a day low is a target, a path is "
     "kept only if nothing trades more than 0.1% below it; calm paths are kept only inside their "
     "band (deterministic retry with the next seed). Nothing in a bar depends on later data.",
-    "- **Liquidations.** Each time block has a notional budget and a long share; each (block, "
-    "side, venue) cell gets block x side share x venue share of notional (Binance 40%, Bybit "
-    "35%, OKX 25%) and an event count proportional to its notional^0.85. Sizes are lognormal "
+    "- **Liquidations.** Each time block has a market-wide notional budget and a long share; "
+    "each (block, side, observed venue) cell gets block x side share x the venue's share of the "
+    "market (scripts/synth/venues.py: the era's typical split, sourced per era; only the venues "
+    "shockwatch subscribes are drawn, so the files hold what the live feeds would see) and an "
+    "event count proportional to its notional^0.85. Sizes are lognormal "
     "(median $3.5k, log-sd 2.4, truncated at $5m) scaled to the cell's notional (a print "
     "scaled past $5m is set between $2.5m and $5m instead). Minutes are drawn with weight "
     "0.5 + max(0, -z)^2 for longs (max(0, z)^2 for shorts), z = BTC's "
