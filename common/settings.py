@@ -68,21 +68,21 @@ class LiquidationSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     # The dollar levels below are on the observed basis: what the subscribed venues report,
-    # about 70% of the market-wide totals aggregators publish (docs/detection.md, section 3).
+    # about 66% of the market-wide totals aggregators publish (docs/detection.md, section 3).
     window_min: int = 60
     baseline_min: int = 1440
     # Floor of the trailing hourly baseline: a cold start or a dead-quiet night must not turn
     # a few million dollars into a 50x "surge".
-    baseline_floor_usd: float = 17_500_000.0
+    baseline_floor_usd: float = 16_500_000.0
     full_surge: float = 6.0
     # The window notional must also be large in absolute terms to count as a wave.
-    wave_min_usd: float = 105_000_000.0
+    wave_min_usd: float = 99_000_000.0
     # Sustained pressure: the total over the last ``sustained_min`` minutes on a log scale
     # from ``sustained_calm_usd`` (0: an ordinary day's share) to ``sustained_full_usd`` (1),
     # so a large day spread over many hours counts even when no single hour is a wave.
     sustained_min: int = 360
-    sustained_calm_usd: float = 42_000_000.0
-    sustained_full_usd: float = 700_000_000.0
+    sustained_calm_usd: float = 39_600_000.0
+    sustained_full_usd: float = 660_000_000.0
 
 
 class FundingSettings(BaseModel):

@@ -25,8 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# The venues shockwatch subscribes (ccxt ids), as producers/liquidations/venues.py.
-OBSERVED = ("binanceusdm", "bybit", "okx", "gate", "bitget", "htx", "deribit")
+from producers.liquidations.venues import Venue
+
+# The venues shockwatch subscribes (ccxt ids): producers/liquidations/venues.py's table itself,
+# so the data can only claim what the live feeds read (Bitget has no documented public
+# liquidation channel, docs/producers.md: its share stays unobserved).
+OBSERVED = tuple(v.value for v in Venue)
 
 
 @dataclass(frozen=True)
