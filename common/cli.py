@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from common.log import register_secret
 from common.settings import Settings, load_settings
@@ -32,6 +33,7 @@ def settings_from_env() -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``error: message`` and return the exit to raise (``raise fail(...)``)."""
-    console.print(f"[bold red]error:[/] {message}")
+    """Print ``error: message`` and return the exit to raise (``raise fail(...)``). The message
+    is plain text: brackets in it ("[expect]", a topic list) are printed, not read as markup."""
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, any width
     return typer.Exit(code)

@@ -169,18 +169,22 @@ def consume(
     """Print records of a topic from the beginning (one JSON per line; a quick look)."""
     from kafka import KafkaConsumer
 
-    from common.kafka import KafkaUnavailable, kafka_python_config
+    from common.kafka import kafka_python_config, partitions_for, require_reachable
 
-    try:
-        consumer = KafkaConsumer(
-            topic,
-            **kafka_python_config(settings_from_env()),
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            consumer_timeout_ms=int(timeout_s * 1000),
+    settings = settings_from_env()
+    servers = require_reachable(settings)  # KafkaUnavailable: one line from main()
+    if not partitions_for(settings, [topic]).get(topic):
+        raise fail(
+            f"no topic {topic!r} on the cluster at {servers}: `shockwatch topics list --all` "
+            "shows the names there"
         )
-    except KafkaUnavailable as exc:
-        raise fail(str(exc)) from None
+    consumer = KafkaConsumer(
+        topic,
+        **kafka_python_config(settings),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=int(timeout_s * 1000),
+    )
     n = 0
     try:
         for msg in consumer:
@@ -330,7 +334,7 @@ def scenario_run(
 def scenario_check(
     scenario_dir: Annotated[Path, typer.Argument(help="Scenario folder.")],
 ) -> None:
-    """Run a scenario and compare with the [expect] of its scenario.toml (exit 1 on mismatch)."""
+    """Run a scenario and compare with the \\[expect] of its scenario.toml (exit 1 on mismatch)."""
     from shockwatch.runner import check_expectations
 
     scenario, result = _run(scenario_dir, quiet=False)
@@ -592,7 +596,20 @@ def report_cmd(
 
 
 def main() -> None:
-    app()
+    """The entry point: what a command did not catch itself, from the causes an operator can
+    act on (an unreachable or refusing cluster, a bad scenario folder), ends in one line, not
+    a traceback."""
+    from kafka.errors import KafkaError
+
+    from common.kafka import KafkaUnavailable
+    from streams.scenario import ScenarioError
+
+    try:
+        app()
+    except (KafkaUnavailable, ScenarioError) as exc:
+        raise SystemExit(fail(str(exc)).exit_code) from None
+    except KafkaError as exc:
+        raise SystemExit(fail(f"Kafka: {type(exc).__name__}: {exc}").exit_code) from None
 
 
 if __name__ == "__main__":

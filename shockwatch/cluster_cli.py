@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from common.cli import fail, out, settings_from_env
+from common.settings import Settings
 
 kafka_app = typer.Typer(help="The local Kafka broker: one KRaft node or three (from Maven).")
 topics_app = typer.Typer(help="The topic contracts: create and inspect them.")
@@ -85,13 +86,22 @@ def kafka_down() -> None:
 def kafka_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Is the local broker running and reachable? Lists its topics by prefix; for a cluster
-    also each node (alive, registered, partitions led), the active controller and the
-    under-replicated partitions. Exit 1 when not running or not reachable."""
+    """Is the Kafka cluster running and reachable? The configured one when
+    SHOCKWATCH_KAFKA_BOOTSTRAP names another, else the local broker. Lists its topics by prefix;
+    for a local cluster also each node (alive, registered, partitions led), the active
+    controller and the under-replicated partitions. Exit 1 when not running or not reachable."""
+    from common.kafka import local_broker_info
     from shockwatch.broker import LocalBroker
     from streams.topics import group_prefixes
 
-    status = LocalBroker(settings_from_env()).status()
+    settings = settings_from_env()
+    local = local_broker_info(settings)
+    if settings.kafka_bootstrap and (
+        local is None or local["bootstrap"] != settings.kafka_bootstrap
+    ):
+        _configured_status(settings, as_json)
+        return
+    status = LocalBroker(settings).status()
     if as_json:
         out.print_json(json.dumps(status))
     elif status["running"]:
@@ -109,6 +119,41 @@ def kafka_status(
         out.print(f"Kafka is not running (state in {status['state_dir']})")
     if not status["running"] or not status.get("reachable"):
         raise typer.Exit(1)
+
+
+def _configured_status(settings: Settings, as_json: bool) -> None:
+    """``kafka status`` of the cluster SHOCKWATCH_KAFKA_BOOTSTRAP names (not a local one):
+    reachable or not, its brokers and its topics by prefix; exit 1 when unreachable."""
+    from common.kafka import KafkaUnavailable, admin
+    from streams.topics import group_prefixes
+
+    status: dict[str, Any] = {"configured": True, "bootstrap": settings.kafka_bootstrap}
+    try:
+        client = admin(settings, timeout_s=5.0)
+        try:
+            topics = sorted(client.list_topics())
+            cluster = dict(client.describe_cluster())
+        finally:
+            client.close()
+    except KafkaUnavailable as exc:
+        if as_json:
+            out.print_json(json.dumps({**status, "reachable": False, "error": str(exc)}))
+            raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
+    status |= {
+        "reachable": True,
+        "brokers": len(cluster.get("brokers", [])),
+        "cluster_id": cluster.get("cluster_id"),
+        "topics": topics,
+    }
+    if as_json:
+        out.print_json(json.dumps(status))
+        return
+    out.print(
+        f"Kafka cluster at {settings.kafka_bootstrap} (SHOCKWATCH_KAFKA_BOOTSTRAP), reachable, "
+        f"{status['brokers']} broker(s), cluster id {status['cluster_id']}, {len(topics)} topics"
+    )
+    _print_prefixes(group_prefixes(topics), len(topics))
 
 
 def _print_cluster(status: dict, reach: str, n_topics: int) -> None:
