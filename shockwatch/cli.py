@@ -302,8 +302,7 @@ def _print_alerts(result: object, as_json: bool) -> None:
         if as_json:
             sys.stdout.write(alert.encode().decode() + "\n")
         else:
-            state = f"{alert.state.upper():8}"
-            out.print(f"[bold]{state}[/] {alert.severity:8} {alert.alert_id}  {alert.headline}")
+            out.print(alert.line(), markup=False, highlight=False, soft_wrap=True)
     firing = [a for a in result.alerts if a.state == "firing"]
     worst = max((a.severity for a in firing), key=lambda s: s == "critical", default="none")
     console.print(
@@ -451,7 +450,11 @@ def replay_cmd(
     ] = None,
     report: Annotated[bool, typer.Option(help="Write the HTML/Markdown report after.")] = False,
     notify: Annotated[
-        bool, typer.Option(help="Also send the replay's alerts to the configured Slack.")
+        bool,
+        typer.Option(
+            help="Also send the replay's alert transitions to the configured Slack, once each, "
+            "every message marked REPLAY with the run and its range.",
+        ),
     ] = False,
     save_inputs: Annotated[
         bool,
@@ -531,7 +534,7 @@ def replay_cmd(
                 run_id=run_id,
                 source_prefix=source_prefix,
                 save_inputs=save_inputs,
-                keep_topics=keep or notify,  # the notifier reads the run's alerts topic
+                keep_topics=keep,
                 warmup_s=warmup_s,
                 checkpoints=checkpoint,
                 export_progress=lambda d, t: bar.update(export, completed=d, total=t),
@@ -542,42 +545,44 @@ def replay_cmd(
     if result.start.cold:
         console.print(f"[bold yellow]warning:[/] {result.start.describe()}")
     else:
-        out.print(result.start.describe())
+        out.print(result.start.describe(), soft_wrap=True)
     _print_alerts(result.run, as_json=False)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     out.print(
         f"replayed {result.events} events ({counts}) in {result.run.elapsed_s:.1f} s: "
         f"{result.events_per_s:,.0f} events/s, {result.realtime_multiple:,.0f}x real time"
     )
-    out.print(f"run folder: {result.run_dir}")
+    out.print(f"run folder: {result.run_dir}", soft_wrap=True)
     if result.inputs is not None:
-        out.print(f"inputs saved as a scenario folder: {result.inputs.scenario.path}")
-    if notify:
-        try:
-            _notify_replay(settings, result.run.prefix)
-        finally:
-            if not keep:
-                from streams.topics import delete_prefix
-
-                delete_prefix(settings, result.run.prefix)
+        out.print(
+            f"inputs saved as a scenario folder: {result.inputs.scenario.path}", soft_wrap=True
+        )
     if report:
         _write_report(result.run_dir)
+    if notify:
+        _notify_replay(settings, result)
 
 
-def _notify_replay(settings: Settings, prefix: str) -> None:
+def _notify_replay(settings: Settings, result: object) -> None:
+    """Send the replay's alert transitions to Slack once each, marked as a replay."""
+    from alerts.slack import DeliveryFailed, SlackNotConfigured
+    from shockwatch.replay import ReplayResult
+    from shockwatch.replay_notify import ReplayLabel, send_replay_alerts
+
+    assert isinstance(result, ReplayResult)
+    label = ReplayLabel(result.run_id, result.t1, result.t2)
     try:
-        from alerts.notifier import notify_once
-    except ImportError:
-        raise fail("the Slack notifier is not available in this build") from None
-    sent = notify_once(settings, prefix=prefix)
-    out.print(f"sent {sent} Slack message(s) for the replay's alerts")
+        sent = send_replay_alerts(settings, result.run.alerts, label)
+    except (SlackNotConfigured, DeliveryFailed) as exc:
+        raise fail(f"replay --notify: {exc}") from None
+    out.print(f"sent {sent} Slack message(s) for the replay's alerts, each marked as a replay")
 
 
 def _write_report(run_dir: Path) -> None:
     from shockwatch.report import build_report
 
     paths = build_report(run_dir)
-    out.print(f"report: {paths.html}\nsummary: {paths.markdown}")
+    out.print(f"report: {paths.html}\nsummary: {paths.markdown}", soft_wrap=True)
 
 
 @app.command("report")
