@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from common.cli import console, fail, out, settings_from_env
+from common.cli import console, fail, out, print_table, settings_from_env
 from common.log import setup_logging
 from common.settings import Settings
 from shockwatch.cluster_cli import kafka_app, topics_app
@@ -366,6 +366,10 @@ def backtest_cmd(
     as_markdown: Annotated[
         bool, typer.Option("--markdown", help="The table as Markdown (as in docs/detection.md).")
     ] = False,
+    wide: Annotated[
+        bool,
+        typer.Option("--wide", help="Every column (kind, peak points), each cell on one line."),
+    ] = False,
 ) -> None:
     """Run every calendar day and bundled scenario through detection and print the confusion
     table: expected vs fired, peak score and why. Exit 1 on any day not as expected."""
@@ -406,24 +410,15 @@ def backtest_cmd(
 
         sys.stdout.write(markdown(outcomes, summary) + "\n")
     else:
-        _print_backtest(outcomes, summary, samples)
+        _print_backtest(outcomes, summary, samples, wide)
     if summary.wrong:
         raise typer.Exit(1)
 
 
-def _print_backtest(outcomes: list, summary: object, samples: list) -> None:
-    from shockwatch.backtest import utc_hm
+def _print_backtest(outcomes: list, summary: object, samples: list, wide: bool) -> None:
+    from shockwatch.backtest import table
 
-    table = Table(title="backtest: expected vs fired", show_lines=False)
-    for col in ("day", "kind", "expected", "fired", "first fire UTC", "peak m/l/f/c"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("why (at the deciding tick; class moves in normal days)", overflow="fold")
-    table.add_column("ok")
-    for o in outcomes:
-        mark = "[green]yes[/]" if o.ok else "[red]NO[/]"
-        table.add_row(o.name, o.kind, o.expected, o.fired_text, utc_hm(o.first_fire_ms),
-                      o.peak_text, o.reason, mark)  # fmt: skip
-    out.print(table)
+    print_table(table(outcomes, wide), wide)
     out.print(summary.text())  # type: ignore[attr-defined]
     if samples:
         out.print(f"left out (no \\[expect]): {', '.join(p.name for p in samples)}")

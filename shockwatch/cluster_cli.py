@@ -9,9 +9,10 @@ import time
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
-from common.cli import fail, out, settings_from_env
+from common.cli import fail, out, print_table, settings_from_env
 from common.settings import Settings
 
 kafka_app = typer.Typer(help="The local Kafka broker: one KRaft node or three (from Maven).")
@@ -281,9 +282,13 @@ def topics_list(
     all_: Annotated[
         bool, typer.Option("--all", help="Every topic name on the cluster, by prefix.")
     ] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every cell whole on one line, however wide.")
+    ] = False,
 ) -> None:
     """Show each contract topic: partitions, replicas, key, value record and configs on the
-    broker (``--all``: the name of every topic on the cluster instead)."""
+    broker (``--all``: the name of every topic on the cluster instead). Fits 100 columns, the
+    topic names always whole; --wide prints retention in ms and nothing wrapped."""
     from common.kafka import (
         KafkaUnavailable,
         admin,
@@ -315,22 +320,41 @@ def topics_list(
             replicas[topic] = max(replicas.get(topic, 0), len(state["replicas"]))
     except KafkaUnavailable as exc:
         raise fail(str(exc)) from None
-    table = Table(
-        "topic", "partitions", "replicas", "min ISR", "key", "value", "cleanup", "retention.ms"
-    )
-    for s in specs:
-        cfg = configs.get(s.name, {})
-        table.add_row(
+    rows = [
+        (
             s.name,
             str(parts.get(s.name, "missing")),
             str(replicas.get(s.name, "-")),
-            cfg.get("min.insync.replicas", "-"),
+            configs.get(s.name, {}).get("min.insync.replicas", "-"),
             s.key,
             s.value,
-            cfg.get("cleanup.policy", "-"),
-            cfg.get("retention.ms", "-"),
+            configs.get(s.name, {}).get("cleanup.policy", "-"),
+            configs.get(s.name, {}).get("retention.ms", "-"),
         )
-    out.print(table)
+        for s in specs
+    ]
+    print_table(topics_table(rows, wide, out.width), wide)
+
+
+def topics_table(rows: list[tuple[str, ...]], wide: bool = False, width: int = 100) -> Table:
+    """The ``topics list`` table: the topic names never cut (they are what one copies), the
+    retention as a duration unless ``wide``; key and value wrap first, and under 100 columns
+    min ISR and cleanup are left out (``--wide`` has them)."""
+    narrow = not wide and width < 100
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("topic", no_wrap=True, min_width=max((len(r[0]) for r in rows), default=5))
+    for name in ("parts", "repl") if narrow else ("parts", "repl", "min ISR"):
+        table.add_column(name, no_wrap=True, justify="right")
+    table.add_column("key", overflow="fold", min_width=8)
+    table.add_column("value", overflow="fold", min_width=8)
+    if not narrow:
+        table.add_column("cleanup", no_wrap=True)
+    table.add_column("retention.ms" if wide else "retention", no_wrap=True, justify="right")
+    for row in rows:
+        retention = row[7] if wide or not row[7].isdigit() else _fmt_age(int(row[7]) / 1000)
+        cells = [*row[:3], *row[4:6]] if narrow else list(row[:7])
+        table.add_row(*cells, retention)
+    return table
 
 
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
