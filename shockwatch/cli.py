@@ -592,7 +592,10 @@ def report_cmd(
         raise fail("give --run-id (see the reports folder) or --run-dir")
     if not (folder / "run.json").exists():
         raise fail(f"{folder} is not a run folder (no run.json)")
-    _write_report(folder)
+    from shockwatch.report.build import report_command
+
+    paths = report_command(folder, settings)  # the detection settings run.json recorded
+    out.print(f"report: {paths.html}\nsummary: {paths.markdown}", soft_wrap=True)
 
 
 def main() -> None:
