@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
 
 from common.log import register_secret
 from common.settings import Settings, load_settings
@@ -32,6 +35,20 @@ def settings_from_env() -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``error: message`` and return the exit to raise (``raise fail(...)``)."""
-    console.print(f"[bold red]error:[/] {message}")
+    """Print ``error: message`` and return the exit to raise (``raise fail(...)``). The message
+    is plain text: brackets in it ("[expect]", a topic list) are printed, not read as markup."""
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, any width
     return typer.Exit(code)
+
+
+def print_table(table: Table, wide: bool = False) -> None:
+    """A command's table on ``out``: fitted to the terminal (the columns a table marks
+    ``no_wrap`` stay whole, the others wrap), or with ``wide`` every cell whole on one line
+    however wide that makes it (``--wide``; for a pager or a file)."""
+    if not wide:
+        out.print(table)
+        return
+    for column in table.columns:
+        column.no_wrap = True
+    needed = Measurement.get(out, out.options.update(width=10_000), table).maximum
+    Console(width=max(needed, out.width), file=out.file, soft_wrap=True).print(table)

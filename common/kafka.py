@@ -14,7 +14,9 @@ import json
 import logging
 import os
 import re
+import socket
 import ssl
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -161,11 +163,83 @@ def faust_config(settings: Settings) -> dict[str, Any]:
     return cfg
 
 
+# How long a command waits for a TCP connection to any bootstrap server before it says the
+# cluster is unreachable: the client libraries would retry for 30 s, logging each attempt.
+PROBE_TIMEOUT_S = 3.0
+
+
+# ApiVersions v0 (api key 18), correlation id 1, client id "shockwatch-probe": the request
+# every Kafka client sends first, answered before any authentication.
+_API_VERSIONS = (
+    b"\x00\x12\x00\x00\x00\x00\x00\x01" + len(b"shockwatch-probe").to_bytes(2) + b"shockwatch-probe"
+)
+
+
+def _answers_kafka(sock: socket.socket) -> bool:
+    """Whether the peer answers ApiVersions as a Kafka broker does (its correlation id back)."""
+    sock.sendall(len(_API_VERSIONS).to_bytes(4) + _API_VERSIONS)
+    head = b""
+    while len(head) < 8:
+        chunk = sock.recv(8 - len(head))
+        if not chunk:
+            return False
+        head += chunk
+    return head[4:8] == b"\x00\x00\x00\x01"
+
+
+def probe(
+    servers: str, protocol: str = "PLAINTEXT", timeout_s: float = PROBE_TIMEOUT_S
+) -> str | None:
+    """Why no server of ``servers`` ("host:port,...") answers within ``timeout_s`` in all, or
+    None when one does: a TCP connection, and over plaintext a Kafka ApiVersions answer (a TLS
+    listener's handshake and SASL are the clients' to judge)."""
+    deadline = time.monotonic() + timeout_s
+    reasons: list[str] = []
+    for server in (s.strip() for s in servers.split(",") if s.strip()):
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit():
+            reasons.append(f"{server!r} is not host:port")
+            continue
+        left = max(0.2, deadline - time.monotonic())
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=left) as sock:
+                if "SSL" in protocol or _answers_kafka(sock):
+                    return None
+                reasons.append(f"{server}: accepts connections but does not answer as Kafka")
+        except socket.gaierror as exc:
+            reasons.append(f"{host}: unknown host ({exc.strerror})")
+        except TimeoutError:
+            reasons.append(f"{server}: no answer within {left:.1f} s")
+        except OSError as exc:
+            reasons.append(f"{server}: {exc.strerror or exc}")
+    return "; ".join(reasons) or "no bootstrap server given"
+
+
+def require_reachable(settings: Settings) -> str:
+    """The bootstrap servers, once one of them accepts a connection; else ``KafkaUnavailable``
+    in one line naming the address, the cause and where the address came from."""
+    servers = bootstrap(settings)
+    why = probe(servers, settings.kafka_security_protocol)
+    if why is not None:
+        source = (
+            "SHOCKWATCH_KAFKA_BOOTSTRAP"
+            if settings.kafka_bootstrap
+            else f"the local broker's {broker_info_file(settings.state_dir)}"
+        )
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {servers} (from {source}): {why}; is the broker up "
+            "(`shockwatch kafka status`) and the address right?"
+        )
+    return servers
+
+
 def admin(settings: Settings, timeout_s: float = 10.0) -> Any:
-    """A kafka-python admin client, or ``KafkaUnavailable`` with a clear message."""
+    """A kafka-python admin client, or ``KafkaUnavailable`` with a clear message (within
+    ``PROBE_TIMEOUT_S`` when nothing listens at the bootstrap address)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    require_reachable(settings)
     cfg = kafka_python_config(settings)
     try:
         with RefusalWitness() as witness:
@@ -318,8 +392,6 @@ class RefusalWitness(logging.Handler):
 
 def _tls_handshake(host: str, port: int, ctx: ssl.SSLContext, timeout_s: float = 5.0) -> str:
     """Why a TLS handshake with ``host:port`` fails under ``ctx``, or "ok"."""
-    import socket
-
     try:
         with (
             socket.create_connection((host, port), timeout=timeout_s) as raw,

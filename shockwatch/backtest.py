@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich import box
+from rich.table import Table
+
 from common.settings import PROJECT_ROOT, Settings
 from streams.records import AlertEvent, ShockSignal
 from streams.scenario import (
@@ -276,6 +279,29 @@ def observed_note(outcomes: Sequence[DayOutcome]) -> str:
     return "Liquidations on the observed basis (subscribed venues' share of the market): " + (
         ", ".join(shares)
     )
+
+
+def table(outcomes: Sequence[DayOutcome], wide: bool = False) -> Table:
+    """The confusion table for a terminal: "ok" first and the day's name whole (what one
+    reads first, what one looks up), the reason folding into what width is left; kind and
+    the peak's points only with ``wide`` (the Markdown and JSON forms always have them)."""
+    t = Table(title="backtest: expected vs fired", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("ok", no_wrap=True)
+    t.add_column("day", no_wrap=True)
+    if wide:
+        t.add_column("kind", no_wrap=True)
+    t.add_column("expected", min_width=8)
+    t.add_column("fired", min_width=8)
+    t.add_column("first fire UTC", no_wrap=True)
+    if wide:
+        t.add_column("peak m/l/f/c", no_wrap=True)
+    t.add_column("why (at the deciding tick; class moves in normal days)", overflow="fold", ratio=1)
+    for o in outcomes:
+        mark = "[green]yes[/]" if o.ok else "[red]NO[/]"
+        cells = [mark, o.name, *([o.kind] if wide else []), o.expected, o.fired_text,
+                 utc_hm(o.first_fire_ms), *([o.peak_text] if wide else []), o.reason]  # fmt: skip
+        t.add_row(*cells)
+    return t
 
 
 def markdown(outcomes: Sequence[DayOutcome], summary: Summary) -> str:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from common.cli import console, fail, out, settings_from_env
+from common.cli import console, fail, out, print_table, settings_from_env
 from common.log import setup_logging
 from common.settings import Settings
 from shockwatch.cluster_cli import kafka_app, topics_app
@@ -172,18 +172,22 @@ def consume(
     """Print records of a topic from the beginning (one JSON per line; a quick look)."""
     from kafka import KafkaConsumer
 
-    from common.kafka import KafkaUnavailable, kafka_python_config
+    from common.kafka import kafka_python_config, partitions_for, require_reachable
 
-    try:
-        consumer = KafkaConsumer(
-            topic,
-            **kafka_python_config(settings_from_env()),
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            consumer_timeout_ms=int(timeout_s * 1000),
+    settings = settings_from_env()
+    servers = require_reachable(settings)  # KafkaUnavailable: one line from main()
+    if not partitions_for(settings, [topic]).get(topic):
+        raise fail(
+            f"no topic {topic!r} on the cluster at {servers}: `shockwatch topics list --all` "
+            "shows the names there"
         )
-    except KafkaUnavailable as exc:
-        raise fail(str(exc)) from None
+    consumer = KafkaConsumer(
+        topic,
+        **kafka_python_config(settings),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=int(timeout_s * 1000),
+    )
     n = 0
     try:
         for msg in consumer:
@@ -312,8 +316,7 @@ def _print_alerts(result: object, as_json: bool) -> None:
         if as_json:
             sys.stdout.write(alert.encode().decode() + "\n")
         else:
-            state = f"{alert.state.upper():8}"
-            out.print(f"[bold]{state}[/] {alert.severity:8} {alert.alert_id}  {alert.headline}")
+            out.print(alert.line(), markup=False, highlight=False, soft_wrap=True)
     firing = [a for a in result.alerts if a.state == "firing"]
     worst = max((a.severity for a in firing), key=lambda s: s == "critical", default="none")
     console.print(
@@ -344,7 +347,7 @@ def scenario_run(
 def scenario_check(
     scenario_dir: Annotated[Path, typer.Argument(help="Scenario folder.")],
 ) -> None:
-    """Run a scenario and compare with the [expect] of its scenario.toml (exit 1 on mismatch)."""
+    """Run a scenario and compare with the \\[expect] of its scenario.toml (exit 1 on mismatch)."""
     from shockwatch.runner import check_expectations
 
     scenario, result = _run(scenario_dir, quiet=False)
@@ -388,7 +391,12 @@ def backtest_cmd(
         ),
     ] = False,
     wide: Annotated[
-        bool, typer.Option("--wide", help="--rehearse: full day names, dead letters, problems.")
+        bool,
+        typer.Option(
+            "--wide",
+            help="Every column (kind, peak points), each cell on one line; with --rehearse: "
+            "full day names, dead letters, problems.",
+        ),
     ] = False,
     seed: Annotated[
         int, typer.Option(help="--rehearse: seed of the liquidation venues' disorder.")
@@ -444,24 +452,15 @@ def backtest_cmd(
 
         sys.stdout.write(markdown(outcomes, summary) + "\n")
     else:
-        _print_backtest(outcomes, summary, samples)
+        _print_backtest(outcomes, summary, samples, wide)
     if summary.wrong:
         raise typer.Exit(1)
 
 
-def _print_backtest(outcomes: list, summary: object, samples: list) -> None:
-    from shockwatch.backtest import observed_note, utc_hm
+def _print_backtest(outcomes: list, summary: object, samples: list, wide: bool) -> None:
+    from shockwatch.backtest import observed_note, table
 
-    table = Table(title="backtest: expected vs fired", show_lines=False)
-    for col in ("day", "kind", "expected", "fired", "first fire UTC", "peak m/l/f/c"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("why (at the deciding tick; class moves in normal days)", overflow="fold")
-    table.add_column("ok")
-    for o in outcomes:
-        mark = "[green]yes[/]" if o.ok else "[red]NO[/]"
-        table.add_row(o.name, o.kind, o.expected, o.fired_text, utc_hm(o.first_fire_ms),
-                      o.peak_text, o.reason, mark)  # fmt: skip
-    out.print(table)
+    print_table(table(outcomes, wide), wide)
     out.print(summary.text())  # type: ignore[attr-defined]
     note = observed_note(outcomes)
     if note:
@@ -520,7 +519,11 @@ def replay_cmd(
     ] = None,
     report: Annotated[bool, typer.Option(help="Write the HTML/Markdown report after.")] = False,
     notify: Annotated[
-        bool, typer.Option(help="Also send the replay's alerts to the configured Slack.")
+        bool,
+        typer.Option(
+            help="Also send the replay's alert transitions to the configured Slack, once each, "
+            "every message marked REPLAY with the run and its range.",
+        ),
     ] = False,
     save_inputs: Annotated[
         bool,
@@ -600,7 +603,7 @@ def replay_cmd(
                 run_id=run_id,
                 source_prefix=source_prefix,
                 save_inputs=save_inputs,
-                keep_topics=keep or notify,  # the notifier reads the run's alerts topic
+                keep_topics=keep,
                 warmup_s=warmup_s,
                 checkpoints=checkpoint,
                 export_progress=lambda d, t: bar.update(export, completed=d, total=t),
@@ -611,42 +614,44 @@ def replay_cmd(
     if result.start.cold:
         console.print(f"[bold yellow]warning:[/] {result.start.describe()}")
     else:
-        out.print(result.start.describe())
+        out.print(result.start.describe(), soft_wrap=True)
     _print_alerts(result.run, as_json=False)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     out.print(
         f"replayed {result.events} events ({counts}) in {result.run.elapsed_s:.1f} s: "
         f"{result.events_per_s:,.0f} events/s, {result.realtime_multiple:,.0f}x real time"
     )
-    out.print(f"run folder: {result.run_dir}")
+    out.print(f"run folder: {result.run_dir}", soft_wrap=True)
     if result.inputs is not None:
-        out.print(f"inputs saved as a scenario folder: {result.inputs.scenario.path}")
-    if notify:
-        try:
-            _notify_replay(settings, result.run.prefix)
-        finally:
-            if not keep:
-                from streams.topics import delete_prefix
-
-                delete_prefix(settings, result.run.prefix)
+        out.print(
+            f"inputs saved as a scenario folder: {result.inputs.scenario.path}", soft_wrap=True
+        )
     if report:
         _write_report(result.run_dir)
+    if notify:
+        _notify_replay(settings, result)
 
 
-def _notify_replay(settings: Settings, prefix: str) -> None:
+def _notify_replay(settings: Settings, result: object) -> None:
+    """Send the replay's alert transitions to Slack once each, marked as a replay."""
+    from alerts.slack import DeliveryFailed, SlackNotConfigured
+    from shockwatch.replay import ReplayResult
+    from shockwatch.replay_notify import ReplayLabel, send_replay_alerts
+
+    assert isinstance(result, ReplayResult)
+    label = ReplayLabel(result.run_id, result.t1, result.t2)
     try:
-        from alerts.notifier import notify_once
-    except ImportError:
-        raise fail("the Slack notifier is not available in this build") from None
-    sent = notify_once(settings, prefix=prefix)
-    out.print(f"sent {sent} Slack message(s) for the replay's alerts")
+        sent = send_replay_alerts(settings, result.run.alerts, label)
+    except (SlackNotConfigured, DeliveryFailed) as exc:
+        raise fail(f"replay --notify: {exc}") from None
+    out.print(f"sent {sent} Slack message(s) for the replay's alerts, each marked as a replay")
 
 
 def _write_report(run_dir: Path) -> None:
     from shockwatch.report import build_report
 
     paths = build_report(run_dir)
-    out.print(f"report: {paths.html}\nsummary: {paths.markdown}")
+    out.print(f"report: {paths.html}\nsummary: {paths.markdown}", soft_wrap=True)
 
 
 @app.command("report")
@@ -661,11 +666,27 @@ def report_cmd(
         raise fail("give --run-id (see the reports folder) or --run-dir")
     if not (folder / "run.json").exists():
         raise fail(f"{folder} is not a run folder (no run.json)")
-    _write_report(folder)
+    from shockwatch.report.build import report_command
+
+    paths = report_command(folder, settings)  # the detection settings run.json recorded
+    out.print(f"report: {paths.html}\nsummary: {paths.markdown}", soft_wrap=True)
 
 
 def main() -> None:
-    app()
+    """The entry point: what a command did not catch itself, from the causes an operator can
+    act on (an unreachable or refusing cluster, a bad scenario folder), ends in one line, not
+    a traceback."""
+    from kafka.errors import KafkaError
+
+    from common.kafka import KafkaUnavailable
+    from streams.scenario import ScenarioError
+
+    try:
+        app()
+    except (KafkaUnavailable, ScenarioError) as exc:
+        raise SystemExit(fail(str(exc)).exit_code) from None
+    except KafkaError as exc:
+        raise SystemExit(fail(f"Kafka: {type(exc).__name__}: {exc}").exit_code) from None
 
 
 if __name__ == "__main__":

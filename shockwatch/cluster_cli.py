@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
-from common.cli import fail, out, settings_from_env
+from common.cli import fail, out, print_table, settings_from_env
+from common.settings import Settings
 
 kafka_app = typer.Typer(help="The local Kafka broker: one KRaft node or three (from Maven).")
 topics_app = typer.Typer(help="The topic contracts: create and inspect them.")
@@ -85,13 +87,22 @@ def kafka_down() -> None:
 def kafka_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Is the local broker running and reachable? Lists its topics by prefix; for a cluster
-    also each node (alive, registered, partitions led), the active controller and the
-    under-replicated partitions. Exit 1 when not running or not reachable."""
+    """Is the Kafka cluster running and reachable? The configured one when
+    SHOCKWATCH_KAFKA_BOOTSTRAP names another, else the local broker. Lists its topics by prefix;
+    for a local cluster also each node (alive, registered, partitions led), the active
+    controller and the under-replicated partitions. Exit 1 when not running or not reachable."""
+    from common.kafka import local_broker_info
     from shockwatch.broker import LocalBroker
     from streams.topics import group_prefixes
 
-    status = LocalBroker(settings_from_env()).status()
+    settings = settings_from_env()
+    local = local_broker_info(settings)
+    if settings.kafka_bootstrap and (
+        local is None or local["bootstrap"] != settings.kafka_bootstrap
+    ):
+        _configured_status(settings, as_json)
+        return
+    status = LocalBroker(settings).status()
     if as_json:
         out.print_json(json.dumps(status))
     elif status["running"]:
@@ -109,6 +120,41 @@ def kafka_status(
         out.print(f"Kafka is not running (state in {status['state_dir']})")
     if not status["running"] or not status.get("reachable"):
         raise typer.Exit(1)
+
+
+def _configured_status(settings: Settings, as_json: bool) -> None:
+    """``kafka status`` of the cluster SHOCKWATCH_KAFKA_BOOTSTRAP names (not a local one):
+    reachable or not, its brokers and its topics by prefix; exit 1 when unreachable."""
+    from common.kafka import KafkaUnavailable, admin
+    from streams.topics import group_prefixes
+
+    status: dict[str, Any] = {"configured": True, "bootstrap": settings.kafka_bootstrap}
+    try:
+        client = admin(settings, timeout_s=5.0)
+        try:
+            topics = sorted(client.list_topics())
+            cluster = dict(client.describe_cluster())
+        finally:
+            client.close()
+    except KafkaUnavailable as exc:
+        if as_json:
+            out.print_json(json.dumps({**status, "reachable": False, "error": str(exc)}))
+            raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
+    status |= {
+        "reachable": True,
+        "brokers": len(cluster.get("brokers", [])),
+        "cluster_id": cluster.get("cluster_id"),
+        "topics": topics,
+    }
+    if as_json:
+        out.print_json(json.dumps(status))
+        return
+    out.print(
+        f"Kafka cluster at {settings.kafka_bootstrap} (SHOCKWATCH_KAFKA_BOOTSTRAP), reachable, "
+        f"{status['brokers']} broker(s), cluster id {status['cluster_id']}, {len(topics)} topics"
+    )
+    _print_prefixes(group_prefixes(topics), len(topics))
 
 
 def _print_cluster(status: dict, reach: str, n_topics: int) -> None:
@@ -236,9 +282,13 @@ def topics_list(
     all_: Annotated[
         bool, typer.Option("--all", help="Every topic name on the cluster, by prefix.")
     ] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every cell whole on one line, however wide.")
+    ] = False,
 ) -> None:
     """Show each contract topic: partitions, replicas, key, value record and configs on the
-    broker (``--all``: the name of every topic on the cluster instead)."""
+    broker (``--all``: the name of every topic on the cluster instead). Fits 100 columns, the
+    topic names always whole; --wide prints retention in ms and nothing wrapped."""
     from common.kafka import (
         KafkaUnavailable,
         admin,
@@ -270,22 +320,41 @@ def topics_list(
             replicas[topic] = max(replicas.get(topic, 0), len(state["replicas"]))
     except KafkaUnavailable as exc:
         raise fail(str(exc)) from None
-    table = Table(
-        "topic", "partitions", "replicas", "min ISR", "key", "value", "cleanup", "retention.ms"
-    )
-    for s in specs:
-        cfg = configs.get(s.name, {})
-        table.add_row(
+    rows = [
+        (
             s.name,
             str(parts.get(s.name, "missing")),
             str(replicas.get(s.name, "-")),
-            cfg.get("min.insync.replicas", "-"),
+            configs.get(s.name, {}).get("min.insync.replicas", "-"),
             s.key,
             s.value,
-            cfg.get("cleanup.policy", "-"),
-            cfg.get("retention.ms", "-"),
+            configs.get(s.name, {}).get("cleanup.policy", "-"),
+            configs.get(s.name, {}).get("retention.ms", "-"),
         )
-    out.print(table)
+        for s in specs
+    ]
+    print_table(topics_table(rows, wide, out.width), wide)
+
+
+def topics_table(rows: list[tuple[str, ...]], wide: bool = False, width: int = 100) -> Table:
+    """The ``topics list`` table: the topic names never cut (they are what one copies), the
+    retention as a duration unless ``wide``; key and value wrap first, and under 100 columns
+    min ISR and cleanup are left out (``--wide`` has them)."""
+    narrow = not wide and width < 100
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("topic", no_wrap=True, min_width=max((len(r[0]) for r in rows), default=5))
+    for name in ("parts", "repl") if narrow else ("parts", "repl", "min ISR"):
+        table.add_column(name, no_wrap=True, justify="right")
+    table.add_column("key", overflow="fold", min_width=8)
+    table.add_column("value", overflow="fold", min_width=8)
+    if not narrow:
+        table.add_column("cleanup", no_wrap=True)
+    table.add_column("retention.ms" if wide else "retention", no_wrap=True, justify="right")
+    for row in rows:
+        retention = row[7] if wide or not row[7].isdigit() else _fmt_age(int(row[7]) / 1000)
+        cells = [*row[:3], *row[4:6]] if narrow else list(row[:7])
+        table.add_row(*cells, retention)
+    return table
 
 
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
+from rich.text import Text
 
 from common.log import setup_logging
 from common.settings import PROJECT_ROOT, load_settings
@@ -34,7 +35,9 @@ from streams.topics import create_topics, delete_prefix, run_prefix, run_stamp
 
 SCENARIO = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
 NOTIFY_TIMEOUT_S = 60.0
-console = Console()
+# A line is a line: paths and alert lines are not wrapped at 80 columns when the output is a
+# file or a pipe (the terminal wraps what it shows); the title panel is laid out as usual.
+console = Console(soft_wrap=True)
 log = logging.getLogger("shockwatch.demo")
 
 
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         Panel.fit(
             f"[bold]shockwatch demo[/]: {scenario.name}\n{scenario.description}",
             border_style="cyan",
-        )
+        ),
+        soft_wrap=False,
     )
 
     step("Kafka: the local single-node KRaft broker (Apache Kafka from Maven Central)")
@@ -194,10 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     step("Result")
     for alert in result.alerts:
         colour = "red" if alert.severity == "critical" else "yellow"
-        console.print(
-            f"[bold {colour}]{alert.state.upper()} {alert.severity}[/] "
-            f"{alert.alert_id}\n  {alert.headline}"
-        )
+        console.print(Text(alert.line(), style=f"bold {colour}"), soft_wrap=True)
     critical = [a for a in result.alerts if a.severity == "critical" and a.state == "firing"]
     console.print(f"\nreport:  {paths.html}\nsummary: {paths.markdown}")
     console.print(f"metrics: {metrics_file} (scraped from http://127.0.0.1:{metrics_port}/metrics)")

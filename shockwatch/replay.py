@@ -579,6 +579,7 @@ def replay(
         start_ms=t1,
         end_ms=t2,
         signals=tally.signals,
+        detection=settings.detection,
         extra={
             "source_prefix": source.prefix,
             "in_place": True,

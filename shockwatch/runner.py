@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from common.kafka import bootstrap, kafka_python_config
-from common.settings import Settings
+from common.settings import DetectionSettings, Settings
 from shockwatch.publish import Publisher
 from streams.records import AlertEvent
 from streams.scenario import FeedResult, Scenario, load_scenario
@@ -371,10 +371,17 @@ def _follow(
             )
 
 
-def save_run(result: RunResult, scenario: Scenario, out_dir: Path, run_id: str) -> Path:
+def save_run(
+    result: RunResult,
+    scenario: Scenario,
+    out_dir: Path,
+    run_id: str,
+    detection: DetectionSettings | None = None,
+) -> Path:
     """Write a run folder for post-mortems: run.json, signals.jsonl, alerts.jsonl.
 
-    ``run.json`` names the scenario folder holding the inputs (the report reads them)."""
+    ``run.json`` names the scenario folder holding the inputs (the report reads them) and the
+    detection settings the run used, when given (the report is drawn with those)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_ts: dict[int, dict[str, Any]] = {s["ts_ms"]: s for s in result.signal_log}
     with open(out_dir / "signals.jsonl", "wb") as f:
@@ -390,6 +397,7 @@ def save_run(result: RunResult, scenario: Scenario, out_dir: Path, run_id: str) 
         start_ms=scenario.start_ms,
         end_ms=scenario.end_ms,
         signals=len(by_ts),
+        detection=detection,
     )
 
 
@@ -405,8 +413,10 @@ def write_run(
     end_ms: int,
     signals: int,
     extra: dict[str, Any] | None = None,
+    detection: DetectionSettings | None = None,
 ) -> Path:
-    """``alerts.jsonl`` and ``run.json`` of a run folder whose ``signals.jsonl`` is written."""
+    """``alerts.jsonl`` and ``run.json`` of a run folder whose ``signals.jsonl`` is written;
+    ``run.json`` keeps ``detection``, the thresholds the run was detected with."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "alerts.jsonl", "wb") as f:
         for alert in result.alerts:
@@ -428,6 +438,7 @@ def write_run(
         "signals": signals,
         "alerts": len(result.alerts),
         "elapsed_s": round(result.elapsed_s, 3),
+        **({"detection": detection.model_dump(mode="json")} if detection is not None else {}),
         **(extra or {}),
     }
     (out_dir / "run.json").write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))

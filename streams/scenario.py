@@ -38,8 +38,18 @@ class ScenarioError(ValueError):
     """The scenario folder itself is unusable (missing file, bad scenario.toml)."""
 
 
-def parse_time_ms(value: str) -> int:
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+def parse_time_ms(value: str | datetime, what: str = "time") -> int:
+    """Epoch ms of an ISO-8601 time ("2025-11-04T15:00:00Z"; no zone = UTC), or of a TOML
+    datetime; ``ScenarioError`` naming ``what`` when it is neither."""
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ScenarioError(
+                f"{what} {value!r} is not an ISO-8601 time (e.g. 2025-11-04T15:00:00Z)"
+            ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
@@ -86,7 +96,12 @@ def read_scenario(path: str | Path) -> Scenario:
     for key in ("name", "start", "end"):
         if key not in meta:
             raise ScenarioError(f"{toml_path}: missing '{key}'")
-    start, end = parse_time_ms(meta["start"]), parse_time_ms(meta["end"])
+    try:
+        start = parse_time_ms(meta["start"], "start")
+        end = parse_time_ms(meta["end"], "end")
+        validate_expect(dict(meta.get("expect", {})))
+    except ScenarioError as exc:
+        raise ScenarioError(f"{toml_path}: {exc}") from None
     if end <= start:
         raise ScenarioError(f"{toml_path}: end must be after start")
     scenario = Scenario(
@@ -349,15 +364,29 @@ def severity_bounds(expect: dict[str, Any]) -> tuple[str, str]:
     return low, high
 
 
+def validate_expect(expect: dict[str, Any]) -> None:
+    """``ScenarioError`` for an ``[expect]`` no run could be checked against (an unknown key or
+    severity, a time that is not one), so a scenario fails when read, not after its run."""
+    unknown = set(expect) - EXPECT_KEYS
+    if unknown:
+        raise ScenarioError(f"[expect] has unknown keys {sorted(unknown)}")
+    severity_bounds(expect)
+    for key in ("first_fire_after", "first_fire_before"):
+        if key in expect:
+            parse_time_ms(expect[key], f"[expect] {key}")
+    if expect.get("funding_stress", "high") not in ("high", "low"):
+        raise ScenarioError(
+            f"[expect] funding_stress {expect['funding_stress']!r}: use 'high' or 'low'"
+        )
+
+
 def check_outcome(
     expect: dict[str, Any], alerts: list[Any], max_funding_stress: float | None
 ) -> list[str]:
     """Compare what a run fired (its alert events) with ``[expect]``; returns the mismatches
     (empty = as expected). The regime and first-fire checks apply to the first alert of the
     highest severity fired, when that severity is within the expected bounds."""
-    unknown = set(expect) - EXPECT_KEYS
-    if unknown:
-        raise ScenarioError(f"[expect] has unknown keys {sorted(unknown)}")
+    validate_expect(expect)
     problems: list[str] = []
     low, high = severity_bounds(expect)
     firing = [a for a in alerts if a.state == "firing"]

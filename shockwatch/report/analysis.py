@@ -189,7 +189,22 @@ class LiqSummary:
 
     @property
     def long_share(self) -> float | None:
+        """Longs' share of the run's liquidations: of every print with the inputs; without
+        them, of the detector's largest 60-min window (the signals keep no per-side total)."""
+        if self.source == "signals":
+            if self.peak_window is None:
+                return None
+            return self.peak_window["liquidations"].get("long_share")
         return self.long_usd / self.total_usd if self.total_usd else None
+
+    @property
+    def long_share_label(self) -> str:
+        """What the share is of, for the header: "88% longs" or "88% longs (peak 60-min)"."""
+        share = self.long_share
+        if share is None:
+            return self.source
+        where = "" if self.source == "inputs" else " (peak 60-min window)"
+        return f"{share * 100:.0f}% longs{where}"
 
 
 def liquidation_summary(data: RunData) -> LiqSummary:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from shockwatch.report.analysis import episodes, liquidation_summary
 from shockwatch.report.charts import chart_core_z, chart_prices, chart_score, chart_timeline
@@ -42,15 +44,26 @@ def build_charts(data: RunData, cfg: DetectionSettings) -> list[Chart]:
         ]
 
 
+def recorded_detection(meta: dict[str, Any]) -> DetectionSettings | None:
+    """The detection settings ``run.json`` recorded for the run (None for an older run)."""
+    from common.settings import DetectionSettings
+
+    recorded = meta.get("detection")
+    return DetectionSettings.model_validate(recorded) if recorded else None
+
+
 def build_report(
     run_dir: Path, out_dir: Path | None = None, detection: DetectionSettings | None = None
 ) -> ReportPaths:
-    """Write ``report.html`` and ``report.md`` for a run folder (into it, or ``out_dir``)."""
+    """Write ``report.html`` and ``report.md`` for a run folder (into it, or ``out_dir``),
+    drawn with ``detection``, else the settings the run recorded, else today's defaults."""
+    data = load_run(Path(run_dir))
+    if detection is None:
+        detection = recorded_detection(data.meta)
     if detection is None:
         from common.settings import Settings
 
         detection = Settings().detection
-    data = load_run(Path(run_dir))
     charts = build_charts(data, detection)
     target = Path(out_dir) if out_dir is not None else data.run_dir
     target.mkdir(parents=True, exist_ok=True)
@@ -61,9 +74,13 @@ def build_report(
 
 
 def report_command(run_dir: Path, settings: Settings | None = None) -> ReportPaths:
-    """What ``shockwatch report`` runs: the report of one run folder, with the app's settings."""
+    """What ``shockwatch report`` runs: the report of one run folder with the detection
+    settings the run recorded in run.json (a report rebuilt later draws the thresholds the run
+    was detected with), else the app's settings."""
     if settings is None:
         from common.settings import Settings
 
         settings = Settings()
-    return build_report(Path(run_dir), detection=settings.detection)
+    run_dir = Path(run_dir)
+    recorded = recorded_detection(orjson.loads((run_dir / "run.json").read_bytes()))
+    return build_report(run_dir, detection=recorded or settings.detection)

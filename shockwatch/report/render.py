@@ -187,7 +187,7 @@ def facts(data: RunData, clock: Clock, v: Verdict, liq: LiqSummary) -> list[Fact
         Fact(
             "Liquidations",
             fmt_usd(liq.total_usd),
-            f"{liq.long_share * 100:.0f}% longs" if liq.long_share is not None else liq.source,
+            liq.long_share_label,
         ),
         Fact(
             "Funding stress",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from streams.records.fields import (
@@ -97,6 +98,19 @@ class AlertEvent(_Codec):
     def delivery_key(self) -> str:
         """What Slack de-duplicates on: one message per alert id, state and severity."""
         return f"{self.alert_id}:{self.state}:{self.severity}"
+
+    @property
+    def event_time(self) -> str:
+        """The transition's event time in UTC to the minute: "2025-11-04 15:15 UTC"."""
+        return datetime.fromtimestamp(self.ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    def line(self) -> str:
+        """The transition in one line of plain text, its event time first (what the worker
+        logs and the commands print)."""
+        return (
+            f"{self.event_time}  {str(self.state).upper():8} {self.severity!s:8} "
+            f"{self.alert_id}  {self.headline}"
+        )
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], **_: Any) -> Self:

@@ -267,7 +267,7 @@ class Topology(Stage):
         for out in result.outputs:
             await send(self.names.signals, key=out.signal.scope.encode(), value=out.signal.encode())
             for alert in out.alerts:
-                log.warning("ALERT %s: %s", alert.state, alert.headline)
+                log.warning("ALERT %s", alert.line())  # its event time: the log's is now
                 await send(self.names.alerts, key=alert.alert_id.encode(), value=alert.encode())
             if self.on_output is not None:
                 self.on_output(out)

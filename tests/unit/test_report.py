@@ -213,3 +213,42 @@ def test_report_of_every_bundled_scenario(toml: Path, tmp_path: Path) -> None:
         assert md.startswith("# CRITICAL")
     elif not alerts:
         assert "Nothing fired" in md
+
+
+def test_header_longs_share_without_inputs_comes_from_the_signals(critical_run: Path) -> None:
+    """Without the inputs the header's long share is the detector's largest 60-min window's
+    (the signals keep no per-side day total), and says so; never a made-up 0%."""
+    from shockwatch.report.analysis import liquidation_summary
+
+    data = load_run(critical_run)
+    with_inputs = liquidation_summary(data)
+    data.liquidations = None  # as when the inputs folder is gone
+    from_signals = liquidation_summary(data)
+    peak = max(data.window, key=lambda s: s["liquidations"]["notional_usd"])
+    want = peak["liquidations"]["long_share"]
+    assert from_signals.source == "signals" and want > 0
+    assert from_signals.long_share == want
+    assert from_signals.long_share_label == f"{want * 100:.0f}% longs (peak 60-min window)"
+    assert with_inputs.long_share_label == f"{with_inputs.long_share * 100:.0f}% longs"
+
+
+def test_run_json_records_the_detection_settings_and_report_uses_them(
+    critical_run: Path, tmp_path: Path
+) -> None:
+    from shockwatch.report.build import recorded_detection
+
+    cfg = CFG.model_copy(update={"alerts": CFG.alerts.model_copy(update={"warning_score": 44.0})})
+    result = RunResult(scenario="s", prefix="p.", app_id="a", loaded={})
+    scenario = read_scenario(PROJECT_ROOT / "data/scenarios/2025-11-04-everything-sells")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "signals.jsonl").write_bytes((critical_run / "signals.jsonl").read_bytes())
+    save_run(result, scenario, run, "r", detection=cfg)
+    (run / "signals.jsonl").write_bytes((critical_run / "signals.jsonl").read_bytes())
+    (run / "alerts.jsonl").write_bytes((critical_run / "alerts.jsonl").read_bytes())
+    meta = orjson.loads((run / "run.json").read_bytes())
+    assert meta["detection"]["alerts"]["warning_score"] == 44.0
+    assert recorded_detection(meta) == cfg  # every threshold, not only the one changed
+    assert recorded_detection({}) is None  # an older run: today's settings
+    paths = report_command(run)  # the app's defaults differ; the recorded ones are drawn
+    assert "a warning needs score 44 or" in paths.html.read_text()
