@@ -247,7 +247,9 @@ def chart_funding(data: RunData, cfg: DetectionSettings, clock: Clock) -> Chart:
         "Funding panel: the weeks before and during the run",
         f"Daily and weekly series by observation date, as published by {clock(data.end_ms)} "
         f"(no look-ahead: what the detector could know). Red band: the run. Dashed lines: the "
-        f"detector's calm and full-stress levels; the shaded side is stress.{note}",
+        f"detector's calm and full-stress levels; the shaded side is stress. Titles give each "
+        f"series' last value, at the end of the run; the narrative quotes the values at the "
+        f"alert.{note}",
         to_png(fig),
     )
 
@@ -291,7 +293,7 @@ def _rates_panel(ax: Axes, series: FundingSeries) -> None:
             )
     sofr = series.get("SOFR")
     ax.set_title(
-        f"Rates vs target range (SOFR {sofr[-1][1]:.2f}%)" if sofr else "Rates vs target range"
+        f"Rates vs target (SOFR {sofr[-1][1]:.2f}% at the end)" if sofr else "Rates vs target"
     )
     ax.set_ylabel("%")
     if ax.get_legend_handles_labels()[0]:
@@ -319,7 +321,7 @@ def _funding_panel(
             ax.plot(xs, ys, color=color, lw=1.6, marker="o" if len(rows) < 4 else None, ms=3)
         last_d, last_v = rows[-1]
         shown = f"{last_v:+.0f} bp" if unit == "bp" else fmt_bn(last_v)
-        ax.set_title(f"{title}  {shown} ({last_d:%b %-d})")
+        ax.set_title(f"{title}: {shown} at the end ({last_d:%b %-d})")
     else:
         ax.set_title(f"{title}  (no data)")
     ax.set_ylabel(unit)
@@ -337,13 +339,16 @@ def _stress_zones(ax: Axes, values: Sequence[float], calm: float, full: float) -
     ax.axhspan(full, edge, color="#fa5252", alpha=0.10, lw=0, zorder=0)
     for level, name in ((calm, "calm"), (full, "full stress")):
         ax.axhline(level, color="#868e96", ls="--", lw=0.8)
+        # At the left edge on a white box: the run (and so the tallest bars) is at the right.
         ax.annotate(
             name,
-            xy=(0.99, level),
+            xy=(0.01, level),
             xycoords=("axes fraction", "data"),
-            ha="right",
+            ha="left",
             va="bottom",
             fontsize=7,
             color="#868e96",
+            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85},
+            zorder=5,
         )
     ax.set_ylim(ymin, ymax)
