@@ -3,7 +3,7 @@ Alertmanager (the project's routes and inhibition) -> Slack stand-in, with the r
 posting to the desk channel beside it.
 
 The 2025-11-04 scenario runs through ``shockwatch.ops.run_alert_path``: the load pauses two
-event minutes after the detector's warning (14:34 UTC) until Prometheus shows
+event minutes after the detector's warning (14:37 UTC) until Prometheus shows
 ShockwatchWarning firing — the rules keep their real ``for: 1m``, so the warning must rest on
 the gauges for a minute of wall time — then the rest of the day follows and the worker keeps
 serving its (critical) gauges until EverythingSells fires, Alertmanager inhibits the warning
