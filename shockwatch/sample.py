@@ -51,6 +51,9 @@ ASSETS: dict[str, tuple[AssetClass, float, float]] = {
     "BTC": (AssetClass.CRYPTO, 106_500.0, -5.9),
     "ETH": (AssetClass.CRYPTO, 3_600.0, -8.5),
 }
+# The liquidation rates below are market-wide, like the sourced totals; the feeds see the
+# subscribed venues' share of them (the Hyperliquid era's 66%, docs/detection.md section 3).
+OBSERVED_SHARE = 0.66
 SESSION_OPEN_MIN = 14 * 60 + 30
 SESSION_CLOSE_MIN = 21 * 60
 # Funding rows: (series, observation date, value, unit, published at)
@@ -134,7 +137,7 @@ def synthetic_records(seed: int = 20251104) -> Iterator[tuple[str, Any]]:
                     interval_s=60,
                 ),
             )
-        per_min = 9e6 if wave else 2e5
+        per_min = (9e6 if wave else 2e5) * OBSERVED_SHARE
         for i, venue in enumerate(VENUES):
             base = "BTC" if i != 2 else "ETH"
             fall = _fall_fraction(ts, day_start, AssetClass.CRYPTO)
