@@ -17,6 +17,7 @@ import pytest
 
 from alerts.exporter import serve, stop_server
 from alerts.metrics import Metrics
+from shockwatch.ops import render_rules
 from tests.fixtures_alerts import (
     PrometheusProcess,
     ScenarioRun,
@@ -59,7 +60,7 @@ scrape_configs:
 
 def fast_rules(tmp_path: Path) -> Path:
     """The project's rules with every `for:` at 1 s (the expressions are unchanged)."""
-    text = (RULES / "shockwatch.rules.yml").read_text()
+    text = render_rules("https://docs.example/shockwatch/docs")
     fast, n = re.subn(r"(?m)^(\s+)for: \S+$", r"\1for: 1s", text)
     assert n >= 5
     path = tmp_path / "shockwatch.rules.yml"
