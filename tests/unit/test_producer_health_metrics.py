@@ -14,7 +14,7 @@ from common.settings import load_settings
 from producers.config import ProducerSettings
 from producers.liquidations.producer import RunLimits
 from producers.liquidations.venues import Venue
-from producers.metrics import PORT_OFFSETS, create_metrics, metrics_port
+from producers.metrics import create_metrics
 from producers.run import produce_liquidations, produce_prices
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -81,11 +81,3 @@ async def test_a_price_source_that_answers_is_connected() -> None:
             registry, "shockwatch_producer_last_message_timestamp_seconds", feed="prices",
             venue=venue,
         )  # fmt: skip
-
-
-def test_each_producer_has_its_own_port_from_the_setting() -> None:
-    settings = load_settings(metrics_port=19_000)
-    ports = {feed: metrics_port(settings, feed) for feed in PORT_OFFSETS}
-    assert ports == {"liquidations": 19_002, "prices": 19_003, "funding": 19_004}
-    with pytest.raises(ValueError, match="unknown feed 'gold'"):
-        metrics_port(settings, "gold")
