@@ -287,6 +287,17 @@ def moves_blocks(alert: AlertEvent) -> list[dict[str, Any]]:
     return section(text, fields)
 
 
+def venues_line(liq: dict[str, Any]) -> str:
+    """Which venues reported in the window and what share is a lower bound, e.g.
+    "venues: binanceusdm, bybit, okx · 62% lower bound"."""
+    names = liq.get("venues") or sorted(liq.get("by_venue") or {})
+    text = f"venues: {', '.join(esc(str(n)) for n in names)}" if names else "venues: none"
+    share = _num(liq.get("lower_bound_share"))
+    if share:
+        text += f" · {share * 100:.0f}% lower bound"
+    return text
+
+
 def liquidation_blocks(alert: AlertEvent) -> list[dict[str, Any]]:
     liq = alert.evidence.get("liquidations") or {}
     if not liq:
@@ -300,7 +311,7 @@ def liquidation_blocks(alert: AlertEvent) -> list[dict[str, Any]]:
         f"*Liquidations* — {fmt_usd(usd)} in {window} min",
         f"{surge:.1f}× baseline" if surge is not None else "surge n/a",
         f"{long_share * 100:.0f}% longs" if long_share is not None else "long share n/a",
-        f"{liq.get('venues_reporting', 0)} venues",
+        venues_line(liq),
     ]
     if day is not None:
         parts.append(f"running total {fmt_usd(day)}")

@@ -9,7 +9,10 @@ Used by tests (``tests/fixtures_alerts.py``, ``tests/integration/test_alert_path
 * rendering: ``render_prometheus_config`` / ``render_alertmanager_config`` take
   ``deploy/prometheus/prometheus.yml`` and ``deploy/alertmanager/alertmanager.yml`` as they are
   and change only what a local run must: the scrape and evaluation interval, the ports actually
-  used, the rule file's absolute path (the real ``shockwatch.rules.yml``, ``for:`` untouched),
+  used, the rule file's absolute path (the real ``shockwatch.rules.yml``, ``for:`` untouched,
+  rendered by ``render_rules`` with the one runbook setting: every ``runbook_url`` is
+  ``SHOCKWATCH_RUNBOOK_BASE_URL``/runbooks.md#<alert>; ``python -m shockwatch.ops rules``
+  prints it),
   and the file Alertmanager reads the Slack webhook URL from (the URL stays a secret in a
   file, never in a configuration, a command line or a log);
 
@@ -43,6 +46,9 @@ from common.settings import PROJECT_ROOT, Settings
 DEPLOY = PROJECT_ROOT / "deploy"
 PROMETHEUS_YML = DEPLOY / "prometheus" / "prometheus.yml"
 RULES = DEPLOY / "prometheus" / "rules" / "shockwatch.rules.yml"
+# What the committed rule file says where the runbook base goes (render_rules fills it in).
+RUNBOOK_PLACEHOLDER = "RUNBOOK_BASE_URL"
+PRODUCER_TARGETS = '["127.0.0.1:9466", "127.0.0.1:9467", "127.0.0.1:9468"]'
 ALERTMANAGER_YML = DEPLOY / "alertmanager" / "alertmanager.yml"
 # Upstream calls the binary alertmanager; Debian's package prometheus-alertmanager.
 ALERTMANAGER_BINARIES = ("alertmanager", "prometheus-alertmanager")
@@ -89,17 +95,42 @@ def _replace_once(text: str, pattern: str, repl: str, what: str) -> str:
     return new
 
 
+def render_rules(runbook_base_url: str, text: str | None = None) -> str:
+    """The rule file with every ``runbook_url`` at ``<runbook_base_url>/runbooks.md#<anchor>``
+    (the one setting the Slack messages' runbook links use too)."""
+    text = RULES.read_text() if text is None else text
+    base = runbook_base_url.rstrip("/")
+    if not base or any(c.isspace() for c in base):
+        raise ValueError(f"SHOCKWATCH_RUNBOOK_BASE_URL is not a URL: {runbook_base_url!r}")
+    pattern = rf"(?<=runbook_url: ){RUNBOOK_PLACEHOLDER}(?=/runbooks\.md#)"
+    rendered, n = re.subn(pattern, lambda _m: base, text)
+    if n == 0 or n != len(re.findall(r"^\s*runbook_url: ", text, flags=re.M)):
+        raise ValueError(f"the rule file's runbook_url lines do not all use {RUNBOOK_PLACEHOLDER}")
+    return rendered
+
+
+def write_rules(settings: Settings, folder: Path) -> Path:
+    """``render_rules`` with the settings' runbook base, written to ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RULES.name
+    path.write_text(render_rules(settings.runbook_base_url))
+    return path
+
+
 def render_prometheus_config(
     *,
     worker: str,
     notifier: str,
     alertmanager: str,
+    producers: tuple[str, ...] = (),
     interval: str = "1s",
     rules: Path = RULES,
 ) -> str:
     """``deploy/prometheus/prometheus.yml`` for a local run: scrape and evaluate every
-    ``interval``, the worker, notifier and Alertmanager at the given ``host:port``, and the
-    rule file by absolute path (a relative one would resolve next to the rendered copy)."""
+    ``interval``, the worker, notifier, producers and Alertmanager at the given ``host:port``
+    (no producers: an empty target list, as a run of recorded data has none), and the rule
+    file by absolute path (a relative one would resolve next to the rendered copy; pass one
+    ``write_rules`` wrote)."""
     text = PROMETHEUS_YML.read_text()
     text = _replace_once(
         text, r"^(\s*)scrape_interval: \S+$", f"  scrape_interval: {interval}", "scrape_interval"
@@ -117,7 +148,8 @@ def render_prometheus_config(
         ("127.0.0.1:9465", notifier, "notifier target"),
     ):
         text = _replace_once(text, rf'\["{re.escape(default)}"\]', f'["{actual}"]', what)
-    return text
+    targets = "[" + ", ".join(f'"{p}"' for p in producers) + "]"
+    return _replace_once(text, re.escape(PRODUCER_TARGETS), targets, "producer targets")
 
 
 def render_alertmanager_config(api_url_file: Path) -> str:
@@ -522,6 +554,7 @@ def run_alert_path(
             worker=f"127.0.0.1:{worker_port}",
             notifier=f"127.0.0.1:{notifier_port}",
             alertmanager=f"127.0.0.1:{am.port}",
+            rules=write_rules(settings, workdir / "rules"),
         )
         prom = start_prometheus(prom_config, workdir / "prometheus")
         stack.append(prom)
@@ -609,3 +642,25 @@ def run_alert_path(
 
 def _iso(ts_ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts_ms / 1000))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shockwatch.ops rules``: the rule file rendered with the runbook setting."""
+    import sys
+
+    from common.settings import load_settings
+
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["rules"]:
+        print("usage: python -m shockwatch.ops rules > shockwatch.rules.yml", file=sys.stderr)
+        return 2
+    try:
+        sys.stdout.write(render_rules(load_settings().runbook_base_url))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

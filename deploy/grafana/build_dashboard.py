@@ -172,6 +172,29 @@ def coloured(
 STATE_MAPPINGS = value_map(
     (0, "ok", "green"), (1, "pending", "yellow"), (2, "warning", "orange"), (3, "critical", "red")
 )
+# Feed and venue staleness, as the rules have it (deploy/prometheus/rules: FeedStale,
+# VenueStale, ProducerFeedStale): orange at half the limit, red at it.
+FEED_STALE_S = {"prices": 600.0, "liquidations": 1800.0, "funding": 4 * 86400.0}
+VENUE_SILENT_S = 3600.0
+SOURCE_STALE_S = {"ccxt:binanceusdm": 600.0, "yfinance": 4 * 86400.0}  # funding: 4 days
+CONNECTED_MAPPINGS = value_map((0, "down", "red"), (1, "up", "green"))
+
+
+def stale_at(limit_s: float) -> dashboard.ThresholdsConfig:
+    return thresholds("green", (limit_s / 2, "orange"), (limit_s, "red"))
+
+
+def age_panel(
+    panel: timeseries.Panel, limits: dict[str, float], default_s: float
+) -> timeseries.Panel:
+    """Each series coloured by its own staleness limit (``limits`` by series name)."""
+    panel.thresholds(stale_at(default_s)).color_scheme(colour(model.FieldColorModeId.THRESHOLDS))
+    for name, limit in limits.items():
+        value = stale_at(limit).build()
+        panel.override_by_name(name, [model.DynamicConfigValue(id_val="thresholds", value=value)])
+    return panel
+
+
 LINE = common.GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.LINE)
 LINE_AND_AREA = common.GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.LINE_AND_AREA)
 
@@ -418,13 +441,95 @@ PANELS: list[dashboard.Row | Panel] = [
         ),
         thresholds("green", (1, "orange")),
     ),
-    dashboard.Row("Feed health"),
+    dashboard.Row("Liquidation venues"),
+    coloured(
+        single(
+            "Venue connected",
+            q('max by (venue) (shockwatch_producer_connected{feed="liquidations"})', "{{venue}}"),
+            w=6,
+        ),
+        thresholds("red", (1, "green")),
+        CONNECTED_MAPPINGS,
+    ).description("From the liquidations producer: 1 while the venue's stream is open."),
+    age_panel(
+        ts(
+            "Venue last-message age",
+            q(
+                "time() - max by (venue) "
+                '(shockwatch_producer_last_message_timestamp_seconds{feed="liquidations"})',
+                "{{venue}}",
+            ),
+            unit="s",
+            w=6,
+        ),
+        {},
+        VENUE_SILENT_S,
+    ).description("VenueStale fires when a venue is silent for an hour, or disconnected 5 min."),
     ts(
-        "Last event age by feed",
-        q("time() - max by (feed) (shockwatch_last_event_timestamp_seconds)", "{{feed}}"),
-        unit="s",
-        w=8,
-    ).description("FeedStale fires at 10 min (prices), 30 min (liquidations), 4 days (funding)."),
+        "Venue events per minute",
+        q(
+            "60 * sum by (venue) "
+            '(rate(shockwatch_producer_records_total{feed="liquidations"}[$__rate_interval]))',
+            "{{venue}}",
+        ),
+        unit="none",
+        w=6,
+    ),
+    stacked(
+        ts(
+            "Venue notional per hour (USD)",
+            q(
+                "sum by (venue) "
+                '(increase(shockwatch_producer_notional_usd_total{feed="liquidations"}[1h]))',
+                "{{venue}}",
+            ),
+            unit="currencyUSD",
+            w=6,
+        )
+    ),
+    age_panel(
+        ts(
+            "Price and funding source: last-response age",
+            q(
+                "time() - max by (feed, venue) "
+                '(shockwatch_producer_last_message_timestamp_seconds{feed=~"prices|funding"})',
+                "{{venue}}",
+            ),
+            unit="s",
+            w=12,
+        ),
+        SOURCE_STALE_S,
+        FEED_STALE_S["funding"],
+    ).description(
+        "ProducerFeedStale fires at 10 min for the ccxt bars, 4 days for Yahoo (sessions only) "
+        "and the funding sources, or when a source's last request failed."
+    ),
+    coloured(
+        single(
+            "Source connected",
+            q(
+                'max by (venue) (shockwatch_producer_connected{feed=~"prices|funding"})',
+                "{{venue}}",
+            ),
+            w=12,
+        ),
+        thresholds("red", (1, "green")),
+        CONNECTED_MAPPINGS,
+    ).description("1 when the source's last request succeeded (after the producer's retries)."),
+    dashboard.Row("Feed health"),
+    age_panel(
+        ts(
+            "Last event age by feed",
+            q("time() - max by (feed) (shockwatch_last_event_timestamp_seconds)", "{{feed}}"),
+            unit="s",
+            w=8,
+        ),
+        FEED_STALE_S,
+        FEED_STALE_S["prices"],
+    ).description(
+        "FeedStale fires at 10 min (prices), 30 min (liquidations), 4 days (funding); "
+        "each line turns orange at half its limit and red at it."
+    ),
     ts(
         "Events processed per second",
         q("sum by (feed) (rate(shockwatch_events_processed_total[$__rate_interval]))", "{{feed}}"),

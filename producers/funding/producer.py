@@ -212,8 +212,10 @@ class FundingProducer:
                 error = type(exc).__name__
                 self.stats.count(self.stats.errors, error)
                 self.metrics.poll_errors.labels(FEED, source.value, error).inc()
+                self.metrics.connected.labels(FEED, source.value).set(0)
                 log.warning("funding source %s failed: %s: %s", source, error, exc)
                 continue
+            self.metrics.message_seen(FEED, source.value)
             for reason, n in parsed.skipped.items():
                 self.stats.count(self.stats.skipped, reason, n)
                 self.metrics.skipped.labels(FEED, source.value, reason).inc(n)

@@ -143,6 +143,10 @@ class VenueFeed:
         self._m_records = metrics.records.labels(*self._labels)
         self._m_duplicates = metrics.duplicates.labels(*self._labels)
         self._m_last_event = metrics.last_event.labels(*self._labels)
+        self._m_last_message = metrics.last_message.labels(*self._labels)
+        self._m_connected = metrics.connected.labels(*self._labels)
+        self._m_notional = metrics.notional.labels(*self._labels)
+        self._m_connected.set(0)  # listed (and stale) from the start, until a stream opens
 
     # -- set-up ------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -204,6 +208,7 @@ class VenueFeed:
         self.stats.messages += 1
         self._session_messages += 1
         self._m_messages.inc()
+        self._m_last_message.set(time.time())
         if self._down_since is not None:
             self.metrics.gap_seconds.labels(*self._labels).inc(now - self._down_since)
             self._down_since = None
@@ -269,6 +274,7 @@ class VenueFeed:
                     await self.sink.send(self.topic, record)
                     self.stats.records += 1
                     self._m_records.inc()
+                    self._m_notional.inc(record.notional_usd)
                     newest = max(newest, record.ts_ms)
                 elif error is not None:
                     await self.sink.dead_letter(self.topic, raw, error, self.spec.source)
@@ -321,6 +327,7 @@ class VenueFeed:
         watch = asyncio.ensure_future(self.adapter.watch(self.exchange, self.symbols))
         stopping = asyncio.ensure_future(stop.wait())
         started = time.monotonic()
+        self._m_connected.set(1)  # the stream is open until it ends (drop, silence, error)
         check_s = max(0.05, min(1.0, self.silence_s / 4))
         try:
             while True:
@@ -340,6 +347,7 @@ class VenueFeed:
                 if self._backpressure:
                     return "backpressure"
         finally:
+            self._m_connected.set(0)
             stopping.cancel()
             watch.cancel()
             try:

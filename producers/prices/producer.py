@@ -171,6 +171,7 @@ class PriceProducer:
     def _count_error(self, inst: Instrument, error: str) -> None:
         self.stats.errors[error] = self.stats.errors.get(error, 0) + 1
         self.metrics.poll_errors.labels(FEED, inst.provider.value, error).inc()
+        self.metrics.connected.labels(FEED, inst.provider.value).set(0)
 
     async def _poll(self, inst: Instrument) -> int:
         venue = inst.provider.value
@@ -188,6 +189,7 @@ class PriceProducer:
                 self._crypto_open = True
             bars, clock = await self.crypto.fetch(inst.ticker, self.last.get(inst.symbol))
             close_print = None
+        self.metrics.message_seen(FEED, venue)
         return await self._send(inst, bars, clock, close_print)
 
     async def _send(

@@ -540,8 +540,10 @@ def evidence(signal: ShockSignal) -> dict[str, Any]:
                 "surge_ratio",
                 "long_share",
                 "venues_reporting",
+                "venues",
                 "by_venue",
                 "is_lower_bound",
+                "lower_bound_share",
                 "day_total_usd",
             )
         },

@@ -203,6 +203,7 @@ def pressure(win: LiqWindow, now_minute: int) -> dict[str, Any]:
         "baseline_hourly_usd": baseline,
         "surge_ratio": surge,
         "venues_reporting": len(venues),
+        "venues": list(venues),  # which venues reported in the window, by name
         "by_venue": venues,
         # Share of the window from snapshot feeds (Binance): the true figure is at least this.
         "lower_bound_share": lower_usd / window_usd if window_usd else 0.0,

@@ -109,9 +109,10 @@ def test_rendered_prometheus_config_changes_only_what_a_local_run_must(tmp_path:
     expected["global"]["scrape_interval"] = expected["global"]["evaluation_interval"] = "1s"
     expected["rule_files"] = [str(RULES)]
     expected["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = ["127.0.0.1:41003"]
-    ports = {"shockwatch-worker": "127.0.0.1:41001", "shockwatch-notifier": "127.0.0.1:41002"}
+    ports = {"shockwatch-worker": ["127.0.0.1:41001"], "shockwatch-notifier": ["127.0.0.1:41002"]}
+    ports["shockwatch-producers"] = []  # a run of recorded data has no producers to scrape
     for job in expected["scrape_configs"]:
-        job["static_configs"][0]["targets"] = [ports[job["job_name"]]]
+        job["static_configs"][0]["targets"] = ports[job["job_name"]]
     assert rendered == expected
     config = tmp_path / "prometheus.yml"
     config.write_text(text)

@@ -17,6 +17,7 @@ import pytest
 
 from alerts.exporter import serve, stop_server
 from alerts.metrics import Metrics
+from shockwatch.ops import render_rules
 from tests.fixtures_alerts import (
     PrometheusProcess,
     ScenarioRun,
@@ -26,9 +27,39 @@ from tests.fixtures_alerts import (
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus]
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+VENUES = {"binanceusdm", "bybit", "okx"}  # the venues of the recorded responses
 SCRAPE_TIMEOUT_S = 20
 FIRING_TIMEOUT_S = 40
 QUERY_TIMEOUT_S = 15
+
+
+@pytest.fixture
+def producers_exporter() -> Iterator[int]:
+    """The three producers over the recorded provider responses (real clients, dry run), their
+    metrics served on a free port as `shockwatch produce --metrics-port` serves them. The
+    liquidation streams have ended by then: every venue reads disconnected."""
+    import asyncio
+    import io
+
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from common.settings import load_settings
+    from producers.metrics import create_metrics
+    from producers.run import publish_fixtures
+
+    registry = CollectorRegistry()
+    metrics = create_metrics(registry)
+    asyncio.run(
+        publish_fixtures(
+            load_settings(), FIXTURES, dry_run=True, metrics=metrics, out=io.StringIO()
+        )
+    )
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        yield server.server_port
+    finally:
+        stop_server(server, thread)
 
 
 @pytest.fixture
@@ -41,7 +72,7 @@ def exporter() -> Iterator[tuple[Metrics, int]]:
         stop_server(server, thread)
 
 
-def prometheus_config(port: int, rules: Path) -> str:
+def prometheus_config(port: int, rules: Path, producers_port: int) -> str:
     targets = f'["127.0.0.1:{port}"]'
     return f"""
 global:
@@ -54,12 +85,14 @@ scrape_configs:
     static_configs: [{{targets: {targets}}}]
   - job_name: shockwatch-notifier
     static_configs: [{{targets: {targets}}}]
+  - job_name: shockwatch-producers
+    static_configs: [{{targets: ["127.0.0.1:{producers_port}"]}}]
 """
 
 
 def fast_rules(tmp_path: Path) -> Path:
     """The project's rules with every `for:` at 1 s (the expressions are unchanged)."""
-    text = (RULES / "shockwatch.rules.yml").read_text()
+    text = render_rules("https://docs.example/shockwatch/docs")
     fast, n = re.subn(r"(?m)^(\s+)for: \S+$", r"\1for: 1s", text)
     assert n >= 5
     path = tmp_path / "shockwatch.rules.yml"
@@ -85,6 +118,7 @@ def feed_records(metrics: Metrics, records: Any, now_s: float) -> None:
 
 def test_dashboard_queries_and_rules_on_a_real_prometheus(
     exporter: tuple[Metrics, int],
+    producers_exporter: int,
     prometheus_factory: Any,
     everything_sells: ScenarioRun,
     tmp_path: Path,
@@ -99,7 +133,9 @@ def test_dashboard_queries_and_rules_on_a_real_prometheus(
     # phase 1: the first tick, and the input before it
     metrics.observe_signal(signals[0])
     feed_records(metrics, [r for r in run.records if r[1].ts_ms < first_ts], time.time())
-    prom: PrometheusProcess = prometheus_factory(prometheus_config(port, fast_rules(tmp_path)))
+    prom: PrometheusProcess = prometheus_factory(
+        prometheus_config(port, fast_rules(tmp_path), producers_exporter)
+    )
     prom.wait_until(
         lambda: prom.query('shockwatch_alert_transitions_total{state="firing"}'),
         SCRAPE_TIMEOUT_S,
@@ -137,6 +173,20 @@ def test_dashboard_queries_and_rules_on_a_real_prometheus(
             assert rule["health"] == "ok", rule
             assert rule["labels"]["severity"] in ("critical", "warning")
             assert {"summary", "description", "runbook_url"} <= set(rule["annotations"])
+
+    # the venues: the producer's streams have ended, so VenueStale fires for each venue, and
+    # only for those; the price and funding sources answered, so ProducerFeedStale stays quiet
+    def stale_venues() -> set[str]:
+        return {
+            a["labels"]["venue"]
+            for a in prom.alerts()
+            if a["labels"]["alertname"] == "VenueStale" and a["state"] == "firing"
+        }
+
+    assert prom.wait_until(lambda: stale_venues() == VENUES, FIRING_TIMEOUT_S, "VenueStale")
+    assert not [a for a in prom.alerts() if a["labels"]["alertname"] == "ProducerFeedStale"]
+    connected = prom.query('shockwatch_producer_connected{job="shockwatch-producers"}')
+    assert {r["metric"]["venue"] for r in connected} >= VENUES | {"yfinance", "fred"}
 
     # every dashboard query returns data
     dashboard = load_dashboard_module()

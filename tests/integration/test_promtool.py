@@ -51,7 +51,23 @@ def exported_names() -> set[str]:
     metrics.observe_alert(sample_alert())
     metrics.observe_events("prices", 1, signal.ts_ms, [0.1])
     metrics.observe_liquidations({("bybit", "BTC", "long"): (1, 1.0)})
-    return metric_names(metrics)
+    return metric_names(metrics) | producer_metric_names()
+
+
+def producer_metric_names() -> set[str]:
+    """What a producer serves once each feed has seen a message and sent a record."""
+    from prometheus_client import CollectorRegistry
+
+    from producers.metrics import create_metrics
+
+    registry = CollectorRegistry()
+    pm = create_metrics(registry)
+    for feed in ("liquidations", "prices", "funding"):
+        pm.message_seen(feed, "okx")
+        pm.records.labels(feed, "okx").inc()
+        pm.notional.labels(feed, "okx").inc(1.0)
+        pm.last_event.labels(feed, "okx").set(1.0)
+    return {s.name for family in registry.collect() for s in family.samples}
 
 
 # -- promtool / amtool --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from alerts.slack import (
     SlackNotConfigured,
     build_message,
     build_resolved_update,
+    venues_line,
 )
 from common.settings import DASHBOARD_PATH, PROJECT_ROOT, Settings
 from shockwatch.sample import sample_alert
@@ -58,6 +59,25 @@ def check_limits(payload: dict[str, Any]) -> None:
 # -- building -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("liq", "line"),
+    [
+        ({"venues": ["bybit", "okx"], "lower_bound_share": 0.0}, "venues: bybit, okx"),
+        (
+            {"venues": ["binanceusdm", "okx"], "lower_bound_share": 0.616},
+            "venues: binanceusdm, okx · 62% lower bound",
+        ),
+        # evidence recorded before the panel named its venues: the by-venue keys
+        ({"by_venue": {"okx": {}, "bybit": {}}}, "venues: bybit, okx"),
+        ({"venues": []}, "venues: none"),
+    ],
+)
+def test_venues_line_names_the_venues_and_the_lower_bound_share(
+    liq: dict[str, Any], line: str
+) -> None:
+    assert venues_line(liq) == line
+
+
 def test_critical_message_has_the_evidence() -> None:
     alert = sample_alert("firing", "critical")
     payload = build_message(alert, LINKS)
@@ -78,6 +98,11 @@ def test_critical_message_has_the_evidence() -> None:
         assert f"*{venue}*" in text
         assert f"{v['long_share'] * 100:.0f}% long" in text
     assert "Lower bound" in text
+    # which venues reported, and what share of the window is a lower bound
+    liq = alert.evidence["liquidations"]
+    share = liq["lower_bound_share"]
+    assert liq["venues"] == sorted(liq["by_venue"]) and 0 < share < 1
+    assert f"venues: {', '.join(liq['venues'])} · {share * 100:.0f}% lower bound" in text
     # the funding panel
     for label in ("SOFR − IORB", "SRF take-up", "Reserves", "TGA", "ON RRP"):
         assert label in text
