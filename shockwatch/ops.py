@@ -651,14 +651,21 @@ def main(argv: list[str] | None = None) -> int:
     from common.settings import load_settings
 
     args = sys.argv[1:] if argv is None else argv
-    if args != ["rules"]:
-        print("usage: python -m shockwatch.ops rules > shockwatch.rules.yml", file=sys.stderr)
+    if args[:1] != ["rules"] or len(args) not in (1, 3) or (len(args) == 3 and args[1] != "--out"):
+        print("usage: python -m shockwatch.ops rules [--out FILE]  (default: stdout)",
+              file=sys.stderr)  # fmt: skip
         return 2
     try:
-        sys.stdout.write(render_rules(load_settings().runbook_base_url))
+        text = render_rules(load_settings().runbook_base_url)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if len(args) == 3:
+        out = Path(args[2])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

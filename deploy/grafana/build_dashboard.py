@@ -51,7 +51,11 @@ UID = "shockwatch"  # settings.dashboard_url points at /d/shockwatch/shockwatch
 SCHEMA_VERSION = 39  # Grafana 11.3's (the pinned SDK's default, set here so a bump shows)
 DATASOURCE_UID = "shockwatch-prometheus"  # provisioning/datasources/prometheus.yml
 DS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
-RUNBOOKS = "https://github.com/shockwatch/shockwatch/blob/main/docs/runbooks.md"
+# Grafana's own alert list: it shows the Prometheus rules with their runbook_url annotations,
+# which the code that starts Prometheus renders from SHOCKWATCH_RUNBOOK_BASE_URL. A dashboard
+# is static JSON and cannot read that setting: a fixed docs URL here would be dead wherever the
+# docs are served elsewhere.
+RUNBOOKS = "/alerting/list?search=shockwatch"
 
 # What the template variables stand for when a test runs the queries itself.
 TEST_VALUES = {
@@ -732,7 +736,7 @@ def build() -> model.Dashboard:
         .time("now-24h", "now")
         .timepicker(dashboard.TimePicker())
         .link(
-            dashboard.DashboardLink("Runbooks")
+            dashboard.DashboardLink("Alert rules and runbooks")
             .type(model.DashboardLinkType.LINK)
             .url(RUNBOOKS)
             .target_blank(True)

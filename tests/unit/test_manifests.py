@@ -267,14 +267,18 @@ def test_compose_prometheus_scrapes_the_services_and_loads_the_rules() -> None:
     mounts = dict(v.split(":")[:2] for v in prom["volumes"] if v.startswith("."))
     config_src = next(s for s, t in mounts.items() if t == "/etc/prometheus/prometheus.yml")
     config = yaml.safe_load((COMPOSE_DIR / config_src).read_text())
-    # Rule files: map the container path back to the repository through the mounts.
+    # Rule files: rendered by the one-shot `rules` service (runbook links from the deployment's
+    # SHOCKWATCH_RUNBOOK_BASE_URL) into a volume Prometheus mounts, before Prometheus starts.
+    rules = doc["services"]["rules"]
+    assert prom["depends_on"]["rules"]["condition"] == "service_completed_successfully"
+    volumes = {v.split(":")[0]: v.split(":")[1] for v in prom["volumes"]}
+    written = dict(v.split(":")[:2] for v in rules["volumes"])
+    cmd = rules["command"]
+    assert cmd[:4] == ["python", "-m", "shockwatch.ops", "rules"] and cmd[4] == "--out"
     for rule in config["rule_files"]:
-        host = next(
-            COMPOSE_DIR / s / Path(rule).relative_to(t)
-            for s, t in mounts.items()
-            if Path(rule).is_relative_to(t)
-        )
-        assert host.resolve().is_file(), rule
+        volume = next(n for n, t in volumes.items() if Path(rule).is_relative_to(t))
+        assert Path(cmd[5]) == Path(written[volume]) / Path(rule).relative_to(volumes[volume])
+    assert "SHOCKWATCH_RUNBOOK_BASE_URL" in rules["environment"]
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     assert {"shockwatch-worker", "shockwatch-notifier"} <= set(jobs)  # names the rules use
     commands = compose_commands()

@@ -64,3 +64,15 @@ def test_a_link_left_outside_the_setting_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="do not all use"):
         render_rules("https://docs.example", text)
+
+
+def test_the_rules_command_writes_the_rendered_file(tmp_path: Path) -> None:
+    """What the compose `rules` service runs: the file Prometheus loads, every link rendered."""
+    from shockwatch.ops import main
+
+    out = tmp_path / "rendered" / "shockwatch.rules.yml"
+    assert main(["rules", "--out", str(out)]) == 0
+    text = out.read_text()
+    links = re.findall(r"^\s*runbook_url: (\S+)", text, flags=re.M)
+    assert links and not any(RUNBOOK_PLACEHOLDER in link for link in links)
+    assert main(["rules", "--bogus"]) == 2
