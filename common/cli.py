@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.measure import Measurement
+from rich.progress import Progress
 from rich.table import Table
 
 from common.log import register_secret
@@ -32,6 +33,22 @@ def settings_from_env() -> Settings:
         if secret is not None:
             register_secret(secret.get_secret_value())
     return settings
+
+
+def minutes_bar(disable: bool = False) -> Progress:
+    """The progress bar of a run over a recorded day, in event-time minutes (transient, on
+    stderr; ``disable`` for machine-readable output)."""
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} min"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=disable,
+    )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

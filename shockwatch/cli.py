@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from common.cli import console, fail, out, print_table, settings_from_env
+from common.cli import console, fail, minutes_bar, out, print_table, settings_from_env
 from common.log import setup_logging
 from common.settings import Settings
 from shockwatch.cluster_cli import kafka_app, topics_app
@@ -273,8 +273,6 @@ app.add_typer(scenario_app, name="scenario")
 def _run(
     scenario_dir: Path, quiet: bool, keep_signals: bool = False, keep: bool = False
 ) -> tuple[object, object]:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from common.kafka import KafkaUnavailable
     from shockwatch.runner import RunError, run_scenario
     from streams.scenario import ScenarioError, read_scenario
@@ -282,15 +280,7 @@ def _run(
     settings = settings_from_env()
     try:
         scenario = read_scenario(scenario_dir)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} min"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=quiet,
-        ) as bar:
+        with minutes_bar(quiet) as bar:
             task = bar.add_task(f"{scenario.name}: event-time minutes", total=None)
             result = run_scenario(
                 settings,

@@ -11,7 +11,7 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from common.cli import console, fail, out, settings_from_env
+from common.cli import console, fail, minutes_bar, out, settings_from_env
 from shockwatch.rehearse import (
     HEADERS,
     RehearsedDay,
@@ -39,15 +39,7 @@ def rehearse_one(scenario_dir: Path, *, kafka: bool, as_json: bool, seed: int, w
     settings = settings_from_env()
     try:
         scenario = read_scenario(scenario_dir)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} min"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=as_json,
-        ) as bar:
+        with minutes_bar(as_json) as bar:
             task = bar.add_task(f"{scenario.name}: rehearsal, event-time minutes", total=None)
             day = rehearse_day(
                 scenario,

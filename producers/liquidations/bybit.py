@@ -16,8 +16,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from producers.liquidations.normalise import RawLiq
-from streams.records import MalformedRecord
+from producers.liquidations.normalise import RawLiq, entries
 
 
 def extract(message: Mapping[str, Any]) -> list[RawLiq]:
@@ -34,12 +33,8 @@ def extract(message: Mapping[str, Any]) -> list[RawLiq]:
                 raw=data,
             )
         ]
-    if not isinstance(data, list):
-        raise MalformedRecord("data", "allLiquidation push without a data list")
     out = []
-    for item in data:
-        if not isinstance(item, Mapping):
-            raise MalformedRecord("data", f"liquidation entry is {type(item).__name__}")
+    for item in entries(data, "data", "allLiquidation"):
         out.append(
             RawLiq(
                 market_id=item.get("s"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from producers.liquidations.normalise import RawLiq
+from producers.liquidations.normalise import RawLiq, entries
 from streams.records import MalformedRecord
 
 CHANNEL = "trades.future.any.100ms"
@@ -38,12 +38,8 @@ def _party_side(party: str, direction: Any) -> Any:
 def extract(message: Mapping[str, Any]) -> list[RawLiq]:
     params = message.get("params")
     data = params.get("data") if isinstance(params, Mapping) else None
-    if not isinstance(data, list):
-        raise MalformedRecord("params.data", "trades push without a data list")
     out = []
-    for trade in data:
-        if not isinstance(trade, Mapping):
-            raise MalformedRecord("params.data", f"trade entry is {type(trade).__name__}")
+    for trade in entries(data, "params.data", "trades", "trade"):
         flag = trade.get("liquidation")
         if not flag:
             continue  # an ordinary trade

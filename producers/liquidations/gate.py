@@ -15,8 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from producers.liquidations.normalise import RawLiq
-from streams.records import MalformedRecord
+from producers.liquidations.normalise import RawLiq, entries
 
 CHANNEL = "futures.public_liquidates"
 # Epoch milliseconds passed 1e11 in 1973; an epoch below it is seconds.
@@ -41,13 +40,8 @@ def is_push(message: Any) -> bool:
 
 
 def extract(message: Mapping[str, Any]) -> list[RawLiq]:
-    result = message.get("result")
-    if not isinstance(result, list):
-        raise MalformedRecord("result", "public_liquidates push without a result list")
     out = []
-    for item in result:
-        if not isinstance(item, Mapping):
-            raise MalformedRecord("result", f"liquidation entry is {type(item).__name__}")
+    for item in entries(message.get("result"), "result", "public_liquidates"):
         out.append(
             RawLiq(
                 market_id=item.get("contract"),

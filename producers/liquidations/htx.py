@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from producers.liquidations.normalise import RawLiq
-from streams.records import MalformedRecord
+from producers.liquidations.normalise import RawLiq, entries
 
 TOPIC = "public.*.liquidation_orders"
 
@@ -28,13 +27,8 @@ def is_push(message: Any) -> bool:
 
 
 def extract(message: Mapping[str, Any]) -> list[RawLiq]:
-    data = message.get("data")
-    if not isinstance(data, list):
-        raise MalformedRecord("data", "liquidation_orders push without a data list")
     out = []
-    for item in data:
-        if not isinstance(item, Mapping):
-            raise MalformedRecord("data", f"liquidation entry is {type(item).__name__}")
+    for item in entries(message.get("data"), "data", "liquidation_orders"):
         out.append(
             RawLiq(
                 market_id=item.get("contract_code"),

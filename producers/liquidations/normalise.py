@@ -20,6 +20,7 @@ from streams.records import (
     DEFAULT_MAX_FUTURE_MS,
     InvalidValue,
     Liquidation,
+    MalformedRecord,
     MissingField,
     WrongType,
 )
@@ -37,6 +38,19 @@ class RawLiq:
     ts_ms: Any
     raw: Mapping[str, Any]
     venue_event_id: str | None = None
+
+
+def entries(
+    value: Any, field: str, push: str, entry: str = "liquidation"
+) -> list[Mapping[str, Any]]:
+    """A push's list of entries, each a JSON object, or ``MalformedRecord`` naming ``field``
+    (every venue adapter's first check of a push)."""
+    if not isinstance(value, list):
+        raise MalformedRecord(field, f"{push} push without a {field.rsplit('.', 1)[-1]} list")
+    for item in value:
+        if not isinstance(item, Mapping):
+            raise MalformedRecord(field, f"{entry} entry is {type(item).__name__}")
+    return value
 
 
 def _number(value: Any, name: str) -> float:

@@ -12,24 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from producers.liquidations.normalise import RawLiq
+from producers.liquidations.normalise import RawLiq, entries
 from streams.records import MalformedRecord
 
 
 def extract(message: Mapping[str, Any]) -> list[RawLiq]:
-    data = message.get("data")
-    if not isinstance(data, list):
-        raise MalformedRecord("data", "liquidation-orders push without a data list")
     out = []
-    for inst in data:
-        if not isinstance(inst, Mapping):
-            raise MalformedRecord("data", f"instrument entry is {type(inst).__name__}")
+    for inst in entries(message.get("data"), "data", "liquidation-orders", "instrument"):
         details = inst.get("details")
         if not isinstance(details, list):
             raise MalformedRecord("details", "instrument entry without a details list")
-        for d in details:
-            if not isinstance(d, Mapping):
-                raise MalformedRecord("details", f"detail entry is {type(d).__name__}")
+        for d in entries(details, "details", "liquidation-orders", "detail"):
             out.append(
                 RawLiq(
                     market_id=inst.get("instId"),

@@ -30,7 +30,8 @@ from producers.funding.parse import (
 )
 from producers.funding.producer import FundingProducer
 from producers.funding.series import FundingSource
-from producers.liquidations import binance, bybit, deribit, gate, htx, okx
+from producers.liquidations import bybit, deribit, gate, htx, okx
+from producers.liquidations.feed import ADAPTERS
 from producers.liquidations.markets import MarketIndex, load_snapshot
 from producers.liquidations.normalise import normalise
 from producers.liquidations.venues import VENUES, Venue, side_liquidated
@@ -44,14 +45,6 @@ from streams.records import ImplausibleValue, Liquidation, RecordError, Side
 
 PROVIDERS = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 DOC = PROVIDERS / "documented"
-ADAPTERS: dict[Venue, Any] = {
-    Venue.BINANCE: binance,
-    Venue.BYBIT: bybit,
-    Venue.OKX: okx,
-    Venue.GATE: gate,
-    Venue.HTX: htx,
-    Venue.DERIBIT: deribit,
-}
 MARKETS = {
     Venue.BINANCE: PROVIDERS / "binanceusdm" / "markets.json",
     Venue.BYBIT: DOC / "bybit" / "markets.json",

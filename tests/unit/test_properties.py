@@ -41,8 +41,8 @@ from prometheus_client import CollectorRegistry
 
 from common.settings import AlertSettings, DetectionSettings, Settings
 from producers.funding import parse as fparse
-from producers.liquidations import binance, bybit, deribit, gate, htx, okx
-from producers.liquidations.feed import VenueFeed
+from producers.liquidations import binance, bybit
+from producers.liquidations.feed import ADAPTERS, VenueFeed
 from producers.liquidations.markets import MarketIndex, load_snapshot
 from producers.liquidations.normalise import normalise
 from producers.liquidations.venues import VENUES, Venue
@@ -928,14 +928,6 @@ def test_outputs_do_not_depend_on_arrival_order_within_a_minute(
 # 3. Producers: venue liquidation pushes and funding documents
 
 
-ADAPTERS = {
-    Venue.BINANCE: binance,
-    Venue.BYBIT: bybit,
-    Venue.OKX: okx,
-    Venue.GATE: gate,
-    Venue.HTX: htx,
-    Venue.DERIBIT: deribit,
-}
 DOCUMENTED = FIXTURES / "documented"
 PUSHES = {
     Venue.BINANCE: FIXTURES / "binanceusdm" / "forceOrder.jsonl",
