@@ -51,6 +51,20 @@ def minutes_bar(disable: bool = False) -> Progress:
     )
 
 
+def days_bar() -> Progress:
+    """The progress bar of a run over many recorded days (backtest, rehearsal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` and return the exit to raise (``raise fail(...)``). The message
     is plain text: brackets in it ("[expect]", a topic list) are printed, not read as markup."""

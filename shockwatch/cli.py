@@ -13,7 +13,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from common.cli import console, fail, minutes_bar, out, print_table, settings_from_env
+from common.cli import (
+    console,
+    days_bar,
+    fail,
+    minutes_bar,
+    out,
+    print_table,
+    settings_from_env,
+)
 from common.log import setup_logging
 from common.settings import Settings
 from shockwatch.cluster_cli import kafka_app, topics_app
@@ -405,7 +413,6 @@ def backtest_cmd(
 
         backtest_rehearse(dirs, kafka=kafka, as_json=as_json, wide=wide, seed=seed, worst=worst)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from common.kafka import KafkaUnavailable
     from shockwatch.backtest import DEFAULT_DIRS, backtest, discover
@@ -417,13 +424,7 @@ def backtest_cmd(
         days, samples = discover(dirs or DEFAULT_DIRS)
         if not days:
             raise fail("no scenario with an [expect] found")
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with days_bar() as bar:
             task = bar.add_task("backtest (days)", total=len(days))
             outcomes, summary = backtest(
                 days,

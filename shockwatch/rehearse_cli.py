@@ -8,10 +8,9 @@ from pathlib import Path
 
 import typer
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from common.cli import console, fail, minutes_bar, out, settings_from_env
+from common.cli import console, days_bar, fail, minutes_bar, out, settings_from_env
 from shockwatch.rehearse import (
     HEADERS,
     RehearsedDay,
@@ -102,14 +101,7 @@ def backtest_rehearse(
         days, _ = discover(dirs or DEFAULT_DIRS)
         if not days:
             raise fail("no scenario with an [expect] found")
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with days_bar() as bar:
             task = bar.add_task("rehearsal (days, plain + rehearsed)", total=len(days))
             results = rehearse_all(
                 days,
