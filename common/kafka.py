@@ -187,6 +187,14 @@ def _answers_kafka(sock: socket.socket) -> bool:
     return head[4:8] == b"\x00\x00\x00\x01"
 
 
+def _speaks_tls(host: str, port: int, timeout_s: float = 5.0) -> bool:
+    """Whether ``host:port`` completes a TLS handshake (any certificate)."""
+    anyone = ssl.create_default_context()
+    anyone.check_hostname = False
+    anyone.verify_mode = ssl.CERT_NONE
+    return _tls_handshake(host, port, anyone, timeout_s) == "ok"
+
+
 def probe(
     servers: str, protocol: str = "PLAINTEXT", timeout_s: float = PROBE_TIMEOUT_S
 ) -> str | None:
@@ -205,7 +213,9 @@ def probe(
             with socket.create_connection((host.strip("[]"), int(port)), timeout=left) as sock:
                 if "SSL" in protocol or _answers_kafka(sock):
                     return None
-                reasons.append(f"{server}: accepts connections but does not answer as Kafka")
+            if _speaks_tls(host.strip("[]"), int(port), max(0.2, deadline - time.monotonic())):
+                return None  # a TLS listener asked in plaintext: the client explains that
+            reasons.append(f"{server}: accepts connections but does not answer as Kafka")
         except socket.gaierror as exc:
             reasons.append(f"{host}: unknown host ({exc.strerror})")
         except TimeoutError:
@@ -442,10 +452,7 @@ def explain_refusal(settings: Settings, bootstrap: str, causes: list[str]) -> st
                 "password (SHOCKWATCH_KAFKA_SASL_PASSWORD_FILE) and the mechanism"
             )
         return ""
-    anyone = ssl.create_default_context()
-    anyone.check_hostname = False
-    anyone.verify_mode = ssl.CERT_NONE
-    if _tls_handshake(host, int(port), anyone) == "ok":
+    if _speaks_tls(host, int(port)):
         return (
             f"the broker at {bootstrap} speaks TLS and this client {protocol}: set "
             "SHOCKWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SSL) and SHOCKWATCH_KAFKA_SSL_CAFILE"
