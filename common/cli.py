@@ -8,6 +8,8 @@ all under one ``shockwatch`` command.
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -18,8 +20,21 @@ from rich.table import Table
 from common.log import register_secret
 from common.settings import Settings, load_settings
 
+# Output that is not a terminal (a file, a pipe, `make run > capture.txt`) gets the width the
+# tables are laid out for, not rich's 80-column fallback, unless COLUMNS says otherwise.
+REPORT_WIDTH = 100
+
+
+def result_console() -> Console:
+    """A console for a command's result: the terminal's width, or ``REPORT_WIDTH`` columns."""
+    probe = Console()
+    if probe.is_terminal or "COLUMNS" in os.environ:
+        return probe
+    return Console(width=REPORT_WIDTH)
+
+
 console = Console(stderr=True)  # progress, warnings and errors
-out = Console()  # a command's result
+out = result_console()  # a command's result
 
 
 def settings_from_env() -> Settings:

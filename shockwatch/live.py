@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console, RenderableType
+from rich.console import RenderableType
 
+from common.cli import result_console
 from common.log import setup_logging
 from common.settings import Settings, load_settings
 from shockwatch.status_render import JobState
 
-console = Console()
+console = result_console()
 MAX_RESTART_DELAY_S = 60.0
 REFRESH_S = 2.0
 PRINT_EVERY_S = 15.0

@@ -70,9 +70,10 @@ def _state(state: str, reason: str = "") -> Text:
 
 def _feeds(title: str, rows: Sequence[FeedRow]) -> Table:
     table = Table(title=title, title_justify="left", expand=False, pad_edge=False)
-    for name in ("feed", "venue", "state", "connected", "last event", "rate /s", "events"):
+    # Short headers: at 100 columns the reason (the provider's error) must still fit.
+    for name in ("feed", "venue", "state", "conn", "age", "/s", "events"):
         table.add_column(name, no_wrap=True)
-    table.add_column("reason")
+    table.add_column("reason", overflow="fold")
     for r in rows:
         connected = "-" if r.connected is None else ("yes" if r.connected else "no")
         table.add_row(
