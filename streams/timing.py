@@ -98,7 +98,9 @@ class SourceTiming:
 
     @property
     def as_of_min(self) -> int:
-        """Minutes a tick may wait for this source's bar of a minute (its as-of reach)."""
+        """How many minutes after its own minute a bar of this source can still arrive: the
+        documented worst delay and a poll (its as-of reach; the detector itself waits only
+        for the lag it observes, ``Detector.lag_min``)."""
         return math.ceil((self.max_delay_s + self.cadence_s) / MIN_S) + 1
 
 

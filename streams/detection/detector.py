@@ -34,9 +34,8 @@ from streams.detection import liquidations as liq
 from streams.detection import market as mkt
 from streams.detection.alerting import AlertMachine, Reading, desired_level, step
 from streams.detection.score import composite, regime
-from streams.detection.shard import PartitionShard, Summary, newer
+from streams.detection.shard import AS_OF, PartitionShard, Summary, newer
 from streams.records import AlertEvent, ShockSignal
-from streams.timing import as_of_symbols
 
 MIN_MS = 60_000
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ class Detector:
         # latest bar came after its own minute (0 when on time, as in a recorded day played in
         # event order). Their one-minute returns join the co-movement row of their own minute,
         # which waits for them that long at most (``_add_rows``).
-        self.as_of: frozenset[str] = frozenset(as_of_symbols())
+        self.as_of: frozenset[str] = AS_OF  # the shards file their late bars as of
         self.lag_min: dict[str, int] = {}
         self.core_members = frozenset(m for ms in cfg.breadth.core_classes.values() for m in ms)
         self.comove_rows: dict[int, dict[str, float]] = {}  # minute -> symbol -> 1m return
