@@ -9,11 +9,8 @@ that accepts connections but never answers (what a firewall or a wrong service l
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import run_shockwatch
 from tests.scenario_factory import write_scenario
 
 pytestmark = pytest.mark.integration
@@ -180,15 +178,7 @@ def test_every_failure_is_one_line_naming_its_cause(
     env = environment(case, request, tmp_path)
     args = [a.replace("{day}", str(day)) for a in case.args]
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "shockwatch.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=CLI_TIMEOUT_S,
-        check=False,
-        cwd=os.getcwd(),
-    )
+    proc = run_shockwatch(args, env, CLI_TIMEOUT_S)
     took = time.monotonic() - started
     said = proc.stdout + proc.stderr
 
@@ -205,12 +195,6 @@ def test_every_failure_is_one_line_naming_its_cause(
 def test_help_shows_bracketed_words() -> None:
     """Rich reads "[expect]" as a style tag unless escaped: the help must still say it."""
     for args in (["scenario", "--help"], ["scenario", "check", "--help"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "shockwatch.cli", *args],
-            capture_output=True,
-            text=True,
-            env={"PATH": "/usr/bin:/bin", "COLUMNS": "120"},
-            timeout=CLI_TIMEOUT_S,
-            check=True,
-        )
+        proc = run_shockwatch(args, {"PATH": "/usr/bin:/bin", "COLUMNS": "120"}, CLI_TIMEOUT_S)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "compare with the [expect] of its scenario.toml" in proc.stdout, proc.stdout

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -24,6 +22,7 @@ from shockwatch.publish import Publisher
 from streams.records import DeadLetter, FundingObservation, Liquidation, PriceTick, decode
 from streams.scenario import load_scenario, read_scenario
 from streams.topics import TopicNames, create_topics, topic_specs
+from tests.cli import run_shockwatch
 from tests.scenario_factory import stressed_funding, write_scenario
 from tests.unit.test_records import FUND, LIQ, PRICE
 
@@ -209,21 +208,8 @@ def test_cli_load_reports_counts(kafka_settings: Settings, tmp_path: Path) -> No
         liq_usd_per_min=3000.0,
     )
     env = {"SHOCKWATCH_KAFKA_BOOTSTRAP": kafka_settings.kafka_bootstrap, "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "shockwatch.cli",
-            "load",
-            str(folder),
-            "--topic-prefix",
-            kafka_settings.topic_prefix,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+    proc = run_shockwatch(
+        ["load", str(folder), "--topic-prefix", kafka_settings.topic_prefix], env, 120
     )
     assert proc.returncode == 0, proc.stderr
     assert "prices" in proc.stdout and " 3 " in proc.stdout and " 9 " in proc.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 from common.kafka import kafka_python_config, partitions_for
 from common.settings import Settings
 from streams.topics import TopicNames, delete_prefix
+from tests.cli import run_shockwatch
 from tests.scenario_factory import write_scenario
 
 pytestmark = pytest.mark.integration
@@ -43,14 +43,7 @@ def shockwatch_load(settings: Settings, *args: str) -> subprocess.CompletedProce
         "PATH": "/usr/bin:/bin",
         "COLUMNS": "200",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "shockwatch.cli", "load", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=CLI_TIMEOUT_S,
-        check=False,
-    )
+    return run_shockwatch(["load", *args], env, CLI_TIMEOUT_S)
 
 
 @pytest.fixture

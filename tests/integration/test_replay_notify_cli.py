@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from common.settings import Settings
 from streams.topics import delete_prefix
+from tests.cli import run_shockwatch
 from tests.fixtures_alerts import EVERYTHING_SELLS
 from tests.slack_server import SlackStandIn
 
@@ -21,14 +21,7 @@ CLI_TIMEOUT_S = 300
 
 
 def shockwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "shockwatch.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=CLI_TIMEOUT_S,
-        check=False,
-    )
+    proc = run_shockwatch(args, env, CLI_TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 

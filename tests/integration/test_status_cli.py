@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from alerts.exporter import serve, stop_server
 from alerts.metrics import Metrics
 from common.ports import recorded_ports
+from tests.cli import run_shockwatch
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +23,7 @@ CLI_TIMEOUT_S = 60
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "shockwatch.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S,
-        env={**os.environ, "COLUMNS": "200", **env},
-    )
+    return run_shockwatch(args, {**os.environ, "COLUMNS": "200", **env}, CLI_TIMEOUT_S)
 
 
 @pytest.fixture
