@@ -163,18 +163,13 @@ def price_sends(
         i = 0
         while i < len(queue):
             readable_by = poll - delay_ms
-            while i < len(queue) and _end_ms(queue[i]) <= readable_by:
+            while i < len(queue) and queue[i].record.ts_ms <= readable_by:  # ts_ms: bar's end
                 r = queue[i].record
                 sends.append(Send(poll, r.ts_ms, r.symbol, queue[i].key, queue[i].raw))
                 i += 1
             poll += cadence_ms
     sends.sort(key=lambda s: (s.at_ms, s.ts_ms, s.item))  # one poll: event-time order
     return sends
-
-
-def _end_ms(parsed: Parsed) -> int:
-    r = parsed.record
-    return int(r.ts_ms + (r.interval_s or 60) * 1000)
 
 
 # -- liquidations ------------------------------------------------------------------------------
@@ -382,8 +377,7 @@ def applied_delays(
             if d is None:
                 t = timing_for(feed, s.item, timings, s.source)
                 d = out[s.item] = InputDelay(feed, s.item, t.source, t.delay_s, t.max_delay_s)
-            end = s.ts_ms + (MIN_MS if feed == "prices" else 0)
-            d.saw(s.at_ms - end if end >= start_ms else None)
+            d.saw(s.at_ms - s.ts_ms if s.ts_ms >= start_ms else None)  # a bar's ts_ms: its end
     return out
 
 

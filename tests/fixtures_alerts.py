@@ -135,14 +135,18 @@ DASHBOARD_SCRIPT = PROJECT_ROOT / "deploy" / "grafana" / "build_dashboard.py"
 
 
 def load_dashboard_module() -> Any:
-    """deploy/grafana/build_dashboard.py as a module (deploy/ is not a package)."""
+    """deploy/grafana/build_dashboard.py as a module (deploy/ is not a package), its directory on
+    the path as when it runs as a script: it imports its siblings dashboard_panels and
+    dashboard_style."""
     import importlib.util
+    import sys
+
+    if str(DASHBOARD_SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(DASHBOARD_SCRIPT.parent))
 
     spec = importlib.util.spec_from_file_location("shockwatch_build_dashboard", DASHBOARD_SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    import sys
-
     sys.modules[spec.name] = module  # dataclasses resolve their module by name
     spec.loader.exec_module(module)
     return module

@@ -48,19 +48,20 @@ def test_a_gold_bar_of_14_00_is_sent_at_the_first_poll_after_its_delay() -> None
     bars = [bar("XAU", "gold", ms("14:00:00")), bar("BTC", "crypto", ms("14:00:00")),
             bar("SPX", "equity_index", ms("14:00:00"))]  # fmt: skip
     sent = {s.item: s.at_ms for s in price_sends(bars, ms("13:00:00"))}
-    # Yahoo's COMEX gold: at least 10 minutes after the bar's end (14:01), polled at :05
-    assert sent["XAU"] == ms("14:11:05") >= ms("14:11:00")
-    assert sent["BTC"] == ms("14:01:05")  # Binance klines: at the next poll
-    assert sent["SPX"] == ms("14:02:05")  # 20 s after 14:01: missed the 14:01:05 poll
+    # a bar's ts_ms is its end (data/scenarios/README.md; the producer's to_tick stamps it)
+    # Yahoo's COMEX gold: at least 10 minutes after the bar's end (14:00), polled at :05
+    assert sent["XAU"] == ms("14:10:05") >= ms("14:10:00")
+    assert sent["BTC"] == ms("14:00:05")  # Binance klines: at the next poll
+    assert sent["SPX"] == ms("14:01:05")  # 20 s after 14:00: missed the 14:00:05 poll
     worst = {s.item: s.at_ms for s in price_sends(bars, ms("13:00:00"), worst=True)}
-    assert worst["XAU"] == ms("14:31:05")
+    assert worst["XAU"] == ms("14:30:05")
 
 
 def test_each_poll_sends_its_bars_in_event_time_order() -> None:
     bars = [bar("BTC", "crypto", ms("14:00:00")), bar("SPX", "equity_index", ms("13:59:00")),
             bar("ETH", "crypto", ms("14:00:00"))]  # fmt: skip
     sends = price_sends(bars, ms("13:00:00"))
-    assert [s.at_ms for s in sends] == [ms("14:01:05")] * 3
+    assert [s.at_ms for s in sends] == [ms("14:00:05")] * 3
     assert [(s.ts_ms, s.item) for s in sends] == sorted((s.ts_ms, s.item) for s in sends)
 
 
