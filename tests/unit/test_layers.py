@@ -151,13 +151,13 @@ def test_no_module_is_a_chapter() -> None:
 # -- the checks catch what they are for -------------------------------------------------------
 def test_the_checks_catch_an_upward_import_a_crossing_and_a_cycle() -> None:
     graph = {
-        "common.settings": {"shockwatch.cli"},  # floor -> roof
+        "common.settings": {"shockwatch.cli.main"},  # floor -> roof
         "common.kafka": {"streams.topics"},  # floor -> domain
         "streams.detection.score": {"common.settings"},  # fine
         "alerts.sample": {"streams.detection.detector"},  # domain -> another's internals
         "producers.sink": {"streams.records", "streams.topics"},  # contracts: fine
         "streams.app": {"alerts.metrics"},  # domain -> domain
-        "shockwatch.cli": {"alerts.cli", "streams.app"},  # the roof: fine
+        "shockwatch.cli.main": {"alerts.cli", "streams.app"},  # the roof: fine
         "streams.a": {"streams.b"},
         "streams.b": {"streams.a"},
     }
@@ -165,7 +165,7 @@ def test_the_checks_catch_an_upward_import_a_crossing_and_a_cycle() -> None:
         "alerts.sample -> streams.detection.detector: a domain imports only the floor and "
         "streams' contracts",
         "common.kafka -> streams.topics: the floor imports nothing of the project",
-        "common.settings -> shockwatch.cli: nothing below the roof imports it",
+        "common.settings -> shockwatch.cli.main: nothing below the roof imports it",
         "streams.app -> alerts.metrics: a domain imports only the floor and streams' contracts",
     ]
     assert import_cycles(graph) == [["streams.a", "streams.b"]]
@@ -175,7 +175,7 @@ def test_function_level_and_relative_imports_count(tmp_path: Path) -> None:
     (tmp_path / "alerts").mkdir()
     (tmp_path / "alerts" / "__init__.py").write_text("")
     (tmp_path / "alerts" / "x.py").write_text(
-        "def f():\n    from shockwatch.report import build_report\n    from . import y\n"
+        "def f():\n    from shockwatch.runs.report import build_report\n    from . import y\n"
     )
     (tmp_path / "alerts" / "y.py").write_text("")
     (tmp_path / "shockwatch").mkdir()
@@ -184,7 +184,7 @@ def test_function_level_and_relative_imports_count(tmp_path: Path) -> None:
         "alerts": tmp_path / "alerts" / "__init__.py",
         "alerts.x": tmp_path / "alerts" / "x.py",
         "alerts.y": tmp_path / "alerts" / "y.py",
-        "shockwatch.report": tmp_path / "shockwatch" / "report.py",
+        "shockwatch.runs.report": tmp_path / "shockwatch" / "report.py",
     }
     found = imports_of("alerts.x", modules["alerts.x"].read_text(), modules)
-    assert found == {"shockwatch.report", "alerts.y", "alerts"}
+    assert found == {"shockwatch.runs.report", "alerts.y", "alerts"}
