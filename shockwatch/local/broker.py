@@ -22,7 +22,6 @@ kept apart, in ``<state>/kafka/secure``, as its SCRAM users are stored when it i
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
@@ -41,6 +40,7 @@ from common.kafka import broker_info_file, pid_alive, read_broker_info, running_
 from common.log import redact
 from common.ports import free_port
 from common.settings import PROJECT_ROOT, Settings
+from shockwatch.local import broker_admin as admin
 from shockwatch.local import secure as security
 
 log = logging.getLogger(__name__)
@@ -72,15 +72,6 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return True
     return False
-
-
-def _quorum_leader(quorum: Any) -> int | None:
-    """The leader id of a DescribeQuorum answer (kafka-python gives nested dicts)."""
-    if isinstance(quorum, dict):
-        for topic in quorum.get("topics", []):
-            for part in topic.get("partitions", []):
-                return int(part["leader_id"])
-    return None
 
 
 def _reap(pid: int) -> None:
@@ -469,46 +460,17 @@ class LocalBroker:
         )
 
     def _probe(self, bootstrap: str) -> bool:
-        from kafka.errors import KafkaError
-
-        try:
-            client = self._admin(bootstrap)
-        except (KafkaError, OSError):
-            return False
-        try:
-            client.list_topics()
-            return True
-        except (KafkaError, OSError):
-            return False
-        finally:
-            client.close()
+        return admin.probe(self._admin, bootstrap)
 
     def describe_cluster(self, bootstrap: str | None = None) -> dict[str, Any] | None:
         """The cluster's metadata as a broker answers it: {brokers: [{broker_id, host, port}],
-        controller_id, cluster_id}; None when no node answers."""
-        from kafka.errors import KafkaError
-
+        controller_id, cluster_id, active_controller}; None when no node answers."""
         if bootstrap is None:
             info = self.info()
             if info is None:
                 return None
             bootstrap = info["bootstrap"]
-        try:
-            client = self._admin(bootstrap, 5000)
-        except (KafkaError, OSError):
-            return None
-        try:
-            cluster = dict(client.describe_cluster())
-            # In KRaft the "controller" of the metadata answer is any broker (clients never talk
-            # to the controllers); the active controller is the metadata quorum's leader.
-            with contextlib.suppress(KafkaError, OSError, KeyError, TypeError):
-                quorum = client.describe_metadata_quorum()
-                cluster["active_controller"] = _quorum_leader(quorum)
-            return cluster
-        except (KafkaError, OSError):
-            return None
-        finally:
-            client.close()
+        return admin.describe_cluster(self._admin, bootstrap)
 
     def log_tail(self, lines: int = 20, node_id: int = 1) -> str:
         path = self.logs_dir(node_id) / "server.log"
@@ -604,20 +566,14 @@ class LocalBroker:
         info = self.info()
         if info is None:
             return {"running": False, "state_dir": str(self.root)}
-        topics: list[str] | None
-        try:
-            client = self._admin(info["bootstrap"], 5000)
-            try:
-                topics = sorted(client.list_topics())
-            finally:
-                client.close()
-        except Exception:
-            topics = None
+        topics = admin.list_topics(self._admin, info["bootstrap"])
         cluster = self.describe_cluster(info["bootstrap"]) if topics is not None else None
         registered = {b["broker_id"] for b in (cluster or {}).get("brokers", [])}
         for node in info["nodes"]:
             node["registered"] = node["id"] in registered
-        replicas = self._replica_health(info) if topics and len(info["nodes"]) > 1 else None
+        replicas = (
+            admin.replica_health(self._admin, info) if topics and len(info["nodes"]) > 1 else None
+        )
         return {
             "running": True,
             "reachable": topics is not None,
@@ -626,29 +582,4 @@ class LocalBroker:
             "state_dir": str(self.root),
             **info,
             **(replicas or {}),
-        }
-
-    def _replica_health(self, info: dict[str, Any]) -> dict[str, Any] | None:
-        """Per node the partitions it leads (``leads``), and the partitions whose ISR is short
-        of their replicas (``under_replicated``) or that have no leader (``offline``)."""
-        from kafka.errors import KafkaError
-
-        try:
-            client = self._admin(info["bootstrap"], 5000)
-        except (KafkaError, OSError):
-            return None
-        try:
-            partitions = [p for t in client.describe_topics() for p in t["partitions"]]
-        except (KafkaError, OSError):
-            return None
-        finally:
-            client.close()
-        for node in info["nodes"]:
-            node["leads"] = sum(1 for p in partitions if p["leader_id"] == node["id"])
-        return {
-            "partitions": len(partitions),
-            "under_replicated": sum(
-                1 for p in partitions if len(p["isr_nodes"]) < len(p["replica_nodes"])
-            ),
-            "offline": sum(1 for p in partitions if p["leader_id"] < 0),
         }
