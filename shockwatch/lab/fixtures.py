@@ -1,7 +1,7 @@
 """Replay recorded provider responses through the real clients: a local websocket + HTTP server.
 
 ``FixtureServer(dir)`` listens on 127.0.0.1 (free ports) and plays the venues and data
-providers from files in their own formats, so ``--fixtures`` and the tests run the same client
+providers from files in their own formats, so the lab and the tests run the same client
 code as live (ccxt.pro, aiohttp, the parsers), only pointed at ``endpoints()``.
 
 Layout of ``dir`` (see tests/fixtures/providers/README.md)::

@@ -155,7 +155,7 @@ async def test_funding_backfill_uses_publication_times(settings: Settings) -> No
 
 
 async def test_all_three_producers_publish_from_fixtures(settings: Settings) -> None:
-    """What the demo runs (``shockwatch produce all --fixtures ...``); a detection-worker test
+    """What the demo runs (``python -m shockwatch.lab.fixtures DIR``); a detection-worker test
     can start from here: the test's topics hold the three feeds, each ending in heartbeats."""
     from shockwatch.lab.fixtures import publish_fixtures
     from tests.integration.test_producers_liquidations import EXPECTED, split

@@ -417,7 +417,7 @@ def test_documented_nasdaq_composite_is_labelled_truthfully() -> None:
 
 
 async def dry_run_funding(fixtures: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``shockwatch produce funding --dry-run --once --fixtures DIR``: (records, dead letters)."""
+    """The funding producer, dry run, once, over the fixture server: (records, dead letters)."""
     out, err = io.StringIO(), io.StringIO()
     async with FixtureServer(fixtures, {}) as server:
         producer = FundingProducer(
