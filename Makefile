@@ -38,10 +38,10 @@ tools: ## install Debian's prometheus/promtool/amtool and chromium when missing
 	@-pkill -x prometheus-node-exporter >/dev/null 2>&1 || true
 
 setup: venv tools ## everything a fresh machine needs (venv, pip, Prometheus tools, chromium, Kafka jars)
-	$(BIN)/python -c "from shockwatch.broker import LocalBroker; from common.settings import Settings; LocalBroker(Settings()).fetch_jars()"
+	$(BIN)/python -c "from shockwatch.local.broker import LocalBroker; from common.settings import Settings; LocalBroker(Settings()).fetch_jars()"
 
 jars: venv ## fetch Apache Kafka from Maven Central into .state/kafka/lib
-	$(BIN)/python -c "from shockwatch.broker import LocalBroker; from common.settings import Settings; LocalBroker(Settings()).fetch_jars()"
+	$(BIN)/python -c "from shockwatch.local.broker import LocalBroker; from common.settings import Settings; LocalBroker(Settings()).fetch_jars()"
 
 kafka-up: venv ## start the local Kafka broker (idempotent)
 	$(SW) kafka up
@@ -56,13 +56,13 @@ topics: kafka-up ## create the topics of the contract
 	$(SW) topics create
 
 demo: setup ## the whole job on the bundled 2025-11-04 scenario, ending with the alert and a report
-	$(BIN)/python -m shockwatch.demo $(DEMO_ARGS)
+	$(BIN)/python -m shockwatch.lab.demo $(DEMO_ARGS)
 
 demo-ops: setup ## the ops alert path live: worker -> Prometheus -> Alertmanager -> Slack stand-in (~3 min)
-	$(BIN)/python -m shockwatch.demo_ops
+	$(BIN)/python -m shockwatch.lab.demo_ops
 
 run: venv kafka-up ## live: all producers + worker + notifier against the configured broker
-	$(BIN)/python -m shockwatch.live
+	$(BIN)/python -m shockwatch.local.live
 
 test: setup ## lint + unit + integration + end-to-end tests (starts its own broker)
 	$(BIN)/ruff check .
@@ -87,10 +87,10 @@ fmt: venv ## format the code
 	$(BIN)/ruff check --fix .
 
 bench: setup ## throughput, latency, replay speed, RSS (starts its own broker); BENCH_ARGS=--quick|--long
-	$(BIN)/python -m shockwatch.bench $(BENCH_ARGS)
+	$(BIN)/python -m shockwatch.lab.bench $(BENCH_ARGS)
 
 bench-long: setup ## make bench plus a synthetic month replayed in place (BENCH_ARGS=--long)
-	$(BIN)/python -m shockwatch.bench --long $(BENCH_ARGS)
+	$(BIN)/python -m shockwatch.lab.bench --long $(BENCH_ARGS)
 
 backtest: venv ## every calendar day and bundled scenario: expected vs fired (exit 1 on a mismatch)
 	$(SW) backtest

@@ -2,8 +2,8 @@
 settings read from the environment with their secrets registered for redaction.
 
 The domains' command apps (``producers.cli``, ``alerts.cli``) and the roof's own commands
-(``shockwatch.cli``, ``shockwatch.cluster_cli``) build on these; ``shockwatch.cli`` mounts them
-all under one ``shockwatch`` command.
+(``shockwatch.cli.main``, ``shockwatch.cli.cluster``) build on these; ``shockwatch.cli.main``
+mounts them all under one ``shockwatch`` command.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,14 @@ PORT_SETTINGS: dict[str, str] = {
     "prices": "prices_metrics_port",
     "funding": "funding_metrics_port",
 }
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on ``host`` now (the kernel's pick): for the local broker, Prometheus and the
+    runs' metrics, which must not collide with another instance's."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 class PortInUse(RuntimeError):

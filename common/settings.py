@@ -266,7 +266,7 @@ class Settings(BaseSettings):
     # now is recorded as delivered but not posted to Slack (one log line says why; counted as
     # shockwatch_slack_sends_total{result="stale_skipped"}). Live, an alert is seconds old; an
     # hour allows for a notifier or a Slack outage caught up on. 0 = off: runs of recorded data
-    # (the demo, scenario runs, tests; shockwatch.runner.NotifierProcess) notify old days on
+    # (the demo, scenario runs, tests; shockwatch.runs.runner.NotifierProcess) notify old days on
     # purpose (docs/alerts.md, "Old alerts").
     live_horizon_s: float = 3600.0
     # Where the Slack messages' links go (docs/alerts.md, "Links"). The runbooks: this

@@ -10,7 +10,6 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -26,16 +25,6 @@ T = TypeVar("T")
 DryRun = Annotated[
     bool,
     typer.Option("--dry-run", help="Print normalised records (one JSON per line), send nothing."),
-]
-Fixtures = Annotated[
-    Path | None,
-    typer.Option(
-        "--fixtures",
-        help="Replay recorded provider responses from DIR (e.g. tests/fixtures/providers) "
-        "through the real clients, served on local ports.",
-        exists=True,
-        file_okay=False,
-    ),
 ]
 MetricsPort = Annotated[
     int | None,
@@ -141,13 +130,10 @@ def produce_liquidations(
         typer.Option("--venue", help="Venue(s) to follow (repeat); default: all configured."),
     ] = None,
     dry_run: DryRun = False,
-    fixtures: Fixtures = None,
     duration_s: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     idle_exit_s: Annotated[
         float | None,
-        typer.Option(
-            help="Stop once every venue was silent this long (default 2 with --fixtures)."
-        ),
+        typer.Option(help="Stop once every venue was silent this long."),
     ] = None,
     silence_s: Annotated[
         float | None,
@@ -161,8 +147,6 @@ def produce_liquidations(
     from producers.run import produce_liquidations as run
 
     settings, ps = _prepare(dry_run, create_topics, metrics_port, "liquidations")
-    if fixtures is not None and idle_exit_s is None:
-        idle_exit_s = 2.0
     limits = RunLimits(duration_s=duration_s, idle_exit_s=idle_exit_s)
     stats = _guard(
         lambda: _run(
@@ -171,7 +155,6 @@ def produce_liquidations(
                 ps,
                 venues=venue,
                 dry_run=dry_run,
-                fixtures=fixtures,
                 limits=limits,
                 silence_s=silence_s,
                 stop=stop,
@@ -184,7 +167,6 @@ def produce_liquidations(
 @produce_app.command("prices")
 def produce_prices(
     dry_run: DryRun = False,
-    fixtures: Fixtures = None,
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
     metrics_port: MetricsPort = None,
     create_topics: CreateTopics = True,
@@ -194,9 +176,7 @@ def produce_prices(
 
     settings, ps = _prepare(dry_run, create_topics, metrics_port, "prices")
     stats = _guard(
-        lambda: _run(
-            lambda stop: run(settings, ps, dry_run=dry_run, fixtures=fixtures, once=once, stop=stop)
-        )
+        lambda: _run(lambda stop: run(settings, ps, dry_run=dry_run, once=once, stop=stop))
     )
     _report("prices", stats)
 
@@ -204,7 +184,6 @@ def produce_prices(
 @produce_app.command("funding")
 def produce_funding(
     dry_run: DryRun = False,
-    fixtures: Fixtures = None,
     once: Annotated[bool, typer.Option("--once", help="Poll every source once and exit.")] = False,
     metrics_port: MetricsPort = None,
     create_topics: CreateTopics = True,
@@ -214,44 +193,9 @@ def produce_funding(
 
     settings, ps = _prepare(dry_run, create_topics, metrics_port, "funding")
     stats = _guard(
-        lambda: _run(
-            lambda stop: run(settings, ps, dry_run=dry_run, fixtures=fixtures, once=once, stop=stop)
-        )
+        lambda: _run(lambda stop: run(settings, ps, dry_run=dry_run, once=once, stop=stop))
     )
     _report("funding", stats)
-
-
-@produce_app.command("all")
-def produce_all(
-    fixtures: Annotated[
-        Path,
-        typer.Option(
-            "--fixtures",
-            help="Recorded provider responses to replay (e.g. tests/fixtures/providers).",
-            exists=True,
-            file_okay=False,
-        ),
-    ],
-    dry_run: DryRun = False,
-    funding_since: Annotated[
-        str, typer.Option(help="Funding backfill from this date, YYYY-MM-DD.")
-    ] = "2025-10-01",
-    create_topics: CreateTopics = True,
-) -> None:
-    """All three feeds over recorded fixtures (the demo): liquidations and prices replayed,
-    funding backfilled with publication times."""
-    from producers.run import publish_fixtures
-
-    since = _parse_date(funding_since)
-    settings, ps = _prepare(dry_run, create_topics, None)
-    stats = _guard(
-        lambda: _run(
-            lambda stop: publish_fixtures(
-                settings, fixtures, ps=ps, funding_since=since, dry_run=dry_run
-            )
-        )
-    )
-    _report("all", stats)
 
 
 def _parse_date(value: str) -> date:
@@ -265,7 +209,6 @@ def _parse_date(value: str) -> date:
 def funding_backfill(
     since: Annotated[str, typer.Option("--since", help="First observation date, YYYY-MM-DD.")],
     dry_run: DryRun = False,
-    fixtures: Fixtures = None,
     create_topics: CreateTopics = True,
 ) -> None:
     """Publish history from SINCE with estimated publication times (dates sent before: skipped;
@@ -276,9 +219,7 @@ def funding_backfill(
     settings, ps = _prepare(dry_run, create_topics, None)
     stats = _guard(
         lambda: _run(
-            lambda stop: run(
-                settings, ps, dry_run=dry_run, fixtures=fixtures, backfill_since=first, stop=stop
-            )
+            lambda stop: run(settings, ps, dry_run=dry_run, backfill_since=first, stop=stop)
         )
     )
     _report("funding backfill", stats)

@@ -3,7 +3,7 @@
 Kafka itself (bootstrap, SASL/SSL, topic prefix, state dir) comes from the shared
 ``common.settings.Settings``; this object holds only what the feeds need: heartbeat and
 buffering knobs, which venues and symbols to follow, and the provider endpoints (overridable,
-e.g. for a mirror, a proxy or the local fixture server that ``--fixtures`` starts).
+e.g. for a mirror, a proxy or the lab's local fixture server, ``shockwatch.lab.fixtures``).
 """
 
 from __future__ import annotations

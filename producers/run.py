@@ -1,18 +1,22 @@
-"""The three producers wired end to end (sink, fixtures, state): what the CLI and tests call."""
+"""The three producers wired end to end (sink, endpoints, state): what the CLI and tests call.
+
+``fixtures`` names a folder of recorded responses: the run is a replay (markets read from it,
+finite, no wall-clock heartbeats), its endpoints served by whoever passes ``endpoints``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import date
 from pathlib import Path
 from typing import TextIO
 
 from common.settings import Settings
 from producers.config import ProducerSettings
-from producers.fixtures import FixtureServer
 from producers.funding.producer import FundingProducer, FundingStats
 from producers.liquidations.feed import FeedStats
 from producers.liquidations.order import ReorderingSink
@@ -30,20 +34,15 @@ def state_path(settings: Settings, name: str) -> Path:
     return settings.state_dir / "producers" / f"{name}_state.json"
 
 
+Endpoints = Callable[[ProducerSettings], AbstractAsyncContextManager[ProducerSettings]]
+
+
 @contextlib.asynccontextmanager
-async def fixture_endpoints(
-    ps: ProducerSettings, fixtures: Path | None
-) -> AsyncIterator[ProducerSettings]:
-    """With ``fixtures``: serve them locally and point every endpoint there."""
-    if fixtures is None:
-        yield ps
-        return
-    server = FixtureServer(fixtures)
-    await server.start()
-    try:
-        yield ps.model_copy(update={"endpoints": {**ps.endpoints, **server.endpoints()}})
-    finally:
-        await server.stop()
+async def as_configured(ps: ProducerSettings) -> AsyncIterator[ProducerSettings]:
+    """Where the producers connect: the endpoints as configured (live). A caller may pass its
+    own, e.g. the lab's fixture server pointing every endpoint at recorded responses
+    (``shockwatch.lab.fixtures.serve_fixtures``)."""
+    yield ps
 
 
 def clock_lag_ms(ps: ProducerSettings, feed: str) -> int:
@@ -109,13 +108,13 @@ async def produce_liquidations(
     metrics: ProducerMetrics | None = None,
     stop: asyncio.Event | None = None,
     out: TextIO | None = None,
-    endpoints_ready: bool = False,
+    endpoints: Endpoints = as_configured,
 ) -> dict[str, FeedStats]:
     """Run the venue feeds into Kafka (or stdout) until ``stop`` or a limit."""
     metrics = metrics or default_metrics()
     topic = TopicNames(settings.topic_prefix).liquidations
     venues = venues or [Venue(v) for v in ps.venues]
-    async with fixture_endpoints(ps, None if endpoints_ready else fixtures) as ps2:
+    async with endpoints(ps) as ps2:
         sink = make_sink(
             settings,
             ps2,
@@ -158,6 +157,7 @@ async def produce_prices(
     *,
     dry_run: bool = False,
     fixtures: Path | None = None,
+    endpoints: Endpoints = as_configured,
     once: bool = False,
     metrics: ProducerMetrics | None = None,
     stop: asyncio.Event | None = None,
@@ -165,7 +165,7 @@ async def produce_prices(
 ) -> PriceStats:
     metrics = metrics or default_metrics()
     topic = TopicNames(settings.topic_prefix).prices
-    async with fixture_endpoints(ps, fixtures) as ps2:
+    async with endpoints(ps) as ps2:
         sink = make_sink(
             settings,
             ps2,
@@ -199,6 +199,7 @@ async def produce_funding(
     *,
     dry_run: bool = False,
     fixtures: Path | None = None,
+    endpoints: Endpoints = as_configured,
     once: bool = False,
     backfill_since: date | None = None,
     metrics: ProducerMetrics | None = None,
@@ -208,7 +209,7 @@ async def produce_funding(
     """Poll on the schedule (or ``once``), or backfill from ``backfill_since``."""
     metrics = metrics or default_metrics()
     topic = TopicNames(settings.topic_prefix).funding
-    async with fixture_endpoints(ps, fixtures) as ps2:
+    async with endpoints(ps) as ps2:
         # Backfills are history: no heartbeats at the wall clock ahead of them.
         sink = make_sink(
             settings,
@@ -242,42 +243,3 @@ async def produce_funding(
         finally:
             await producer.close()
             await _close(sink)
-
-
-async def publish_fixtures(
-    settings: Settings,
-    fixtures: Path,
-    *,
-    ps: ProducerSettings | None = None,
-    funding_since: date = date(2025, 10, 1),
-    dry_run: bool = False,
-    metrics: ProducerMetrics | None = None,
-    out: TextIO | None = None,
-) -> dict[str, object]:
-    """All three producers over the recorded fixtures, as for the demo and end-to-end tests:
-    liquidations and prices replayed, funding backfilled (estimated publication times, so the
-    detector's as-of join sees each value from the day it was public)."""
-    ps = ps or ProducerSettings()
-    metrics = metrics or default_metrics()
-    liquidations, prices, funding = await asyncio.gather(
-        produce_liquidations(
-            settings,
-            ps,
-            dry_run=dry_run,
-            fixtures=fixtures,
-            limits=RunLimits(duration_s=120, idle_exit_s=2.0),
-            metrics=metrics,
-            out=out,
-        ),
-        produce_prices(settings, ps, dry_run=dry_run, fixtures=fixtures, metrics=metrics, out=out),
-        produce_funding(
-            settings,
-            ps,
-            dry_run=dry_run,
-            fixtures=fixtures,
-            backfill_since=funding_since,
-            metrics=metrics,
-            out=out,
-        ),
-    )
-    return {"liquidations": liquidations, "prices": prices, "funding": funding}

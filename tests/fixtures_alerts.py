@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.metrics import Metrics
 from common.settings import PROJECT_ROOT, Settings
-from shockwatch.ops import PrometheusProcess, start_prometheus
+from shockwatch.local.ops import PrometheusProcess, start_prometheus
 from tests.slack_server import SlackStandIn, start_slack_stand_in
 
 EVERYTHING_SELLS = PROJECT_ROOT / "data" / "scenarios" / "2025-11-04-everything-sells"
@@ -95,7 +95,7 @@ def everything_sells() -> ScenarioRun:
 @pytest.fixture
 def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[str], PrometheusProcess]]:
     """Start a real ``prometheus`` on a free loopback port with the given config text
-    (``shockwatch.ops.start_prometheus``); every process started is stopped at the end, even
+    (``shockwatch.local.ops.start_prometheus``); every process started is stopped at the end, even
     when the test fails."""
     binary = require_tool("prometheus")
     started: list[PrometheusProcess] = []

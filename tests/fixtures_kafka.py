@@ -18,7 +18,7 @@ import pytest
 
 from common.kafka import kafka_python_config, partitions_for
 from common.settings import Settings
-from shockwatch.broker import LocalBroker
+from shockwatch.local.broker import LocalBroker
 from streams.topics import create_topics
 
 BROKER_START_TIMEOUT_S = 90

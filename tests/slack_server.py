@@ -1,7 +1,7 @@
-"""The local Slack stand-in for tests: see alerts/standin.py (it lives in the package so the
+"""The local Slack stand-in for tests: see shockwatch/lab/standin.py (it lives in the package so the
 demo can use it from an installed checkout too)."""
 
-from alerts.standin import (
+from shockwatch.lab.standin import (
     API_PREFIX,
     CHANNEL_ID,
     WEBHOOK_PATH,

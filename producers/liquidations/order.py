@@ -11,8 +11,8 @@ dead-lettered as ``late_event``.
 event-time order, so a push up to ``hold_ms`` out of order reaches the topic in order. The
 sink's heartbeats lag by the hold as well (``producers/run.py``), so a heartbeat never moves a
 partition past what is still held. How long to hold is measured against the worker's own
-``PartitionShard`` by ``shockwatch.reorder_hold`` (``python -m shockwatch.reorder_hold`` prints
-the table in docs/producers.md).
+``PartitionShard`` by ``shockwatch.lab.reorder_hold`` (``python -m shockwatch.lab.reorder_hold``
+prints the table in docs/producers.md).
 
 **Bounded, with backpressure.** The hold holds at most ``capacity`` records
 (``LIQUIDATION_REORDER_MAX``). Every record leaves it through one lock, oldest first, by

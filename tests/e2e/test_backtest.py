@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common.settings import PROJECT_ROOT
-from shockwatch.backtest import run_day
+from shockwatch.runs.backtest import run_day
 
 pytestmark = pytest.mark.e2e
 DAY = PROJECT_ROOT / "data" / "calendar" / "2022-09-13-hot-cpi"

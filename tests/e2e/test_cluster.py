@@ -22,9 +22,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from common.kafka import describe_topic_configs, partition_leaders
+from common.ports import free_port
 from common.settings import PROJECT_ROOT, Settings
-from shockwatch.broker import free_port
-from shockwatch.runner import NotifierProcess, WorkerProcess, run_scenario
+from shockwatch.runs.runner import NotifierProcess, WorkerProcess, run_scenario
 from streams.detection.offline import run_offline
 from streams.scenario import read_scenario
 from streams.topics import TopicNames, create_topics, run_prefix

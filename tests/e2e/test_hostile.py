@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from common.settings import PROJECT_ROOT, Settings
-from shockwatch.publish import Publisher
-from shockwatch.runner import WorkerProcess
+from shockwatch.runs.publish import Publisher
+from shockwatch.runs.runner import WorkerProcess
 from streams.scenario import load_scenario, read_scenario
 from streams.topics import TopicNames
 from tests.fixtures_kafka import read_all
@@ -90,7 +90,7 @@ def test_a_broker_outage_is_logged_in_a_few_lines_per_process(
 ) -> None:  # type: ignore[no-untyped-def]
     """25 s without the broker: the worker and the notifier retry quietly (a line, then a
     summary with a count per 30 s), and both are still running afterwards."""
-    from shockwatch.runner import NotifierProcess
+    from shockwatch.runs.runner import NotifierProcess
 
     if kafka.broker is None:
         pytest.skip("an external cluster cannot be stopped by the tests")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from common.settings import PROJECT_ROOT
-from shockwatch.rehearsal import arrivals
-from shockwatch.rehearse import rehearse_day, rehearse_offline
+from shockwatch.runs.rehearsal import arrivals
+from shockwatch.runs.rehearse import rehearse_day, rehearse_offline
 from streams.scenario import read_scenario
 
 pytestmark = pytest.mark.e2e

@@ -17,9 +17,9 @@ import pytest
 
 from common.kafka import kafka_python_config, partitions_for
 from common.settings import Settings
-from shockwatch.replay import iso, parse_when, replay
-from shockwatch.replay_plan import find_checkpoint
-from shockwatch.runner import RunResult, WorkerProcess, run_scenario, save_run
+from shockwatch.runs.replay import iso, parse_when, replay
+from shockwatch.runs.replay_plan import find_checkpoint
+from shockwatch.runs.runner import RunResult, WorkerProcess, run_scenario, save_run
 from streams.detection.offline import run_offline
 from streams.scenario import iter_raw, read_scenario
 from streams.topics import TopicNames, list_prefixes, prunable
@@ -158,7 +158,7 @@ def test_replay_in_place_clips_the_range_edges(live: Settings) -> None:
 def test_kept_replay_topics_are_pruned_and_the_live_prefix_never(live: Settings) -> None:
     from typer.testing import CliRunner
 
-    from shockwatch.cli import app
+    from shockwatch.cli.main import app
 
     kept = replay(live, T1, T1 + 3_600_000, run_id="kept", keep_topics=True)
     names = TopicNames(kept.run.prefix)
@@ -307,7 +307,7 @@ def test_the_readme_example_says_how_it_started_and_matches_live(
     (checkpoints on: one at or before 00:00 is used if the live worker happened to write one)."""
     from typer.testing import CliRunner
 
-    from shockwatch.cli import app
+    from shockwatch.cli.main import app
 
     env = {"SHOCKWATCH_KAFKA_BOOTSTRAP": live.kafka_bootstrap or "",
            "SHOCKWATCH_TOPIC_PREFIX": live.topic_prefix,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from common.settings import Settings
-from shockwatch.runner import WorkerProcess, check_expectations, run_scenario
+from shockwatch.runs.runner import WorkerProcess, check_expectations, run_scenario
 from streams.detection.offline import run_offline
 from streams.scenario import read_scenario
 from streams.topics import create_topics

@@ -2,7 +2,7 @@
 
 One SASL_SSL (SCRAM-SHA-512) broker for the module, its TLS from the project's own local CA,
 KRaft's StandardAuthorizer with ``allow.everyone.if.no.acl.found=false`` and the ACLs of
-``shockwatch.secure.acl_plan``. It shows:
+``shockwatch.local.secure.acl_plan``. It shows:
 
 - strangers are refused: no credentials, a wrong password, an unknown user, no TLS, an untrusted
   certificate (each a real ``shockwatch`` command; what it printed is collected);
@@ -37,10 +37,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from common.kafka import KafkaNotAuthorized
+from common.ports import free_port
 from common.settings import PROJECT_ROOT, Settings
-from shockwatch import secure
-from shockwatch.broker import LocalBroker, free_port
-from shockwatch.runner import NotifierProcess, run_scenario
+from shockwatch.local import secure
+from shockwatch.local.broker import LocalBroker
+from shockwatch.runs.runner import NotifierProcess, run_scenario
 from streams.detection.offline import run_offline
 from streams.scenario import read_scenario
 from streams.topics import TopicNames, create_topics
@@ -226,7 +227,7 @@ def test_strangers_are_refused(secure_kafka: SecureBroker, tmp_path: Path) -> No
 
 def refused_write(settings: Settings, client_id: str, topic: str, value: bytes, key: str) -> str:
     """What the kafka-python Publisher raises when its principal may not write ``topic``."""
-    from shockwatch.publish import Publisher
+    from shockwatch.runs.publish import Publisher
 
     pub = Publisher(settings, client_id=client_id)
     try:

@@ -2,8 +2,8 @@
 Alertmanager (the project's routes and inhibition) -> Slack stand-in, with the real notifier
 posting to the desk channel beside it.
 
-The 2025-11-04 scenario runs through ``shockwatch.ops.run_alert_path``: the load pauses two
-event minutes after the detector's warning (14:37 UTC) until Prometheus shows
+The 2025-11-04 scenario runs through ``shockwatch.lab.alert_path.run_alert_path``: the load pauses
+two event minutes after the detector's warning (14:37 UTC) until Prometheus shows
 ShockwatchWarning firing — the rules keep their real ``for: 1m``, so the warning must rest on
 the gauges for a minute of wall time — then the rest of the day follows and the worker keeps
 serving its (critical) gauges until EverythingSells fires, Alertmanager inhibits the warning
@@ -22,8 +22,7 @@ from typing import Any
 import pytest
 
 from common.settings import Settings
-from shockwatch.ops import (
-    ALERTMANAGER_BINARIES,
+from shockwatch.lab.alert_path import (
     DESK_CHANNEL,
     OPS_CHANNEL,
     SHOCK_ALERTS,
@@ -32,6 +31,7 @@ from shockwatch.ops import (
     message_title,
     run_alert_path,
 )
+from shockwatch.local.ops import ALERTMANAGER_BINARIES
 from streams.scenario import read_scenario
 from tests.fixtures_alerts import EVERYTHING_SELLS, RUN_REPORT, require_tool
 

@@ -16,10 +16,9 @@ import pytest
 import yaml
 
 from common.settings import PROJECT_ROOT
-from shockwatch.ops import (
+from shockwatch.lab.alert_path import DESK_CHANNEL, OPS_CHANNEL
+from shockwatch.local.ops import (
     ALERTMANAGER_YML,
-    DESK_CHANNEL,
-    OPS_CHANNEL,
     PROMETHEUS_YML,
     RULES,
     render_alertmanager_config,

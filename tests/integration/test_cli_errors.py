@@ -1,7 +1,7 @@
 """Every failure an operator meets at the command line ends in one line that names the cause:
 no traceback, no client-library log lines, a non-zero exit (issue #24, "One clear line").
 
-Each case runs the real entry point (``python -m shockwatch.cli``) in a process of its own, as
+Each case runs the real entry point (``python -m shockwatch.cli.main``) in a process of its own, as
 a person would, with a console 80 columns wide, so a wrapped or markup-eaten line shows too.
 An unreachable broker is said within ``UNREACHABLE_WITHIN_S``: a refused port, and a listener
 that accepts connections but never answers (what a firewall or a wrong service looks like).
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from common.ports import free_port
 from tests.cli import run_shockwatch
 from tests.scenario_factory import write_scenario
 
@@ -114,12 +115,6 @@ CASES = [
         broker="session",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from common.kafka import (
     partitions_for,
 )
 from common.settings import Settings
-from shockwatch.publish import Publisher
+from shockwatch.runs.publish import Publisher
 from streams.records import DeadLetter, FundingObservation, Liquidation, PriceTick, decode
 from streams.scenario import load_scenario, read_scenario
 from streams.topics import TopicNames, create_topics, topic_specs

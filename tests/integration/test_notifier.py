@@ -27,8 +27,8 @@ from alerts.notifier import Notifier, NotifierOptions, group_id, store_path
 from alerts.slack import RetryPolicy
 from common.kafka import aiokafka_config
 from common.settings import Settings
-from shockwatch.publish import Publisher
-from shockwatch.sample import sample_alert, sample_alerts
+from shockwatch.cli.sample import sample_alert, sample_alerts
+from shockwatch.runs.publish import Publisher
 from streams.records import AlertEvent, DeadLetter
 from streams.topics import TopicNames
 from tests.slack_server import SlackStandIn
@@ -308,7 +308,7 @@ async def test_an_alert_older_than_the_live_horizon_is_recorded_not_posted(
 def test_notify_without_slack_fails_clearly(clean_env: None, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from shockwatch.cli import app
+    from shockwatch.cli.main import app
 
     result = CliRunner().invoke(
         app, ["alerts", "notify"], env={"SHOCKWATCH_STATE_DIR": str(tmp_path)}

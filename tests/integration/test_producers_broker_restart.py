@@ -15,11 +15,11 @@ from prometheus_client import CollectorRegistry
 
 from common.settings import Settings
 from producers.config import ProducerSettings
-from producers.fixtures import FixtureServer
 from producers.liquidations.producer import RunLimits
 from producers.liquidations.venues import Venue
 from producers.metrics import create_metrics
 from producers.run import produce_liquidations
+from shockwatch.lab.fixtures import FixtureServer
 from streams.topics import TopicNames
 from tests.fixtures_kafka import TestBroker as KafkaBroker
 from tests.integration.test_producers_liquidations import EXPECTED, read_topic, split
@@ -58,7 +58,6 @@ async def test_broker_restart_loses_and_duplicates_nothing(
                 ps,
                 venues=[Venue.BINANCE],
                 fixtures=FIXTURES,
-                endpoints_ready=True,
                 limits=RunLimits(duration_s=RUN_TIMEOUT_S, idle_exit_s=2.0),
                 metrics=create_metrics(registry),
             )

@@ -19,6 +19,7 @@ from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import create_metrics
 from producers.run import produce_funding, produce_prices, state_path
+from shockwatch.lab.fixtures import serve_fixtures
 from streams.records import FundingObservation, Heartbeat, PriceTick, decode
 from streams.topics import TopicNames
 from tests.integration.test_producers_liquidations import read_topic
@@ -42,7 +43,11 @@ def ps(**kw: object) -> ProducerSettings:
 
 async def test_prices_publish_completed_bars_once(settings: Settings) -> None:
     stats = await produce_prices(
-        settings, ps(), fixtures=FIXTURES, metrics=create_metrics(CollectorRegistry())
+        settings,
+        ps(),
+        fixtures=FIXTURES,
+        endpoints=serve_fixtures(FIXTURES),
+        metrics=create_metrics(CollectorRegistry()),
     )
     assert sum(stats.sent.values()) == PRICE_TICKS
     topic = TopicNames(settings.topic_prefix).prices
@@ -57,7 +62,11 @@ async def test_prices_publish_completed_bars_once(settings: Settings) -> None:
         assert mine == sorted(mine)
     # Run again: the state says all was sent; nothing new goes out.
     again = await produce_prices(
-        settings, ps(), fixtures=FIXTURES, metrics=create_metrics(CollectorRegistry())
+        settings,
+        ps(),
+        fixtures=FIXTURES,
+        endpoints=serve_fixtures(FIXTURES),
+        metrics=create_metrics(CollectorRegistry()),
     )
     assert sum(again.sent.values()) == 0
     assert state_path(settings, "prices").exists()
@@ -81,13 +90,21 @@ async def test_funding_is_idempotent_and_sends_revisions(
     topic = TopicNames(settings.topic_prefix).funding
 
     first = await produce_funding(
-        settings, ps(), fixtures=fixtures, metrics=create_metrics(CollectorRegistry())
+        settings,
+        ps(),
+        fixtures=fixtures,
+        endpoints=serve_fixtures(fixtures),
+        metrics=create_metrics(CollectorRegistry()),
     )
     assert sum(first.sent.values()) == FUNDING_RECORDS
     assert first.skipped == {"missing": 3}  # FRED's "." on a holiday and a not-yet-published day
 
     second = await produce_funding(
-        settings, ps(), fixtures=fixtures, metrics=create_metrics(CollectorRegistry())
+        settings,
+        ps(),
+        fixtures=fixtures,
+        endpoints=serve_fixtures(fixtures),
+        metrics=create_metrics(CollectorRegistry()),
     )
     assert second.sent == {}  # dates already published are not re-sent
 
@@ -99,7 +116,11 @@ async def test_funding_is_idempotent_and_sends_revisions(
             rate["percentRate"], rate["revisionIndicator"] = 4.12, "Y"
     path.write_bytes(orjson.dumps(doc))
     third = await produce_funding(
-        settings, ps(), fixtures=fixtures, metrics=create_metrics(CollectorRegistry())
+        settings,
+        ps(),
+        fixtures=fixtures,
+        endpoints=serve_fixtures(fixtures),
+        metrics=create_metrics(CollectorRegistry()),
     )
     assert third.sent == {"SOFR": 1}
 
@@ -119,6 +140,7 @@ async def test_funding_backfill_uses_publication_times(settings: Settings) -> No
         settings,
         ps(),
         fixtures=FIXTURES,
+        endpoints=serve_fixtures(FIXTURES),
         backfill_since=date(2025, 11, 3),
         metrics=create_metrics(CollectorRegistry()),
     )
@@ -133,9 +155,9 @@ async def test_funding_backfill_uses_publication_times(settings: Settings) -> No
 
 
 async def test_all_three_producers_publish_from_fixtures(settings: Settings) -> None:
-    """What the demo runs (``shockwatch produce all --fixtures ...``); a detection-worker test
+    """What the demo runs (``python -m shockwatch.lab.fixtures DIR``); a detection-worker test
     can start from here: the test's topics hold the three feeds, each ending in heartbeats."""
-    from producers.run import publish_fixtures
+    from shockwatch.lab.fixtures import publish_fixtures
     from tests.integration.test_producers_liquidations import EXPECTED, split
 
     stats = await publish_fixtures(

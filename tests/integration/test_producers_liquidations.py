@@ -20,11 +20,11 @@ from prometheus_client import CollectorRegistry
 from common.kafka import kafka_python_config
 from common.settings import Settings
 from producers.config import ProducerSettings
-from producers.fixtures import ConnPlan, FixtureServer
 from producers.liquidations.producer import RunLimits
 from producers.liquidations.venues import Venue
 from producers.metrics import create_metrics
 from producers.run import produce_liquidations
+from shockwatch.lab.fixtures import ConnPlan, FixtureServer
 from streams.records import Heartbeat, Liquidation, decode
 from streams.topics import TopicNames
 
@@ -101,7 +101,6 @@ async def run_venues(
             ps,
             venues=venues,
             fixtures=FIXTURES,
-            endpoints_ready=True,
             limits=RunLimits(duration_s=RUN_TIMEOUT_S, idle_exit_s=idle_exit_s),
             silence_s=silence_s,
             reconnect_base_s=0.1,

@@ -33,11 +33,11 @@ from prometheus_client import CollectorRegistry
 from common.log import RateLimitFilter
 from common.settings import Settings
 from producers.config import ProducerSettings
-from producers.fixtures import FixtureServer
 from producers.liquidations.producer import RunLimits
 from producers.liquidations.venues import Venue
 from producers.metrics import create_metrics
 from producers.run import produce_liquidations
+from shockwatch.lab.fixtures import FixtureServer
 from streams.topics import TopicNames
 from tests.fixtures_kafka import TestBroker as KafkaBroker
 from tests.fixtures_kafka import read_all
@@ -212,7 +212,6 @@ async def test_broker_outage_keeps_producer_memory_bounded_and_loses_nothing(
                 ps,
                 venues=[Venue.BINANCE],
                 fixtures=FIXTURES,
-                endpoints_ready=True,
                 limits=RunLimits(duration_s=RUN_LIMIT_S),
                 reconnect_base_s=0.5,
                 metrics=create_metrics(registry),

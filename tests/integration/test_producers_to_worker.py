@@ -24,9 +24,9 @@ from prometheus_client import CollectorRegistry
 from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import create_metrics
-from producers.run import publish_fixtures
-from shockwatch.publish import Publisher
-from shockwatch.runner import WorkerProcess
+from shockwatch.lab.fixtures import publish_fixtures
+from shockwatch.runs.publish import Publisher
+from shockwatch.runs.runner import WorkerProcess
 from streams.topics import TopicNames
 from tests.fixtures_kafka import read_all
 

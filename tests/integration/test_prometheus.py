@@ -17,7 +17,7 @@ import pytest
 
 from alerts.exporter import serve, stop_server
 from alerts.metrics import Metrics
-from shockwatch.ops import render_rules
+from shockwatch.local.ops import render_rules
 from tests.fixtures_alerts import (
     PrometheusProcess,
     ScenarioRun,
@@ -46,7 +46,7 @@ def producers_exporter() -> Iterator[int]:
 
     from common.settings import load_settings
     from producers.metrics import create_metrics
-    from producers.run import publish_fixtures
+    from shockwatch.lab.fixtures import publish_fixtures
 
     registry = CollectorRegistry()
     metrics = create_metrics(registry)
@@ -216,7 +216,7 @@ async def test_sidecar_exporter_reads_the_output_topics(
     import urllib.request
 
     from alerts.exporter import run_signal_exporter
-    from shockwatch.publish import Publisher
+    from shockwatch.runs.publish import Publisher
     from streams.topics import TopicNames
 
     names = TopicNames(kafka_settings.topic_prefix)

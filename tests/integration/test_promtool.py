@@ -12,7 +12,7 @@ import pytest
 
 from alerts.metrics import Metrics, metric_names
 from common.settings import DASHBOARD_PATH, PROJECT_ROOT
-from shockwatch.sample import sample_alert, sample_outputs
+from shockwatch.cli.sample import sample_alert, sample_outputs
 from tests.fixtures_alerts import load_dashboard_module, promql_metric_names, require_tool
 
 pytestmark = pytest.mark.prometheus

@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from common.settings import PROJECT_ROOT, Settings
-from shockwatch.report import build_report, load_run
-from shockwatch.report.build import build_charts
+from shockwatch.runs.report import build_report, load_run
+from shockwatch.runs.report.build import build_charts
 from tests.fixtures_alerts import require_tool
 from tests.unit.test_report import CFG, offline_run
 

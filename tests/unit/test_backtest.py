@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from common.settings import PROJECT_ROOT, Settings
-from shockwatch.backtest import DEFAULT_DIRS, backtest, discover, expected_text
-from shockwatch.cli import app
+from shockwatch.cli.main import app
+from shockwatch.runs.backtest import DEFAULT_DIRS, backtest, discover, expected_text
 from streams.scenario import ScenarioError, check_outcome, read_scenario, severity_bounds
 
 CALENDAR = PROJECT_ROOT / "data" / "calendar"

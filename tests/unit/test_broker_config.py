@@ -10,7 +10,7 @@ import pytest
 
 from common.kafka import KafkaUnavailable, replication
 from common.settings import Settings
-from shockwatch.broker import BrokerError, LocalBroker, Node
+from shockwatch.local.broker import BrokerError, LocalBroker, Node
 
 
 def properties(path: Path) -> dict[str, str]:

@@ -21,7 +21,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from producers.config import ProducerSettings
-from producers.fixtures import FixtureServer
 from producers.funding.parse import (
     parse_dts,
     parse_fred_csv,
@@ -41,6 +40,7 @@ from producers.prices.bars import LastSent, select_bars
 from producers.prices.crypto import bars_from_ohlcv
 from producers.prices.yahoo import parse_chart, provider_clock_ms, session_end_ms
 from producers.sink import DryRunSink
+from shockwatch.lab.fixtures import FixtureServer
 from streams.records import ImplausibleValue, Liquidation, RecordError, Side
 
 PROVIDERS = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -417,7 +417,7 @@ def test_documented_nasdaq_composite_is_labelled_truthfully() -> None:
 
 
 async def dry_run_funding(fixtures: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``shockwatch produce funding --dry-run --once --fixtures DIR``: (records, dead letters)."""
+    """The funding producer, dry run, once, over the fixture server: (records, dead letters)."""
     out, err = io.StringIO(), io.StringIO()
     async with FixtureServer(fixtures, {}) as server:
         producer = FundingProducer(

@@ -1,5 +1,6 @@
 """The layers stay: a floor that imports nothing of the project, domains that import only the
-floor and streams' contracts, a roof nothing imports; no import cycle; no module a chapter long.
+floor and streams' contracts, a roof nothing imports, a lab in the roof only the lab imports; no
+import cycle; no module a chapter long.
 
 docs/architecture.md ("Layers") says what each layer may import and why. Every import counts,
 the ones inside functions too: a deferred import is still a dependency.
@@ -16,6 +17,8 @@ from common.settings import PROJECT_ROOT
 FLOOR = "common"
 DOMAINS = ("streams", "producers", "alerts")
 ROOF = "shockwatch"
+# The roof's wing of demos, benchmarks and stand-ins: only the lab itself and the tests use it.
+LAB = "shockwatch.lab"
 # What producers/ and alerts/ may use of streams/: the records and the topics they carry,
 # the dead-letter format and the scenario format. The detector and the worker are not theirs.
 CONTRACTS = (
@@ -28,7 +31,14 @@ CONTRACTS = (
 PACKAGES = (FLOOR, *DOMAINS, ROOF)
 # Code that is not a library layer but must stay short as well (tools run as scripts).
 TOOLS = ("scripts", "deploy")
-MAX_LINES = 800
+MAX_LINES = 600
+# TEMPORARY (issue #25): modules the other slices split under MAX_LINES; the lead removes this
+# allow-list once their branches are merged.
+SPLIT_ELSEWHERE = (
+    "alerts/slack.py",
+    "producers/sink.py",
+    "deploy/grafana/build_dashboard.py",
+)
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -107,6 +117,17 @@ def layer_violations(graph: Mapping[str, set[str]]) -> list[str]:
     return problems
 
 
+def lab_violations(graph: Mapping[str, set[str]]) -> list[str]:
+    """Every import of the lab from outside it, as 'importer -> imported: why'."""
+    return [
+        f"{importer} -> {target}: only the lab and the tests import the lab"
+        for importer, imported in sorted(graph.items())
+        if not _within(importer, [LAB])
+        for target in sorted(imported)
+        if _within(target, [LAB])
+    ]
+
+
 def _reachable(graph: Mapping[str, set[str]], start: str) -> set[str]:
     seen: set[str] = set()
     todo = list(graph.get(start, ()))
@@ -137,6 +158,10 @@ def test_no_layer_is_imported_from_below_and_domains_keep_to_contracts() -> None
     assert layer_violations(graph) == []
 
 
+def test_only_the_lab_imports_the_lab() -> None:
+    assert lab_violations(import_graph(project_modules())) == []
+
+
 def test_no_import_cycle_between_modules() -> None:
     assert import_cycles(import_graph(project_modules())) == []
 
@@ -144,20 +169,22 @@ def test_no_import_cycle_between_modules() -> None:
 def test_no_module_is_a_chapter() -> None:
     paths = [p for name in (*PACKAGES, *TOOLS) for p in (PROJECT_ROOT / name).rglob("*.py")]
     lengths = {str(p.relative_to(PROJECT_ROOT)): len(p.read_text().splitlines()) for p in paths}
-    too_long = {path: n for path, n in lengths.items() if n > MAX_LINES}
+    too_long = {
+        path: n for path, n in lengths.items() if n > MAX_LINES and path not in SPLIT_ELSEWHERE
+    }
     assert too_long == {}, f"modules over {MAX_LINES} lines: split them by what they hold"
 
 
 # -- the checks catch what they are for -------------------------------------------------------
 def test_the_checks_catch_an_upward_import_a_crossing_and_a_cycle() -> None:
     graph = {
-        "common.settings": {"shockwatch.cli"},  # floor -> roof
+        "common.settings": {"shockwatch.cli.main"},  # floor -> roof
         "common.kafka": {"streams.topics"},  # floor -> domain
         "streams.detection.score": {"common.settings"},  # fine
         "alerts.sample": {"streams.detection.detector"},  # domain -> another's internals
         "producers.sink": {"streams.records", "streams.topics"},  # contracts: fine
         "streams.app": {"alerts.metrics"},  # domain -> domain
-        "shockwatch.cli": {"alerts.cli", "streams.app"},  # the roof: fine
+        "shockwatch.cli.main": {"alerts.cli", "streams.app"},  # the roof: fine
         "streams.a": {"streams.b"},
         "streams.b": {"streams.a"},
     }
@@ -165,17 +192,34 @@ def test_the_checks_catch_an_upward_import_a_crossing_and_a_cycle() -> None:
         "alerts.sample -> streams.detection.detector: a domain imports only the floor and "
         "streams' contracts",
         "common.kafka -> streams.topics: the floor imports nothing of the project",
-        "common.settings -> shockwatch.cli: nothing below the roof imports it",
+        "common.settings -> shockwatch.cli.main: nothing below the roof imports it",
         "streams.app -> alerts.metrics: a domain imports only the floor and streams' contracts",
     ]
     assert import_cycles(graph) == [["streams.a", "streams.b"]]
+
+
+def test_the_lab_check_catches_production_code_using_the_lab() -> None:
+    graph = {
+        "shockwatch.lab.demo": {"shockwatch.lab.standin", "shockwatch.runs.runner"},  # fine
+        "shockwatch.lab.bench.core": {"shockwatch.lab.bench.table"},  # the lab within: fine
+        "shockwatch.local.ops": {"shockwatch.lab.standin"},  # infrastructure -> lab
+        "shockwatch.cli.main": {"shockwatch.lab.demo"},  # the commands -> lab
+        "alerts.notifier": {"shockwatch.lab.standin"},  # a domain -> lab
+        "shockwatch.labels": {"common.settings"},  # a name that only starts like the lab
+        "shockwatch.runs.runner": {"shockwatch.labels"},  # fine
+    }
+    assert lab_violations(graph) == [
+        "alerts.notifier -> shockwatch.lab.standin: only the lab and the tests import the lab",
+        "shockwatch.cli.main -> shockwatch.lab.demo: only the lab and the tests import the lab",
+        "shockwatch.local.ops -> shockwatch.lab.standin: only the lab and the tests import the lab",
+    ]
 
 
 def test_function_level_and_relative_imports_count(tmp_path: Path) -> None:
     (tmp_path / "alerts").mkdir()
     (tmp_path / "alerts" / "__init__.py").write_text("")
     (tmp_path / "alerts" / "x.py").write_text(
-        "def f():\n    from shockwatch.report import build_report\n    from . import y\n"
+        "def f():\n    from shockwatch.runs.report import build_report\n    from . import y\n"
     )
     (tmp_path / "alerts" / "y.py").write_text("")
     (tmp_path / "shockwatch").mkdir()
@@ -184,7 +228,7 @@ def test_function_level_and_relative_imports_count(tmp_path: Path) -> None:
         "alerts": tmp_path / "alerts" / "__init__.py",
         "alerts.x": tmp_path / "alerts" / "x.py",
         "alerts.y": tmp_path / "alerts" / "y.py",
-        "shockwatch.report": tmp_path / "shockwatch" / "report.py",
+        "shockwatch.runs.report": tmp_path / "shockwatch" / "report.py",
     }
     found = imports_of("alerts.x", modules["alerts.x"].read_text(), modules)
-    assert found == {"shockwatch.report", "alerts.y", "alerts"}
+    assert found == {"shockwatch.runs.report", "alerts.y", "alerts"}

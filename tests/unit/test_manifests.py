@@ -115,7 +115,7 @@ def test_is_setting_tells_real_from_invented_names() -> None:
     assert is_setting("SHOCKWATCH_DETECTION__ALERTS__CRITICAL_SCORE")
     assert is_setting("SHOCKWATCH_SLACK_WEBHOOK_URL_FILE")
     assert is_setting("SHOCKWATCH_PRODUCERS__HEARTBEAT_S")
-    assert is_setting("SHOCKWATCH_WORKER_LOGLEVEL")  # read by shockwatch/cli.py itself
+    assert is_setting("SHOCKWATCH_WORKER_LOGLEVEL")  # read by shockwatch/cli/main.py itself
     assert not is_setting("SHOCKWATCH_KAFKA_BOOTSTRAP_SERVERS")
     assert not is_setting("SHOCKWATCH_DETECTION__NOPE")
     assert not is_setting("SHOCKWATCH_METRICS_HOST__X")
@@ -145,7 +145,7 @@ def cli() -> Iterator[CliRunner]:
 def assert_command_exists(runner: CliRunner, command: list[str]) -> None:
     """``shockwatch <sub-commands> [options] --help`` exits 0: the command path and every
     option name exist (click rejects an unknown option before it prints the help)."""
-    from shockwatch.cli import app
+    from shockwatch.cli.main import app
 
     assert command[0] == "shockwatch", command
     result = runner.invoke(app, [*command[1:], "--help"])
@@ -154,7 +154,7 @@ def assert_command_exists(runner: CliRunner, command: list[str]) -> None:
 
 
 def test_a_missing_command_or_option_is_caught(cli: CliRunner) -> None:
-    from shockwatch.cli import app
+    from shockwatch.cli.main import app
 
     assert runner_exit(cli, app, ["alerts", "nope", "--help"]) != 0
     assert runner_exit(cli, app, ["worker", "--no-such-option", "1", "--help"]) != 0
@@ -274,7 +274,7 @@ def test_compose_prometheus_scrapes_the_services_and_loads_the_rules() -> None:
     volumes = {v.split(":")[0]: v.split(":")[1] for v in prom["volumes"]}
     written = dict(v.split(":")[:2] for v in rules["volumes"])
     cmd = rules["command"]
-    assert cmd[:4] == ["python", "-m", "shockwatch.ops", "rules"] and cmd[4] == "--out"
+    assert cmd[:4] == ["python", "-m", "shockwatch.local.ops", "rules"] and cmd[4] == "--out"
     for rule in config["rule_files"]:
         volume = next(n for n, t in volumes.items() if Path(rule).is_relative_to(t))
         assert Path(cmd[5]) == Path(written[volume]) / Path(rule).relative_to(volumes[volume])

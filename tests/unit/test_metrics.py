@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.metrics import FEEDS, LAG_BUCKETS_S, MAX_SYMBOLS, Metrics, metric_names
-from shockwatch.sample import sample_alert, sample_outputs
+from shockwatch.cli.sample import sample_alert, sample_outputs
 from streams.records import REJECT_REASONS, ShockSignal
 
 

@@ -16,6 +16,7 @@ from producers.liquidations.producer import RunLimits
 from producers.liquidations.venues import Venue
 from producers.metrics import create_metrics
 from producers.run import produce_liquidations, produce_prices
+from shockwatch.lab.fixtures import serve_fixtures
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 
@@ -46,6 +47,7 @@ async def test_a_venue_feed_reports_messages_notional_and_its_stream_state() -> 
         venues=[Venue.OKX, Venue.BYBIT],
         dry_run=True,
         fixtures=FIXTURES,
+        endpoints=serve_fixtures(FIXTURES),
         limits=RunLimits(duration_s=60, idle_exit_s=2.0),  # the recorded streams, then stop
         metrics=metrics,
         out=out,
@@ -72,7 +74,8 @@ async def test_a_price_source_that_answers_is_connected() -> None:
     registry = CollectorRegistry()
     metrics = create_metrics(registry)
     await produce_prices(
-        load_settings(), ProducerSettings(), dry_run=True, fixtures=FIXTURES, metrics=metrics,
+        load_settings(), ProducerSettings(), dry_run=True, fixtures=FIXTURES,
+        endpoints=serve_fixtures(FIXTURES), metrics=metrics,
         out=io.StringIO(),
     )  # fmt: skip
     for venue in ("yfinance", "ccxt:binanceusdm"):

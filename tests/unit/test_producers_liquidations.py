@@ -312,7 +312,7 @@ def test_recorded_streams_normalise(venue: Venue, records: int, rejects: int) ->
 
 def test_okx_disorder_beyond_the_lateness_is_late_without_the_hold() -> None:
     from producers.liquidations.order import DEFAULT_HOLD_MS
-    from shockwatch.reorder_hold import measure_late
+    from shockwatch.lab.reorder_hold import measure_late
 
     assert measure_late(2_000, 0)[0] == 0  # within the worker's 2 s lateness: harmless
     late, total = measure_late(5_000, 0)

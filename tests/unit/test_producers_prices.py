@@ -12,7 +12,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from producers.config import ProducerSettings
-from producers.fixtures import FixtureServer
 from producers.metrics import create_metrics
 from producers.prices.bars import Bar, LastSent, select_bars, to_tick
 from producers.prices.producer import PriceProducer, poll_due, session_open
@@ -20,6 +19,7 @@ from producers.prices.symbols import INSTRUMENTS, PriceProvider, instrument
 from producers.prices.yahoo import parse_chart, provider_clock_ms
 from producers.retry import ProviderError
 from producers.sink import DryRunSink
+from shockwatch.lab.fixtures import FixtureServer
 from streams.records import AssetClass
 from streams.timing import Hours
 

@@ -14,11 +14,11 @@ from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
 from common.kafka import KafkaUnavailable
+from common.ports import free_port
 from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import create_metrics
 from producers.sink import DryRunSink, EventClock, KafkaSink
-from shockwatch.broker import free_port
 from streams.records import InvalidValue, Liquidation, Side
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -101,15 +101,26 @@ async def test_unreachable_broker_at_start_is_a_clear_error() -> None:
 
 
 @pytest.mark.usefixtures("clean_env")
-def test_cli_dry_run_over_fixtures() -> None:
-    from shockwatch.cli import app
+async def test_dry_run_over_fixtures() -> None:
+    """The liquidation producer over the lab's fixture server, printing instead of sending."""
+    from common.settings import load_settings
+    from producers.liquidations.producer import RunLimits
+    from producers.liquidations.venues import Venue
+    from producers.run import produce_liquidations
+    from shockwatch.lab.fixtures import serve_fixtures
 
-    result = CliRunner().invoke(
-        app,
-        ["produce", "liquidations", "--dry-run", "--fixtures", str(FIXTURES), "--venue", "okx"],
+    out = io.StringIO()
+    await produce_liquidations(
+        load_settings(),
+        ProducerSettings(),
+        venues=[Venue("okx")],
+        dry_run=True,
+        fixtures=FIXTURES,
+        endpoints=serve_fixtures(FIXTURES),
+        limits=RunLimits(idle_exit_s=2.0),
+        out=out,
     )
-    assert result.exit_code == 0, result.output
-    records = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    records = [json.loads(x) for x in out.getvalue().splitlines() if x.startswith("{")]
     assert len(records) == 133  # 115 live + 18 replayed (new on the first subscribe)
     assert {r["exchange"] for r in records} == {"okx"}
 
@@ -118,14 +129,12 @@ def test_cli_dry_run_over_fixtures() -> None:
 def test_cli_exits_non_zero_when_the_broker_is_unreachable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from shockwatch.cli import app
+    from shockwatch.cli.main import app
 
     monkeypatch.setenv("SHOCKWATCH_KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")
     monkeypatch.setenv("SHOCKWATCH_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("SHOCKWATCH_PRODUCERS__START_TIMEOUT_S", "2")
-    result = CliRunner().invoke(
-        app, ["produce", "funding", "--fixtures", str(FIXTURES), "--no-create-topics"]
-    )
+    result = CliRunner().invoke(app, ["produce", "funding", "--once", "--no-create-topics"])
     assert result.exit_code == 1
     assert "cannot reach Kafka" in result.output
 

@@ -9,7 +9,7 @@ import pytest
 
 from common.settings import PROJECT_ROOT, Settings
 from producers.config import ProducerSettings
-from shockwatch.rehearsal import (
+from shockwatch.runs.rehearsal import (
     Send,
     arrivals,
     heartbeats,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common.settings import PROJECT_ROOT, Settings
-from shockwatch.rehearse import rehearse_day
+from shockwatch.runs.rehearse import rehearse_day
 from streams.scenario import read_scenario
 
 CALENDAR = PROJECT_ROOT / "data" / "calendar"

@@ -8,8 +8,8 @@ import zlib
 import orjson
 import pytest
 
-from shockwatch.replay import EDGE_MS, clip_message
-from shockwatch.replay_plan import (
+from shockwatch.runs.replay import EDGE_MS, clip_message
+from shockwatch.runs.replay_plan import (
     Checkpoint,
     ReplayError,
     ReplayStart,

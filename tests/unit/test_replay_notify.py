@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from common.settings import Settings
-from shockwatch.replay import parse_when
-from shockwatch.replay_notify import REPLAY_MARK, ReplayLabel, send_replay_alerts
+from shockwatch.runs.replay import parse_when
+from shockwatch.runs.replay_notify import REPLAY_MARK, ReplayLabel, send_replay_alerts
 from tests.fixtures_alerts import ScenarioRun
 from tests.slack_server import SlackStandIn
 

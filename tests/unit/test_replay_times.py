@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shockwatch.replay import ReplayError, parse_speed, parse_when, split_message
+from shockwatch.runs.replay import ReplayError, parse_speed, parse_when, split_message
 
 NOW = 1_762_300_000_000
 

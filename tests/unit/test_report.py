@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from common.settings import PROJECT_ROOT, DetectionSettings
-from shockwatch.report import build_report, load_run, report_command
-from shockwatch.runner import RunResult, save_run
+from shockwatch.runs.report import build_report, load_run, report_command
+from shockwatch.runs.runner import RunResult, save_run
 from streams.detection.offline import run_offline
 from streams.scenario import read_scenario
 from tests.scenario_factory import funding_row, stressed_funding, write_scenario
@@ -218,7 +218,7 @@ def test_report_of_every_bundled_scenario(toml: Path, tmp_path: Path) -> None:
 def test_header_longs_share_without_inputs_comes_from_the_signals(critical_run: Path) -> None:
     """Without the inputs the header's long share is the detector's largest 60-min window's
     (the signals keep no per-side day total), and says so; never a made-up 0%."""
-    from shockwatch.report.analysis import liquidation_summary
+    from shockwatch.runs.report.analysis import liquidation_summary
 
     data = load_run(critical_run)
     with_inputs = liquidation_summary(data)
@@ -235,7 +235,7 @@ def test_header_longs_share_without_inputs_comes_from_the_signals(critical_run: 
 def test_run_json_records_the_detection_settings_and_report_uses_them(
     critical_run: Path, tmp_path: Path
 ) -> None:
-    from shockwatch.report.build import recorded_detection
+    from shockwatch.runs.report.build import recorded_detection
 
     cfg = CFG.model_copy(update={"alerts": CFG.alerts.model_copy(update={"warning_score": 44.0})})
     result = RunResult(scenario="s", prefix="p.", app_id="a", loaded={})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from common.settings import PROJECT_ROOT, load_settings
-from shockwatch.ops import RULES, RUNBOOK_PLACEHOLDER, render_rules
+from shockwatch.local.ops import RULES, RUNBOOK_PLACEHOLDER, render_rules
 
 RUNBOOKS = PROJECT_ROOT / "docs" / "runbooks.md"
 
@@ -68,7 +68,7 @@ def test_a_link_left_outside_the_setting_is_refused() -> None:
 
 def test_the_rules_command_writes_the_rendered_file(tmp_path: Path) -> None:
     """What the compose `rules` service runs: the file Prometheus loads, every link rendered."""
-    from shockwatch.ops import main
+    from shockwatch.local.ops import main
 
     out = tmp_path / "rendered" / "shockwatch.rules.yml"
     assert main(["rules", "--out", str(out)]) == 0

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from common.kafka import KafkaNotAuthorized, is_authorization_error, not_authorized
 from common.settings import Settings
-from shockwatch import secure
-from shockwatch.broker import LocalBroker, Node
+from shockwatch.local import secure
+from shockwatch.local.broker import LocalBroker, Node
 from streams.topics import TopicNames
 from tests.unit.test_broker_config import properties
 
@@ -128,7 +128,7 @@ def test_acl_plan_is_least_privilege() -> None:
 
 
 def test_kafka_acls_prints_kafka_acls_commands(tmp_path: Path) -> None:
-    from shockwatch.cli import app
+    from shockwatch.cli.main import app
 
     env = {"SHOCKWATCH_STATE_DIR": str(tmp_path), "COLUMNS": "400"}
     result = CliRunner().invoke(app, ["kafka", "acls", "--prefix", "p.", "--commands"], env=env)

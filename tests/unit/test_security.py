@@ -352,7 +352,7 @@ def isolated(tmp_path: Path) -> Settings:
     "run_id", ["../x", "../../etc/cron.d/x", "a/b", "/tmp/x", "..\\x", "x y", "a\x00b", "~", "é"]
 )
 def test_replay_run_id_cannot_leave_the_reports_folder(tmp_path: Path, run_id: str) -> None:
-    from shockwatch.replay import ReplayError, replay
+    from shockwatch.runs.replay import ReplayError, replay
 
     with pytest.raises(ReplayError, match="run-id"):
         replay(isolated(tmp_path), T1, T2, run_id=run_id)
@@ -360,7 +360,7 @@ def test_replay_run_id_cannot_leave_the_reports_folder(tmp_path: Path, run_id: s
 
 
 def test_replay_cli_rejects_a_traversing_run_id(tmp_path: Path, restore_logging: None) -> None:
-    from shockwatch.cli import app
+    from shockwatch.cli.main import app
 
     env = {"SHOCKWATCH_STATE_DIR": str(tmp_path / "s"), "SHOCKWATCH_REPORTS_DIR": str(tmp_path)}
     result = CliRunner().invoke(
@@ -647,7 +647,7 @@ def test_publisher_uses_the_helpers(
 ) -> None:
     import kafka
 
-    from shockwatch.publish import Publisher
+    from shockwatch.runs.publish import Publisher
 
     calls: list[dict[str, Any]] = []
 
@@ -699,7 +699,7 @@ def test_fixed_bug_worker_logging_loses_the_redacting_filter(
 
 
 def test_fixed_bug_replay_run_id_dot_dot(tmp_path: Path) -> None:
-    from shockwatch.replay import ReplayError, replay
+    from shockwatch.runs.replay import ReplayError, replay
 
     # Today: reports/../inputs (= tmp_path/inputs, outside the reports folder) is created, then
     # KafkaUnavailable. Fixed: ReplayError, and nothing created.

@@ -27,7 +27,7 @@ from alerts.slack import (
     venues_line,
 )
 from common.settings import DASHBOARD_PATH, PROJECT_ROOT, Settings
-from shockwatch.sample import sample_alert
+from shockwatch.cli.sample import sample_alert
 from tests.slack_server import InvalidPayload, SlackStandIn, render, validate_message
 
 LINKS = MessageLinks(
@@ -362,7 +362,7 @@ async def test_webhook_url_never_logged_when_slack_fails(
 async def test_webhook_url_never_logged_when_unreachable_or_invalid(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from shockwatch.broker import free_port
+    from common.ports import free_port
 
     caplog.set_level(logging.DEBUG)
     closed = f"http://127.0.0.1:{free_port()}{SECRET_PATH}"

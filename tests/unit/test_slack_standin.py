@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from alerts.standin import message_format
+from shockwatch.lab.standin import message_format
 from tests.slack_server import InvalidPayload, SlackStandIn, validate_message
 
 # The shape Alertmanager 0.25 (Debian bookworm) posts for deploy/alertmanager/alertmanager.yml:

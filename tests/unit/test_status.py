@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shockwatch.live import last_error_line
-from shockwatch.status import (
+from shockwatch.local.live import last_error_line
+from shockwatch.local.status import (
     STALE_AFTER_S,
     LatestAlert,
     Scrape,

@@ -12,9 +12,9 @@ from rich.console import Console
 
 from common import cli
 from common.settings import Settings
-from shockwatch.backtest import DEFAULT_DIRS, discover, run_day
-from shockwatch.backtest import table as backtest_table
-from shockwatch.cluster_cli import topics_table
+from shockwatch.cli.cluster import topics_table
+from shockwatch.runs.backtest import DEFAULT_DIRS, discover, run_day
+from shockwatch.runs.backtest import table as backtest_table
 from streams.topics import topic_specs
 
 

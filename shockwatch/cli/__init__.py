@@ -1,0 +1,1 @@
+"""The command surface: the `shockwatch` typer app and the commands it mounts."""
