@@ -38,6 +38,7 @@ from alerts.slack import (
     build_resolved_update,
 )
 from alerts.store import DeliveredStore
+from common.backoff import calculate_backoff
 from common.kafka import aiokafka_config
 from common.log import retry_logger
 from common.settings import Settings
@@ -224,8 +225,8 @@ class Notifier:
     # -- the loop ------------------------------------------------------------------------------
     def _outage_wait(self, failures: int) -> float:
         o = self.options
-        return o.outage_base_s + self.rng.random() * min(
-            o.outage_cap_s, o.outage_base_s * 2 ** min(failures, 20)
+        return o.outage_base_s + calculate_backoff(
+            failures, base_s=o.outage_base_s, cap_s=o.outage_cap_s, jitter=1.0, rng=self.rng.random
         )
 
     async def run(self, stop: asyncio.Event) -> None:

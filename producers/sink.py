@@ -29,12 +29,12 @@ from typing import Any, Protocol, TextIO
 
 import orjson
 
+from common.backoff import calculate_backoff
 from common.kafka import KafkaUnavailable, aiokafka_config, is_authorization_error, not_authorized
 from common.log import retry_logger
 from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import ProducerMetrics, default_metrics
-from producers.retry import calculate_backoff
 from streams.dlq import dead_letter
 from streams.records import Heartbeat, InvalidValue, RecordError
 from streams.topics import TopicNames
