@@ -36,9 +36,6 @@ from common.settings import Settings
 from streams.detection.detector import TickOutput
 from streams.topics import TopicNames
 from streams.worker.clients import (
-    BATCH_MAX,
-    OUTPUT_BATCH_BYTES,
-    OUTPUT_LINGER_MS,
     READ_STATE_TIMEOUT_S,
     ActiveStandbyAssignor,
     CheckpointUnreadable,
@@ -65,11 +62,8 @@ from streams.worker.stages import (
 )
 
 __all__ = [
-    "BATCH_MAX",
     "CHECKPOINT_EVERY_S",
     "FEED_TYPES",
-    "OUTPUT_BATCH_BYTES",
-    "OUTPUT_LINGER_MS",
     "POLL_TIMEOUT_MS",
     "READ_STATE_TIMEOUT_S",
     "ActiveStandbyAssignor",
