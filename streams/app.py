@@ -101,8 +101,9 @@ class HostApp(faust.App):
 
 
 def base_app(settings: Settings, app_id: str, *, host_only: bool = False) -> faust.App:
-    """A faust app configured for shockwatch's broker, serializers and commit policy
-    (``host_only``: without faust's own consumer and producer, see ``HostApp``)."""
+    """A faust app configured for shockwatch's broker and serializers (``host_only``: without
+    faust's own consumer and producer, see ``HostApp``; the stages configure their own clients,
+    ``streams.worker.clients``, so no consumer or producer option is set here)."""
     datadir = settings.state_dir / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     return (HostApp if host_only else faust.App)(
@@ -116,14 +117,6 @@ def base_app(settings: Settings, app_id: str, *, host_only: bool = False) -> fau
         web_enabled=False,
         topic_partitions=settings.input_partitions,
         topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        # A crashed worker's partitions move on once its session expires: 10 s, not faust's 60.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
-        producer_acks=-1,
-        # faust's own commit timer off: a consumer commits what its checkpoint covers, no more.
-        broker_commit_every=10**9,
-        broker_commit_interval=10**6,
     )
 
 
