@@ -44,7 +44,7 @@ from common.log import retry_logger
 from common.settings import Settings
 from streams.dlq import dead_letter
 from streams.records import AlertEvent, MalformedRecord, RecordError, loads
-from streams.topics import TopicNames
+from streams.topics import GroupNames, TopicNames
 
 log = logging.getLogger(__name__)
 retry_log = retry_logger(__name__)
@@ -64,7 +64,7 @@ class NotifierOptions:
 
 
 def group_id(settings: Settings) -> str:
-    return f"{settings.app_id}-notifier"
+    return GroupNames(settings.app_id).notifier
 
 
 def store_path(settings: Settings) -> Path:

@@ -34,7 +34,7 @@ from faust.app.base import BootStrategy
 from common.kafka import faust_config
 from common.settings import Settings
 from streams.detection.detector import TickOutput
-from streams.topics import TopicNames
+from streams.topics import GroupNames, TopicNames
 from streams.worker.clients import (
     READ_STATE_TIMEOUT_S,
     ActiveStandbyAssignor,
@@ -171,7 +171,7 @@ def create_app(
         )
         runtime: DetectorRuntime = MergeRuntime(settings, names, metrics)
         topo = Topology(
-            settings, names, runtime, f"{app_id}.merge", on_output, topics=[names.summaries]
+            settings, names, runtime, GroupNames(app_id).merge, on_output, topics=[names.summaries]
         )
         stages = [shard, topo]
         app.shards = shard  # type: ignore[attr-defined]
