@@ -13,20 +13,15 @@ import orjson
 
 from common.settings import Settings
 from shockwatch.publish import Publisher
+from streams.instruments import CLASS_OF
+from streams.records import AssetClass
 from streams.topics import TopicNames
 
 MIN_MS = 60_000
 DAY_MS = 24 * 3600_000
 DAY0_MS = 1_762_214_400_000  # 2025-11-04 00:00 UTC
-SYMBOLS = {
-    "SPX": "equity_index",
-    "IXIC": "equity_index",
-    "NVDA": "ai_equity",
-    "PLTR": "ai_equity",
-    "XAU": "gold",
-    "BTC": "crypto",
-    "ETH": "crypto",
-}
+# Every instrument but the VIX, with its class (``streams.instruments``).
+SYMBOLS = {s: c.value for s, c in CLASS_OF.items() if c is not AssetClass.VOLATILITY}
 VENUES = ("binanceusdm", "bybit", "okx")
 
 
