@@ -36,14 +36,14 @@ from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import ProducerMetrics, default_metrics
 from streams.dlq import dead_letter
-from streams.records import Heartbeat, InvalidValue, RecordError
+from streams.records import InvalidValue, RecordError
+from streams.records.inputs import heartbeat_messages
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 retry_log = retry_logger(__name__)
 
 SENDER_BACKOFF_CAP_S = 10.0
-HEARTBEAT_KEY = b"heartbeat"
 
 
 def _lost_producer_state(exc: BaseException) -> bool:
@@ -389,11 +389,9 @@ class KafkaSink:
                 return
         if clock is not None:
             clock.mark(ts_ms)
-        value = Heartbeat(ts_ms=ts_ms, source=self.source).encode()
         partitions = self._partitions.get(topic) or await self._refresh_partitions(topic)
-        for partition in partitions:
-            # Keyed: a compacted topic (funding.daily) refuses records without a key.
-            await self._put(OutMessage(topic, HEARTBEAT_KEY, value, ts_ms, partition))
+        for partition, key, value in heartbeat_messages(ts_ms, self.source, partitions):
+            await self._put(OutMessage(topic, key, value, ts_ms, partition))
         self._last_send[topic] = time.monotonic()
         self.heartbeats_sent += len(partitions)
         self.metrics.heartbeats.labels(topic).inc(len(partitions))

@@ -408,6 +408,7 @@ async def detect_in_place(
     and is counted in ``start``, not emitted. None (or a cold start): from T1, empty."""
     from streams.app import DetectorRuntime, output_producer
     from streams.records import Heartbeat
+    from streams.records.inputs import HEARTBEAT_KEY
 
     start = start or ReplayStart("cold", t1)
     runtime = DetectorRuntime(settings, source, dead_letters=out)
@@ -442,11 +443,9 @@ async def detect_in_place(
                 await sink.emit(runtime.process(messages))
         # The range's end: a heartbeat on every input partition, as a scenario's end has.
         beat = Heartbeat(ts_ms=t2 + end_pad_ms(settings), source="replay").encode()
-        key = "heartbeat:{}".format
         await sink.emit(
             runtime.process(
-                (s.topic, s.partition, max(s.stop, s.read_from), key(s.partition).encode(), beat)
-                for s in plan
+                (s.topic, s.partition, max(s.stop, s.read_from), HEARTBEAT_KEY, beat) for s in plan
             )
         )
         await producer.flush()

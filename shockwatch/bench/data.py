@@ -15,6 +15,7 @@ from common.settings import Settings
 from shockwatch.publish import Publisher
 from streams.instruments import CLASS_OF
 from streams.records import AssetClass
+from streams.records.inputs import heartbeat_messages
 from streams.topics import TopicNames
 
 MIN_MS = 60_000
@@ -145,12 +146,10 @@ async def send_day(settings: Settings, frames: list, end_ms: int, names: TopicNa
     try:
         for topic, key, ts, value in frames:
             await producer.send(topic, value, key=key, timestamp_ms=ts)
-        beat = orjson.dumps(
-            {"kind": "heartbeat", "schema_version": 1, "ts_ms": end_ms + MIN_MS, "source": "bench"}
-        )
         for topic in names.inputs:
-            for partition in sorted(await producer.partitions_for(topic)):
-                await producer.send(topic, beat, key=b"heartbeat", partition=partition,
+            partitions = sorted(await producer.partitions_for(topic))
+            for partition, key, beat in heartbeat_messages(end_ms + MIN_MS, "bench", partitions):
+                await producer.send(topic, beat, key=key, partition=partition,
                                     timestamp_ms=end_ms + MIN_MS)  # fmt: skip
         await producer.flush()
     finally:
