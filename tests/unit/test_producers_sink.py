@@ -17,7 +17,8 @@ from common.kafka import KafkaUnavailable
 from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import create_metrics
-from producers.sink import DryRunSink, EventClock, KafkaSink
+from producers.sink import DryRunSink, KafkaSink
+from producers.watermark import EventClock
 from shockwatch.broker import free_port
 from streams.records import InvalidValue, Liquidation, Side
 
