@@ -156,7 +156,6 @@ class AlertSettings(BaseModel):
     for_s: int = 300
     resolve_for_s: int = 900
     cooldown_s: int = 1800
-    eval_interval_s: int = 60
     # Events older than the last evaluated tick minus this are late (DLQ'd, counted).
     allowed_lateness_s: int = 2
     # A data record more than ``max_jump_s`` ahead of its partition's time does not move the
