@@ -1,8 +1,12 @@
 """One frozen settings object, read from the environment when the app is built.
 
-Every knob of shockwatch lives here: where Kafka is, topic names, the detection thresholds
-(documented with the reasons for their defaults in docs/detection.md), the alerting endpoints.
-Secrets are ``SecretStr`` so they never print; read them from env or from ``*_FILE`` secret files.
+The shared knobs of shockwatch live here: where Kafka is, topic names, the detection
+thresholds (documented with the reasons for their defaults in docs/detection.md), the alerting
+endpoints. Secrets are ``SecretStr`` so they never print; read them from env or from ``*_FILE``
+secret files. Two domains keep their own, which the floor cannot hold without importing them:
+the producers' ``ProducerSettings`` (``SHOCKWATCH_PRODUCERS__*``, ``producers/config.py``:
+checked against the instrument table, a streams contract) and the notifier's
+``NotifierOptions`` (``alerts/notifier.py``: code defaults with the Slack ``RetryPolicy``).
 """
 
 from __future__ import annotations
