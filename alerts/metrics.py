@@ -22,6 +22,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.records import REJECT_REASONS, AlertEvent, AlertState, Regime, Severity, ShockSignal
+from streams.records.fields import AMOUNT_SERIES, RATE_SERIES
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,8 @@ LAG_BUCKETS_S: tuple[float, ...] = (
     86400.0,
 )
 SLACK_LATENCY_BUCKETS_S: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
-# Funding series by unit: rates are published in percent (exported as ratios), amounts in
-# billions of USD (exported in USD). A series in neither table is not exported (bounded labels).
-RATE_SERIES: tuple[str, ...] = ("SOFR", "IORB", "EFFR", "TARGET_UPPER", "TARGET_LOWER")
-AMOUNT_SERIES: tuple[str, ...] = ("SRF_TAKEUP", "ON_RRP_AMOUNT", "RESERVES", "TGA")
+# Funding series by unit (``streams.records.fields``): rates are published in percent (exported
+# as ratios), amounts in billions of USD (exported in USD). Others are not exported (bounded).
 # Funding components measured in basis points (the rest are amounts in billions of USD).
 SPREAD_COMPONENTS: frozenset[str] = frozenset({"sofr_iorb"})
 # Liquidation bases kept as their own label value; the long tail of the all-market streams

@@ -38,12 +38,13 @@ from alerts.slack import (
     build_resolved_update,
 )
 from alerts.store import DeliveredStore
+from common.backoff import calculate_backoff
 from common.kafka import aiokafka_config
 from common.log import retry_logger
 from common.settings import Settings
 from streams.dlq import dead_letter
 from streams.records import AlertEvent, MalformedRecord, RecordError, loads
-from streams.topics import TopicNames
+from streams.topics import GroupNames, TopicNames
 
 log = logging.getLogger(__name__)
 retry_log = retry_logger(__name__)
@@ -63,7 +64,7 @@ class NotifierOptions:
 
 
 def group_id(settings: Settings) -> str:
-    return f"{settings.app_id}-notifier"
+    return GroupNames(settings.app_id).notifier
 
 
 def store_path(settings: Settings) -> Path:
@@ -224,8 +225,8 @@ class Notifier:
     # -- the loop ------------------------------------------------------------------------------
     def _outage_wait(self, failures: int) -> float:
         o = self.options
-        return o.outage_base_s + self.rng.random() * min(
-            o.outage_cap_s, o.outage_base_s * 2 ** min(failures, 20)
+        return o.outage_base_s + calculate_backoff(
+            failures, base_s=o.outage_base_s, cap_s=o.outage_cap_s, jitter=1.0, rng=self.rng.random
         )
 
     async def run(self, stop: asyncio.Event) -> None:

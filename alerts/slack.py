@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from common.backoff import calculate_backoff
 from common.log import redact, register_secret
 from common.settings import Settings
 from streams.records import AlertEvent
@@ -470,8 +471,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Exponential backoff with full jitter (attempt counts from 0)."""
-        r = (rng or random).random()
-        return r * min(self.cap_s, self.base_s * (2**attempt))
+        draw = (rng or random).random
+        return calculate_backoff(attempt, base_s=self.base_s, cap_s=self.cap_s, jitter=1, rng=draw)
 
 
 @dataclass

@@ -1,8 +1,12 @@
 """One frozen settings object, read from the environment when the app is built.
 
-Every knob of shockwatch lives here: where Kafka is, topic names, the detection thresholds
-(documented with the reasons for their defaults in docs/detection.md), the alerting endpoints.
-Secrets are ``SecretStr`` so they never print; read them from env or from ``*_FILE`` secret files.
+The shared knobs of shockwatch live here: where Kafka is, topic names, the detection
+thresholds (documented with the reasons for their defaults in docs/detection.md), the alerting
+endpoints. Secrets are ``SecretStr`` so they never print; read them from env or from ``*_FILE``
+secret files. Two domains keep their own, which the floor cannot hold without importing them:
+the producers' ``ProducerSettings`` (``SHOCKWATCH_PRODUCERS__*``, ``producers/config.py``:
+checked against the instrument table, a streams contract) and the notifier's
+``NotifierOptions`` (``alerts/notifier.py``: code defaults with the Slack ``RetryPolicy``).
 """
 
 from __future__ import annotations
@@ -156,7 +160,6 @@ class AlertSettings(BaseModel):
     for_s: int = 300
     resolve_for_s: int = 900
     cooldown_s: int = 1800
-    eval_interval_s: int = 60
     # Events older than the last evaluated tick minus this are late (DLQ'd, counted).
     allowed_lateness_s: int = 2
     # A data record more than ``max_jump_s`` ahead of its partition's time does not move the

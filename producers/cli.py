@@ -67,11 +67,14 @@ def _prepare(
     dry_run: bool, create: bool, metrics_port: int | None, feed: str = ""
 ) -> tuple[Any, Any]:
     from common.kafka import KafkaUnavailable
-    from producers.config import load_producer_settings
+    from producers.config import InvalidProducerSettings, load_producer_settings
     from streams.topics import create_topics
 
     settings = _settings()
-    ps = load_producer_settings()
+    try:
+        ps = load_producer_settings()
+    except InvalidProducerSettings as exc:
+        raise _fail(str(exc)) from None
     if metrics_port is not None:
         _serve_metrics(settings, metrics_port, feed)
     if not dry_run and create:

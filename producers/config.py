@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.instruments import PriceProvider, known_tickers, unknown_tickers
 
 
 class Endpoint(StrEnum):
@@ -116,9 +118,41 @@ class ProducerSettings(BaseSettings):
     http_attempts: int = 4
     endpoints: dict[Endpoint, str] = {}
 
+    @field_validator("yahoo_tickers", "crypto_symbols")
+    @classmethod
+    def _known_instruments(cls, tickers: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """A ticker outside the instrument table would never be polled: refused at start-up,
+        naming it and the known ones (it used to be dropped without a word)."""
+        provider = (
+            PriceProvider.YFINANCE
+            if info.field_name == "yahoo_tickers"
+            else PriceProvider.CCXT_BINANCEUSDM
+        )
+        unknown = unknown_tickers(provider, tickers)
+        if unknown:
+            raise ValueError(
+                f"unknown {provider} ticker(s) {', '.join(unknown)}: not in the instrument table "
+                f"(streams/instruments.py); known: {', '.join(known_tickers(provider))}"
+            )
+        return tickers
+
     def endpoint(self, name: Endpoint) -> str | None:
         return self.endpoints.get(name) or DEFAULT_ENDPOINTS[name]
 
 
+class InvalidProducerSettings(ValueError):
+    """A ``SHOCKWATCH_PRODUCERS__*`` value was refused (the message names each variable)."""
+
+
 def load_producer_settings(**overrides: object) -> ProducerSettings:
-    return ProducerSettings(**overrides)  # type: ignore[arg-type]
+    """The producer settings, read once at start-up; a refused value is one clear line."""
+    try:
+        return ProducerSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise InvalidProducerSettings(
+            "; ".join(
+                f"SHOCKWATCH_PRODUCERS__{'__'.join(map(str, e['loc'])).upper()}: "
+                f"{e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+        ) from None

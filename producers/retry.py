@@ -1,9 +1,8 @@
-"""The one retry/backoff helper of the producers (after freqtrade's ``exchange/common.py``).
+"""The producers' retry helper (after freqtrade's ``exchange/common.py``).
 
-``calculate_backoff(attempt)`` is exponential with "equal jitter": half the delay is fixed, the
-other half random, so many clients that failed together do not retry together, and the delay
-never drops below half its nominal value. ``retry_async`` retries a coroutine on the errors a
-provider can recover from, waiting ``max(backoff, Retry-After)`` between attempts.
+``retry_async`` retries a coroutine on the errors a provider can recover from, waiting
+``max(backoff, Retry-After)`` between attempts; the backoff is the floor's one
+(``common.backoff.calculate_backoff``, "equal jitter" by default).
 """
 
 from __future__ import annotations
@@ -11,18 +10,15 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
+from common.backoff import calculate_backoff
+
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE_S = 0.5
-BACKOFF_FACTOR = 2.0
-BACKOFF_MAX_S = 60.0
-JITTER_FRACTION = 0.5
 DEFAULT_ATTEMPTS = 4
 # A Retry-After longer than this is treated as a misconfiguration: capped, not obeyed.
 RETRY_AFTER_MAX_S = 900.0
@@ -45,26 +41,6 @@ class RateLimited(RetryableError):
 
 class ProviderError(Exception):
     """A provider answered, but not with usable data (4xx, an error document): not retried."""
-
-
-def calculate_backoff(
-    attempt: int,
-    *,
-    base_s: float = BACKOFF_BASE_S,
-    factor: float = BACKOFF_FACTOR,
-    cap_s: float = BACKOFF_MAX_S,
-    jitter: float = JITTER_FRACTION,
-    rng: Callable[[], float] = random.random,
-) -> float:
-    """Seconds to wait before retry number ``attempt`` (0-based).
-
-    The nominal delay is ``min(cap_s, base_s * factor**attempt)``; the result lies in
-    ``[nominal * (1 - jitter), nominal]``.
-    """
-    if attempt < 0:
-        raise ValueError("attempt must be >= 0")
-    nominal = min(cap_s, base_s * factor ** min(attempt, 64))
-    return nominal * (1.0 - jitter) + nominal * jitter * rng()
 
 
 def parse_retry_after(value: str | None, now_s: float | None = None) -> float | None:

@@ -85,16 +85,6 @@ def make_sink(
     )
 
 
-async def _close(sink: Sink) -> None:
-    if isinstance(sink, ReorderingSink):
-        await sink.flush()  # release what is held before the final heartbeat
-        sink = sink.inner
-    if isinstance(sink, KafkaSink):
-        await sink.close(final_heartbeat=True)
-    else:
-        await sink.close()
-
-
 async def produce_liquidations(
     settings: Settings,
     ps: ProducerSettings,
@@ -148,7 +138,7 @@ async def produce_liquidations(
             )
             return await run_feeds(feeds, stop, limits)
         finally:
-            await _close(sink)
+            await sink.close(final_heartbeat=True)
 
 
 async def produce_prices(
@@ -190,7 +180,7 @@ async def produce_prices(
             )
             return await producer.run(stop or asyncio.Event(), once=once or fixtures is not None)
         finally:
-            await _close(sink)
+            await sink.close(final_heartbeat=True)
 
 
 async def produce_funding(
@@ -242,4 +232,4 @@ async def produce_funding(
             return producer.stats
         finally:
             await producer.close()
-            await _close(sink)
+            await sink.close(final_heartbeat=True)

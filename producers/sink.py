@@ -23,27 +23,28 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 import orjson
 
+from common.backoff import calculate_backoff
 from common.kafka import KafkaUnavailable, aiokafka_config, is_authorization_error, not_authorized
 from common.log import retry_logger
 from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import ProducerMetrics, default_metrics
-from producers.retry import calculate_backoff
+from producers.watermark import EventClock, heartbeat_due, heartbeat_tick_s
 from streams.dlq import dead_letter
-from streams.records import Heartbeat, InvalidValue, RecordError
+from streams.records import InvalidValue, RecordError
+from streams.records.inputs import heartbeat_messages
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 retry_log = retry_logger(__name__)
 
 SENDER_BACKOFF_CAP_S = 10.0
-HEARTBEAT_KEY = b"heartbeat"
 
 
 def _lost_producer_state(exc: BaseException) -> bool:
@@ -99,63 +100,11 @@ class OutMessage:
     partition: int | None = None
 
 
-def heartbeat_tick_s(heartbeat_s: float) -> float:
-    """How often a sink looks for an idle topic to heartbeat."""
-    return min(1.0, heartbeat_s / 2)
-
-
-def heartbeat_due(now_s: float, last_send_s: float, heartbeat_s: float) -> bool:
-    """A topic is due a heartbeat once nothing was sent to it for ``heartbeat_s``."""
-    return now_s - last_send_s >= heartbeat_s
-
-
-class EventClock:
-    """The heartbeat watermark of one topic: "nothing older than this will follow".
-
-    It follows event time, not the wall clock: the newest event time sent, advanced by the idle
-    time since, minus ``lag_ms`` (the disorder allowed between sources that share a
-    partition). A replay of old data therefore heartbeats in its own past. Before any event,
-    ``wall_clock_start`` decides: live feeds use the wall clock, replays send nothing.
-    """
-
-    def __init__(
-        self,
-        lag_ms: int,
-        *,
-        wall_clock_start: bool = True,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
-    ) -> None:
-        self.lag_ms = lag_ms
-        self.wall_clock_start = wall_clock_start
-        self._mono = monotonic
-        self._wall_ms = wall_ms
-        self.max_ts: int | None = None
-        self._seen_at = 0.0
-        self.last: int | None = None
-
-    def observe(self, ts_ms: int) -> None:
-        if self.max_ts is None or ts_ms > self.max_ts:
-            self.max_ts = ts_ms
-            self._seen_at = self._mono()
-
-    def watermark(self) -> int | None:
-        if self.max_ts is None:
-            if not self.wall_clock_start:
-                return None
-            wm = self._wall_ms() - self.lag_ms
-        else:
-            idle_ms = int((self._mono() - self._seen_at) * 1000)
-            wm = min(self.max_ts + idle_ms, max(self._wall_ms(), self.max_ts)) - self.lag_ms
-        if self.last is not None and wm <= self.last:
-            return None
-        return wm
-
-    def mark(self, ts_ms: int) -> None:
-        self.last = ts_ms
-
-
 class Sink(Protocol):
+    """Where a feed's records go. ``close(final_heartbeat=True)`` ends a run: what is queued
+    (or held) is sent, then, where the sink heartbeats, a last watermark at the newest event
+    time so the worker can close the run's last minute; every sink takes the flag."""
+
     async def start(self) -> None: ...
     async def send(self, topic: str, record: Keyed) -> None: ...
     async def dead_letter(
@@ -163,7 +112,7 @@ class Sink(Protocol):
     ) -> None: ...
     async def heartbeat(self, topic: str, ts_ms: int | None = None) -> None: ...
     async def flush(self) -> None: ...
-    async def close(self) -> None: ...
+    async def close(self, final_heartbeat: bool = False) -> None: ...
 
 
 class DryRunSink:
@@ -201,8 +150,8 @@ class DryRunSink:
     async def flush(self) -> None:
         self.out.flush()
 
-    async def close(self) -> None:
-        await self.flush()
+    async def close(self, final_heartbeat: bool = False) -> None:
+        await self.flush()  # no heartbeats on stdout
 
 
 class KafkaSink:
@@ -389,11 +338,9 @@ class KafkaSink:
                 return
         if clock is not None:
             clock.mark(ts_ms)
-        value = Heartbeat(ts_ms=ts_ms, source=self.source).encode()
         partitions = self._partitions.get(topic) or await self._refresh_partitions(topic)
-        for partition in partitions:
-            # Keyed: a compacted topic (funding.daily) refuses records without a key.
-            await self._put(OutMessage(topic, HEARTBEAT_KEY, value, ts_ms, partition))
+        for partition, key, value in heartbeat_messages(ts_ms, self.source, partitions):
+            await self._put(OutMessage(topic, key, value, ts_ms, partition))
         self._last_send[topic] = time.monotonic()
         self.heartbeats_sent += len(partitions)
         self.metrics.heartbeats.labels(topic).inc(len(partitions))

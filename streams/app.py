@@ -34,11 +34,8 @@ from faust.app.base import BootStrategy
 from common.kafka import faust_config
 from common.settings import Settings
 from streams.detection.detector import TickOutput
-from streams.topics import TopicNames
+from streams.topics import GroupNames, TopicNames
 from streams.worker.clients import (
-    BATCH_MAX,
-    OUTPUT_BATCH_BYTES,
-    OUTPUT_LINGER_MS,
     READ_STATE_TIMEOUT_S,
     ActiveStandbyAssignor,
     CheckpointUnreadable,
@@ -65,11 +62,8 @@ from streams.worker.stages import (
 )
 
 __all__ = [
-    "BATCH_MAX",
     "CHECKPOINT_EVERY_S",
     "FEED_TYPES",
-    "OUTPUT_BATCH_BYTES",
-    "OUTPUT_LINGER_MS",
     "POLL_TIMEOUT_MS",
     "READ_STATE_TIMEOUT_S",
     "ActiveStandbyAssignor",
@@ -107,8 +101,9 @@ class HostApp(faust.App):
 
 
 def base_app(settings: Settings, app_id: str, *, host_only: bool = False) -> faust.App:
-    """A faust app configured for shockwatch's broker, serializers and commit policy
-    (``host_only``: without faust's own consumer and producer, see ``HostApp``)."""
+    """A faust app configured for shockwatch's broker and serializers (``host_only``: without
+    faust's own consumer and producer, see ``HostApp``; the stages configure their own clients,
+    ``streams.worker.clients``, so no consumer or producer option is set here)."""
     datadir = settings.state_dir / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     return (HostApp if host_only else faust.App)(
@@ -122,14 +117,6 @@ def base_app(settings: Settings, app_id: str, *, host_only: bool = False) -> fau
         web_enabled=False,
         topic_partitions=settings.input_partitions,
         topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        # A crashed worker's partitions move on once its session expires: 10 s, not faust's 60.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
-        producer_acks=-1,
-        # faust's own commit timer off: a consumer commits what its checkpoint covers, no more.
-        broker_commit_every=10**9,
-        broker_commit_interval=10**6,
     )
 
 
@@ -184,7 +171,7 @@ def create_app(
         )
         runtime: DetectorRuntime = MergeRuntime(settings, names, metrics)
         topo = Topology(
-            settings, names, runtime, f"{app_id}.merge", on_output, topics=[names.summaries]
+            settings, names, runtime, GroupNames(app_id).merge, on_output, topics=[names.summaries]
         )
         stages = [shard, topo]
         app.shards = shard  # type: ignore[attr-defined]

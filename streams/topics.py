@@ -1,10 +1,12 @@
-"""The topic contracts: names (with a configurable prefix), keys, partitions, retention.
+"""The topic contracts: names (with a configurable prefix), keys, partitions, retention, and
+the consumer groups beside them.
 
 Every client (producers, the faust app, the notifier, replay, tests) gets its names from
-``TopicNames``; ``topic_specs`` is what ``shockwatch topics create`` creates. Below them, the
-contract on a cluster: ``create_topics`` (replicated as ``common.kafka.replication`` says), and
-the run prefixes under which scenario runs, replays, demos and benchmarks create their own
-topics (``run_prefix``, ``list_prefixes``, ``prunable``, ``delete_prefix``).
+``TopicNames`` and its consumer group from ``GroupNames``; ``topic_specs`` is what
+``shockwatch topics create`` creates. Below them, the contract on a cluster: ``create_topics``
+(replicated as ``common.kafka.replication`` says), and the run prefixes under which scenario
+runs, replays, demos and benchmarks create their own topics (``run_prefix``, ``list_prefixes``,
+``prunable``, ``delete_prefix``).
 """
 
 from __future__ import annotations
@@ -86,6 +88,33 @@ class TopicNames:
     def all(self) -> list[str]:
         base = [*self.inputs, self.signals, self.alerts, self.state, self.summaries]
         return base + [self.dlq(t) for t in (*self.inputs, self.alerts)]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupNames:
+    """The consumer groups of an app id, beside the topics they read: the worker's detector
+    (the app id itself), scale-out's shard and merge stages, and the notifier."""
+
+    app_id: str
+
+    @property
+    def detector(self) -> str:
+        return self.app_id
+
+    @property
+    def shards(self) -> str:
+        return f"{self.app_id}.shards"
+
+    @property
+    def merge(self) -> str:
+        return f"{self.app_id}.merge"
+
+    @property
+    def notifier(self) -> str:
+        return f"{self.app_id}-notifier"
+
+    def worker(self) -> list[str]:
+        return [self.detector, self.shards, self.merge]
 
 
 def topic_specs(

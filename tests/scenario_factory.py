@@ -8,18 +8,10 @@ from typing import Any
 
 import orjson
 
+from streams.instruments import CLASS_OF
 from streams.scenario import parse_time_ms
 
 MIN_MS = 60_000
-CLASSES = {
-    "SPX": "equity_index",
-    "IXIC": "equity_index",
-    "NVDA": "ai_equity",
-    "PLTR": "ai_equity",
-    "XAU": "gold",
-    "BTC": "crypto",
-    "ETH": "crypto",
-}
 
 
 def write_scenario(
@@ -52,7 +44,7 @@ def write_scenario(
                     "ts_ms": ts,
                     "source": "test",
                     "symbol": sym,
-                    "asset_class": CLASSES[sym],
+                    "asset_class": CLASS_OF[sym].value,
                     "price_usd": round(price, 6),
                     "interval_s": 60,
                 }

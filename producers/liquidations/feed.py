@@ -29,13 +29,13 @@ from typing import Any
 
 import orjson
 
+from common.backoff import calculate_backoff
 from producers.dedup import RecentIds
 from producers.liquidations import binance, bybit, deribit, gate, htx, okx
 from producers.liquidations.markets import MarketIndex
 from producers.liquidations.normalise import normalise
 from producers.liquidations.venues import Scope, Venue, VenueSpec
 from producers.metrics import ProducerMetrics
-from producers.retry import calculate_backoff
 from producers.sink import Sink
 from streams.records import Liquidation, RecordError
 

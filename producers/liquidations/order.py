@@ -189,10 +189,12 @@ class ReorderingSink:
         await self._release_all()
         await self.inner.flush()
 
-    async def close(self) -> None:
+    async def close(self, final_heartbeat: bool = False) -> None:
+        """Stop the release loop, forward everything held, then close the inner sink (whose
+        final heartbeat, if asked for, follows the released records)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._release_all()
-        await self.inner.close()
+        await self.inner.close(final_heartbeat)

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from producers.prices.symbols import Instrument
+from streams.instruments import Instrument
 from streams.records import PriceTick
 
 INTERVAL_S = 60

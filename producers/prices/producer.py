@@ -23,16 +23,17 @@ from typing import Any
 
 import orjson
 
+from common.backoff import calculate_backoff
 from producers.config import Endpoint, ProducerSettings
 from producers.liquidations.markets import load_snapshot
 from producers.metrics import ProducerMetrics
 from producers.plausibility import OncePerDay, PriceGuard
 from producers.prices.bars import Bar, LastSent, select_bars, to_tick
 from producers.prices.crypto import CcxtBars
-from producers.prices.symbols import INSTRUMENTS, Instrument, PriceProvider
 from producers.prices.yahoo import YahooChart, parse_chart, provider_clock_ms, session_end_ms
-from producers.retry import ProviderError, RateLimited, calculate_backoff
+from producers.retry import ProviderError, RateLimited
 from producers.sink import Sink
+from streams.instruments import INSTRUMENTS, Instrument, PriceProvider
 from streams.records import RecordError
 from streams.timing import Hours, is_open
 

@@ -162,7 +162,7 @@ def replay_cmd(
             f"inputs saved as a scenario folder: {result.inputs.scenario.path}", soft_wrap=True
         )
     if report:
-        _write_report(result.run_dir)
+        _write_report(result.run_dir, settings)
     if notify:
         _notify_replay(settings, result)
 
@@ -182,10 +182,10 @@ def _notify_replay(settings: Settings, result: object) -> None:
     out.print(f"sent {sent} Slack message(s) for the replay's alerts, each marked as a replay")
 
 
-def _write_report(run_dir: Path) -> None:
+def _write_report(run_dir: Path, settings: Settings) -> None:
     from shockwatch.runs.report import build_report
 
-    paths = build_report(run_dir)
+    paths = build_report(run_dir, fallback=settings.detection)
     out.print(f"report: {paths.html}\nsummary: {paths.markdown}", soft_wrap=True)
 
 

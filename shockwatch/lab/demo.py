@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         from shockwatch.runs.report import build_report
 
-        paths = build_report(rep.run_dir)
+        paths = build_report(rep.run_dir, fallback=settings.detection)
         same = [a.encode() for a in rep.run.alerts] == [a.encode() for a in result.alerts]
         console.print(
             f"replayed {rep.events} events in {rep.run.elapsed_s:.1f} s "

@@ -38,7 +38,7 @@ from typing import Any
 
 from common.log import register_secret
 from common.settings import Settings
-from streams.topics import TopicNames
+from streams.topics import GroupNames, TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -352,22 +352,11 @@ class Grant:
     operation: str  # "READ" | "WRITE" | "DESCRIBE"
 
 
-def worker_groups(app_id: str) -> list[str]:
-    """The worker's consumer groups: the detector's, and scale-out's shard and merge stages."""
-    return [app_id, f"{app_id}.shards", f"{app_id}.merge"]
-
-
-def notifier_group(app_id: str) -> str:
-    from alerts.notifier import group_id
-
-    return group_id(Settings(app_id=app_id))
-
-
 def acl_plan(prefix: str = "", app_id: str = "shockwatch") -> list[Grant]:
     """Least privilege per component, for the topics of ``prefix`` and the groups of
     ``app_id``. Every principal may DESCRIBE every topic of the contract (each command checks
     at start that the contract's topics exist; their names are not secret, their data is)."""
-    names = TopicNames(prefix)
+    names, groups = TopicNames(prefix), GroupNames(app_id)
     inputs = list(names.inputs)
     input_dlqs = [names.dlq(t) for t in inputs]
     grants: list[Grant] = []
@@ -384,11 +373,11 @@ def acl_plan(prefix: str = "", app_id: str = "shockwatch") -> list[Grant]:
     allow("worker", "READ", [*inputs, names.state, names.summaries])
     allow("worker", "WRITE", [names.signals, names.alerts, names.state, names.summaries])
     allow("worker", "WRITE", input_dlqs)
-    allow("worker", "READ", worker_groups(app_id), "group")
+    allow("worker", "READ", groups.worker(), "group")
     # notifier: read the alerts in its group; dead-letter an alert Slack refuses for good
     allow("notifier", "READ", [names.alerts])
     allow("notifier", "WRITE", [names.dlq(names.alerts)])
-    allow("notifier", "READ", [notifier_group(app_id)], "group")
+    allow("notifier", "READ", [groups.notifier], "group")
     # exporter: reads signals (and alerts, for the alert gauges), group-less
     allow("exporter", "READ", [names.signals, names.alerts])
     return sorted(set(grants))

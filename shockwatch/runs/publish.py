@@ -13,7 +13,8 @@ from typing import Any
 from common.kafka import KafkaUnavailable, kafka_python_config
 from common.settings import Settings
 from streams.dlq import dead_letter
-from streams.records import Heartbeat, RecordError, encode_frame
+from streams.records import RecordError, encode_frame
+from streams.records.inputs import heartbeat_messages
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,8 @@ class Publisher:
 
     def heartbeat(self, topic: str, ts_ms: int, source: str) -> None:
         """Send a watermark to every partition of ``topic``: nothing older follows."""
-        value = Heartbeat(ts_ms=ts_ms, source=source).encode()
-        for partition in sorted(self._producer.partitions_for(topic) or {0}):
-            # Keyed, because compacted topics (funding.daily) reject null keys.
-            key = f"heartbeat:{partition}".encode()
+        partitions = sorted(self._producer.partitions_for(topic) or {0})
+        for partition, key, value in heartbeat_messages(ts_ms, source, partitions):
             self._futures.append(
                 (
                     topic,

@@ -42,7 +42,7 @@ from producers.funding.series import FundingSource, next_poll
 from producers.liquidations.order import ReorderBuffer
 from producers.prices.producer import POLL_OFFSET_S
 from producers.run import clock_lag_ms
-from producers.sink import EventClock, heartbeat_due, heartbeat_tick_s
+from producers.watermark import EventClock, heartbeat_due, heartbeat_tick_s
 from streams.records import Heartbeat
 from streams.scenario import FEEDS, Parsed, Scenario, parse_feed
 from streams.timing import TIMINGS, Hours, SourceTiming

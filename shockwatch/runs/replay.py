@@ -41,7 +41,7 @@ from typing import Any
 
 import orjson
 
-from common.kafka import kafka_python_config
+from common.kafka import BATCH_MAX_RECORDS, BULK_FETCH, kafka_python_config
 from common.settings import Settings
 from shockwatch.runs.replay_plan import (
     EDGE_MS,
@@ -272,9 +272,7 @@ class RangeReader:
             group_id=None,
             enable_auto_commit=False,
             max_poll_records=max_records,
-            fetch_max_bytes=64 * 2**20,
-            max_partition_fetch_bytes=8 * 2**20,
-            fetch_max_wait_ms=100,
+            **BULK_FETCH,
         )
 
     async def start(self) -> None:
@@ -415,8 +413,9 @@ async def detect_in_place(
     from its offsets) or a warm-up (read from each span's ``read_from``); either way what
     precedes T1 (messages before a span's ``first`` offset, ticks before T1) builds the state
     and is counted in ``start``, not emitted. None (or a cold start): from T1, empty."""
-    from streams.app import BATCH_MAX, DetectorRuntime, output_producer
+    from streams.app import DetectorRuntime, output_producer
     from streams.records import Heartbeat
+    from streams.records.inputs import HEARTBEAT_KEY
 
     start = start or ReplayStart("cold", t1)
     runtime = DetectorRuntime(settings, source, dead_letters=out)
@@ -428,7 +427,7 @@ async def detect_in_place(
     runtime.assign((s.topic, s.partition) for s in plan)
     topic_of = dict(zip(FEEDS, source.inputs, strict=True))
     reader = RangeReader(settings, plan, low_edges(plan, start), t2,
-                         BATCH_MAX if speed is None else 500)  # fmt: skip
+                         BATCH_MAX_RECORDS if speed is None else 500)  # fmt: skip
     first = {(s.topic, s.partition): s.first for s in plan}
     pacer = Pacer(speed)
     producer = output_producer(settings)
@@ -451,11 +450,9 @@ async def detect_in_place(
                 await sink.emit(runtime.process(messages))
         # The range's end: a heartbeat on every input partition, as a scenario's end has.
         beat = Heartbeat(ts_ms=t2 + end_pad_ms(settings), source="replay").encode()
-        key = "heartbeat:{}".format
         await sink.emit(
             runtime.process(
-                (s.topic, s.partition, max(s.stop, s.read_from), key(s.partition).encode(), beat)
-                for s in plan
+                (s.topic, s.partition, max(s.stop, s.read_from), HEARTBEAT_KEY, beat) for s in plan
             )
         )
         await producer.flush()

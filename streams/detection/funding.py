@@ -14,6 +14,7 @@ from typing import Any
 
 from common.settings import FundingSettings
 from streams.detection.mathutil import clip01, ramp
+from streams.records.fields import FUNDING_SERIES
 
 # series -> list of [observation_date, published_ts_ms, value, revision]
 Observations = dict[str, list[list[Any]]]
@@ -121,17 +122,7 @@ def picture(book: FundingBook, as_of_ms: int, cfg: FundingSettings) -> dict[str,
     today = datetime.fromtimestamp(as_of_ms / 1000, UTC).date()
     comps: dict[str, dict[str, Any]] = {}
     values: dict[str, Any] = {}
-    for name in (
-        "SOFR",
-        "IORB",
-        "EFFR",
-        "TARGET_UPPER",
-        "TARGET_LOWER",
-        "SRF_TAKEUP",
-        "ON_RRP_AMOUNT",
-        "RESERVES",
-        "TGA",
-    ):
+    for name in FUNDING_SERIES:
         latest = book.latest(name, as_of_ms)
         values[name] = {"date": latest[0], "value": latest[1]} if latest else None
 

@@ -51,6 +51,13 @@ class Unit(StrEnum):
     USD_BN = "usd_bn"
 
 
+# The funding series the detector reads and the exporter exports, by unit: rates in percent,
+# amounts in billions of USD (the funding panel lists their values in this order).
+RATE_SERIES: tuple[str, ...] = ("SOFR", "IORB", "EFFR", "TARGET_UPPER", "TARGET_LOWER")
+AMOUNT_SERIES: tuple[str, ...] = ("SRF_TAKEUP", "ON_RRP_AMOUNT", "RESERVES", "TGA")
+FUNDING_SERIES: tuple[str, ...] = RATE_SERIES + AMOUNT_SERIES
+
+
 class Severity(StrEnum):
     WARNING = "warning"
     CRITICAL = "critical"

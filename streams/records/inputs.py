@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -254,3 +254,18 @@ class Heartbeat(_Codec):
     ) -> Self:
         ts, source = _header(d, now_ms, max_future_ms)
         return cls(ts_ms=ts, source=source)
+
+
+# Every heartbeat carries this key: a compacted topic (funding.daily) refuses records without
+# one, and compaction is per partition, so one key keeps each partition's newest watermark.
+HEARTBEAT_KEY = b"heartbeat"
+
+
+def heartbeat_messages(
+    ts_ms: int, source: str, partitions: Iterable[int]
+) -> Iterator[tuple[int, bytes, bytes]]:
+    """The one heartbeat sender's messages: ``(partition, key, value)`` of the watermark
+    ``ts_ms`` for each of ``partitions`` (the live sink and the tools' publisher send these)."""
+    value = Heartbeat(ts_ms=ts_ms, source=source).encode()
+    for partition in partitions:
+        yield partition, HEARTBEAT_KEY, value

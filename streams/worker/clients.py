@@ -19,16 +19,16 @@ from aiokafka.coordinator.protocol import (
     ConsumerProtocolMemberMetadata,
 )
 
-from common.kafka import aiokafka_config
+from common.kafka import (
+    BATCH_MAX_RECORDS,
+    BULK_FETCH,
+    OUTPUT_BATCH_BYTES,
+    OUTPUT_LINGER_MS,
+    aiokafka_config,
+)
 from common.settings import Settings
 from streams.topics import TopicNames
 
-BATCH_MAX = 20_000  # records per getmany: one detector pass, one lock hold
-OUTPUT_LINGER_MS = 2  # signals and alerts leave within ~2 ms of their tick
-# A batch of ticks (a backlog, a replay) sends one signal per minute at once: with aiokafka's
-# 16 KB default a partition's batch filled every few signals and the loop waited for the
-# broker's ack each time (0.4 s of a 1.2 s benchmark run).
-OUTPUT_BATCH_BYTES = 512 * 1024
 READ_STATE_TIMEOUT_S = 60.0  # reading the newest checkpoint back, at most
 
 
@@ -137,11 +137,8 @@ def input_consumer(settings: Settings, group_id: str, assignor: Any) -> AIOKafka
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=BATCH_MAX,
-        fetch_max_bytes=64 * 2**20,
-        # big fetches: fewer round trips in which the loop only waits (a backlog, a replay)
-        max_partition_fetch_bytes=8 * 2**20,
-        fetch_max_wait_ms=100,  # an idle partition's fetch is renewed every 100 ms
+        max_poll_records=BATCH_MAX_RECORDS,
+        **BULK_FETCH,
         session_timeout_ms=10_000,  # a dead member's partitions move on in ~10 s
         heartbeat_interval_ms=3_000,
         partition_assignment_strategy=(assignor,),

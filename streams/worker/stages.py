@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
+from common.backoff import calculate_backoff
 from common.log import retry_logger
 from common.settings import Settings
 from streams.detection.detector import Detector, TickOutput
@@ -215,7 +216,7 @@ class Topology(Stage):
             except (CheckpointUnreadable, KafkaError, OSError) as exc:
                 attempt += 1
                 retry_log.warning("cannot read the checkpoint yet (%s); retrying", exc)
-                await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
+                await asyncio.sleep(calculate_backoff(attempt, cap_s=10.0, jitter=0.0))
         if blob is not None:
             self.runtime.restore_checkpoint(blob)
         else:

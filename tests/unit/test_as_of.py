@@ -14,6 +14,7 @@ import pytest
 from common.settings import Settings
 from streams.detection.detector import Detector
 from streams.detection.shard import AS_OF, PartitionShard
+from streams.instruments import CLASS_OF
 from streams.records import Heartbeat, LateEvent, PriceTick
 from streams.timing import as_of_symbols, price_timing
 
@@ -21,12 +22,11 @@ CFG = Settings().detection
 LATENESS = CFG.alerts.allowed_lateness_s * 1000
 MIN = 60_000
 T0 = 1_762_266_600_000  # 2025-11-04 14:30 UTC
-CLASSES = {"SPX": "equity_index", "XAU": "gold", "BTC": "crypto", "VIX": "volatility"}
 
 
 def bar(minute: int, symbol: str, usd: float) -> PriceTick:
     return PriceTick(ts_ms=T0 + minute * MIN, source="t", symbol=symbol,
-                     asset_class=CLASSES[symbol], price_usd=usd)  # type: ignore[arg-type]  # fmt: skip
+                     asset_class=CLASS_OF[symbol], price_usd=usd)  # fmt: skip
 
 
 def test_the_timing_model_makes_yahoo_gold_and_vix_as_of_and_nothing_real_time() -> None:

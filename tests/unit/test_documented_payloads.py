@@ -405,7 +405,7 @@ async def test_documented_treasury_backfill_follows_the_pages() -> None:
 def test_documented_nasdaq_composite_is_labelled_truthfully() -> None:
     """Defect 3: Yahoo's ^IXIC is the Nasdaq Composite (the Nasdaq-100 is ^NDX), yet it was
     published as symbol NDX. It is IXIC everywhere now, bundled scenarios included."""
-    from producers.prices.symbols import PriceProvider, instrument
+    from streams.instruments import PriceProvider, instrument
 
     assert instrument(PriceProvider.YFINANCE, "^IXIC").symbol == "IXIC"
     data = Path(__file__).resolve().parents[2] / "data"

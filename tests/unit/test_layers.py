@@ -27,6 +27,7 @@ CONTRACTS = (
     "streams.dlq",
     "streams.scenario",
     "streams.timing",
+    "streams.instruments",
 )
 PACKAGES = (FLOOR, *DOMAINS, ROOF)
 # Code that is not a library layer but must stay short as well (tools run as scripts).

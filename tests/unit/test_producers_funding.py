@@ -361,3 +361,12 @@ async def test_backfill_uses_estimated_publication_times(tmp_path: Path) -> None
     [rec] = [json.loads(x) for x in out.getvalue().splitlines()]
     assert rec["observation_date"] == "2025-11-04"
     assert utc(rec["ts_ms"]) == datetime(2025, 11, 5, 14, 30, tzinfo=UTC)  # FRED: 09:30 ET
+
+
+def test_the_producers_series_are_the_contracts_funding_series_in_their_units() -> None:
+    from producers.funding.series import UNITS
+    from streams.records.fields import AMOUNT_SERIES, FUNDING_SERIES, RATE_SERIES
+
+    assert set(UNITS) == set(FUNDING_SERIES)
+    assert {s for s, u in UNITS.items() if u is Unit.PCT} == set(RATE_SERIES)
+    assert {s for s, u in UNITS.items() if u is Unit.USD_BN} == set(AMOUNT_SERIES)

@@ -66,7 +66,7 @@ class QueueSink:
     async def flush(self) -> None:
         self.take()
 
-    async def close(self) -> None:
+    async def close(self, final_heartbeat: bool = False) -> None:
         self.take()
 
 

@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import CollectorRegistry
 
-from producers.config import ProducerSettings
+from producers.config import InvalidProducerSettings, ProducerSettings, load_producer_settings
 from producers.metrics import create_metrics
 from producers.prices.bars import Bar, LastSent, select_bars, to_tick
 from producers.prices.producer import PriceProducer, poll_due, session_open
-from producers.prices.symbols import INSTRUMENTS, PriceProvider, instrument
 from producers.prices.yahoo import parse_chart, provider_clock_ms
 from producers.retry import ProviderError
 from producers.sink import DryRunSink
 from shockwatch.lab.fixtures import FixtureServer
+from streams.instruments import CLASS_OF, INSTRUMENTS, PriceProvider, instrument
 from streams.records import AssetClass
 from streams.timing import Hours
 
@@ -42,6 +42,24 @@ def test_symbol_table() -> None:
     }
     with pytest.raises(KeyError, match="known"):
         instrument(PriceProvider.YFINANCE, "TSLA")
+    assert {i.symbol: i.asset_class for i in INSTRUMENTS} == CLASS_OF
+
+
+def test_an_unknown_ticker_is_refused_at_start_up_naming_it_and_the_known_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHOCKWATCH_PRODUCERS__YAHOO_TICKERS", '["^GSPC", "TSLA"]')
+    with pytest.raises(InvalidProducerSettings) as refused:
+        load_producer_settings()
+    message = str(refused.value)
+    assert message.startswith(
+        "SHOCKWATCH_PRODUCERS__YAHOO_TICKERS: unknown yfinance ticker(s) TSLA"
+    )
+    assert "known: ^GSPC, ^IXIC, NVDA, PLTR, GC=F, ^VIX" in message
+    with pytest.raises(InvalidProducerSettings, match=r"CRYPTO_SYMBOLS.*SOL/USDT:USDT.*known: BTC"):
+        load_producer_settings(crypto_symbols=("SOL/USDT:USDT",))
+    monkeypatch.setenv("SHOCKWATCH_PRODUCERS__YAHOO_TICKERS", '["NVDA"]')
+    assert load_producer_settings().yahoo_tickers == ("NVDA",)  # a known subset narrows
 
 
 def test_parse_chart_fixture() -> None:

@@ -1,4 +1,4 @@
-"""The one retry/backoff helper: math, Retry-After, and the retry loop."""
+"""The floor's one backoff (common.backoff), and the producers' Retry-After and retry loop."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import email.utils
 
 import pytest
 
+from common.backoff import BACKOFF_BASE_S, BACKOFF_MAX_S, calculate_backoff
 from producers.retry import (
-    BACKOFF_BASE_S,
-    BACKOFF_MAX_S,
     RETRY_AFTER_MAX_S,
     ProviderError,
     RateLimited,
     RetryableError,
-    calculate_backoff,
     parse_retry_after,
     retry_async,
     retry_delay,

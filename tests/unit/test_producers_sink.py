@@ -18,7 +18,8 @@ from common.ports import free_port
 from common.settings import Settings
 from producers.config import ProducerSettings
 from producers.metrics import create_metrics
-from producers.sink import DryRunSink, EventClock, KafkaSink
+from producers.sink import DryRunSink, KafkaSink
+from producers.watermark import EventClock
 from streams.records import InvalidValue, Liquidation, Side
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"

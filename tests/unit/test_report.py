@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from common.settings import PROJECT_ROOT, DetectionSettings
+from common.settings import PROJECT_ROOT, DetectionSettings, Settings
 from shockwatch.runs.report import build_report, load_run, report_command
 from shockwatch.runs.runner import RunResult, save_run
 from streams.detection.offline import run_offline
@@ -175,7 +175,7 @@ def test_calm_run_says_nothing_fired(calm_run: Path) -> None:
 def test_out_dir_and_report_command(calm_run: Path, tmp_path: Path) -> None:
     paths = build_report(calm_run, tmp_path / "out", detection=CFG)
     assert paths.html.parent == tmp_path / "out" and paths.markdown.exists()
-    again = report_command(calm_run)
+    again = report_command(calm_run, Settings())
     assert again.html == calm_run / "report.html" and again.html.stat().st_size > 100_000
 
 
@@ -250,5 +250,5 @@ def test_run_json_records_the_detection_settings_and_report_uses_them(
     assert meta["detection"]["alerts"]["warning_score"] == 44.0
     assert recorded_detection(meta) == cfg  # every threshold, not only the one changed
     assert recorded_detection({}) is None  # an older run: today's settings
-    paths = report_command(run)  # the app's defaults differ; the recorded ones are drawn
+    paths = report_command(run, Settings())  # the app's defaults differ; the recorded are drawn
     assert "a warning needs score 44 or" in paths.html.read_text()

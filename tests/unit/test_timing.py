@@ -15,7 +15,7 @@ import pytest
 from producers.config import ProducerSettings
 from producers.funding.series import FRED_IDS, PRIORITY, PUBLICATION, FundingSource
 from producers.liquidations.venues import VENUES, Venue
-from producers.prices.symbols import INSTRUMENTS
+from streams.instruments import INSTRUMENTS
 from streams.timing import (
     AS_OF_AFTER_S,
     TIMINGS,

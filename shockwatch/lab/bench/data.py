@@ -13,20 +13,16 @@ import orjson
 
 from common.settings import Settings
 from shockwatch.runs.publish import Publisher
+from streams.instruments import CLASS_OF
+from streams.records import AssetClass
+from streams.records.inputs import heartbeat_messages
 from streams.topics import TopicNames
 
 MIN_MS = 60_000
 DAY_MS = 24 * 3600_000
 DAY0_MS = 1_762_214_400_000  # 2025-11-04 00:00 UTC
-SYMBOLS = {
-    "SPX": "equity_index",
-    "IXIC": "equity_index",
-    "NVDA": "ai_equity",
-    "PLTR": "ai_equity",
-    "XAU": "gold",
-    "BTC": "crypto",
-    "ETH": "crypto",
-}
+# Every instrument but the VIX, with its class (``streams.instruments``).
+SYMBOLS = {s: c.value for s, c in CLASS_OF.items() if c is not AssetClass.VOLATILITY}
 VENUES = ("binanceusdm", "bybit", "okx")
 
 
@@ -150,12 +146,10 @@ async def send_day(settings: Settings, frames: list, end_ms: int, names: TopicNa
     try:
         for topic, key, ts, value in frames:
             await producer.send(topic, value, key=key, timestamp_ms=ts)
-        beat = orjson.dumps(
-            {"kind": "heartbeat", "schema_version": 1, "ts_ms": end_ms + MIN_MS, "source": "bench"}
-        )
         for topic in names.inputs:
-            for partition in sorted(await producer.partitions_for(topic)):
-                await producer.send(topic, beat, key=b"heartbeat", partition=partition,
+            partitions = sorted(await producer.partitions_for(topic))
+            for partition, key, beat in heartbeat_messages(end_ms + MIN_MS, "bench", partitions):
+                await producer.send(topic, beat, key=key, partition=partition,
                                     timestamp_ms=end_ms + MIN_MS)  # fmt: skip
         await producer.flush()
     finally:

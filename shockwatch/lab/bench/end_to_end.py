@@ -28,7 +28,7 @@ def end_to_end(  # noqa: C901 - one measured run, start to end
     from the first message sent to the day's last signal (bare: to its last event)."""
     from aiokafka import AIOKafkaConsumer
 
-    from common.kafka import aiokafka_config
+    from common.kafka import FETCH_MAX_BYTES, PARTITION_FETCH_MAX_BYTES, aiokafka_config
     from shockwatch.runs.runner import WorkerProcess
 
     prices, liqs, end = day
@@ -55,9 +55,13 @@ def end_to_end(  # noqa: C901 - one measured run, start to end
 
     async def measure() -> float:
         topics = [names.signals] if scale_out is not None else list(names.inputs)
-        consumer = AIOKafkaConsumer(*topics, **aiokafka_config(settings),
-                                    auto_offset_reset="earliest", fetch_max_bytes=64 * 2**20,
-                                    max_partition_fetch_bytes=8 * 2**20)  # fmt: skip
+        consumer = AIOKafkaConsumer(
+            *topics,
+            **aiokafka_config(settings),
+            auto_offset_reset="earliest",
+            fetch_max_bytes=FETCH_MAX_BYTES,
+            max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES,
+        )
         await consumer.start()
         try:
             deadline = time.monotonic() + 120

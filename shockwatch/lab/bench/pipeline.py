@@ -43,7 +43,7 @@ async def anchor_consumer(
     import msgspec
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from common.kafka import aiokafka_config, partitions_for
+    from common.kafka import BATCH_MAX_RECORDS, BULK_FETCH, aiokafka_config, partitions_for
 
     parse: Callable[[bytes], Any] | None = {
         "transport": None,
@@ -54,10 +54,8 @@ async def anchor_consumer(
         **aiokafka_config(settings),
         group_id=None,
         enable_auto_commit=False,
-        max_poll_records=20_000,  # the worker's batch and fetch sizes: the same footing
-        fetch_max_bytes=64 * 2**20,
-        max_partition_fetch_bytes=8 * 2**20,
-        fetch_max_wait_ms=100,
+        max_poll_records=BATCH_MAX_RECORDS,  # the worker's batch and fetch sizes: the same footing
+        **BULK_FETCH,
     )
     await consumer.start()
     try:

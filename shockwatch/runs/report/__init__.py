@@ -11,7 +11,8 @@ pyplot state) with inline CSS and nothing fetched when opened, so it can be mail
 as is. ``report.md`` carries the same facts, narrative and every alert with its evidence.
 
 The narrative is derived from the data; the thresholds it quotes (breadth z, warning/critical,
-regime rules) come from the detection settings passed in, or the environment's.
+regime rules) come from the detection settings passed in (the run's recorded ones, else the
+app's, which the command read at start-up).
 
 The package, from the bottom up (each module imports only those above it):
 

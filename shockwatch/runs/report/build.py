@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from shockwatch.runs.report.analysis import episodes, liquidation_summary
 from shockwatch.runs.report.charts import chart_core_z, chart_prices, chart_score, chart_timeline
 from shockwatch.runs.report.charts_inputs import chart_funding, chart_liquidations
@@ -53,17 +51,22 @@ def recorded_detection(meta: dict[str, Any]) -> DetectionSettings | None:
 
 
 def build_report(
-    run_dir: Path, out_dir: Path | None = None, detection: DetectionSettings | None = None
+    run_dir: Path,
+    out_dir: Path | None = None,
+    detection: DetectionSettings | None = None,
+    *,
+    fallback: DetectionSettings | None = None,
 ) -> ReportPaths:
     """Write ``report.html`` and ``report.md`` for a run folder (into it, or ``out_dir``),
-    drawn with ``detection``, else the settings the run recorded, else today's defaults."""
+    drawn with ``detection``, else the settings the run recorded, else ``fallback`` (the app's,
+    read once at start-up by the command; nothing here reads the environment)."""
     data = load_run(Path(run_dir))
     if detection is None:
         detection = recorded_detection(data.meta)
     if detection is None:
-        from common.settings import Settings
-
-        detection = Settings().detection
+        detection = fallback
+    if detection is None:
+        raise ValueError(f"{run_dir}: run.json records no detection settings and none given")
     charts = build_charts(data, detection)
     target = Path(out_dir) if out_dir is not None else data.run_dir
     target.mkdir(parents=True, exist_ok=True)
@@ -73,14 +76,8 @@ def build_report(
     return paths
 
 
-def report_command(run_dir: Path, settings: Settings | None = None) -> ReportPaths:
+def report_command(run_dir: Path, settings: Settings) -> ReportPaths:
     """What ``shockwatch report`` runs: the report of one run folder with the detection
     settings the run recorded in run.json (a report rebuilt later draws the thresholds the run
-    was detected with), else the app's settings."""
-    if settings is None:
-        from common.settings import Settings
-
-        settings = Settings()
-    run_dir = Path(run_dir)
-    recorded = recorded_detection(orjson.loads((run_dir / "run.json").read_bytes()))
-    return build_report(run_dir, detection=recorded or settings.detection)
+    was detected with), else the app's ``settings`` (read at start-up by the command)."""
+    return build_report(Path(run_dir), fallback=settings.detection)
