@@ -35,11 +35,12 @@ from streams.records import (
     Severity,
     ShockSignal,
 )
+from streams.scenario import FEEDS as FEED_RECORDS
 
 log = logging.getLogger(__name__)
 
 PREFIX = "shockwatch_"
-FEEDS: tuple[str, ...] = ("prices", "liquidations", "funding")
+FEEDS: tuple[str, ...] = tuple(FEED_RECORDS)
 # Rejects are also counted for the output topics the sidecar and the notifier read.
 REJECT_FEEDS: tuple[str, ...] = (*FEEDS, "signals", "alerts")
 CORE_CLASSES: tuple[str, ...] = ("equities", "gold", "crypto")

@@ -166,7 +166,7 @@ def outcome_of(
     top = max((SEVERITY_RANK[a.severity] for a in firing), default=0)
     fired = next(k for k, v in SEVERITY_RANK.items() if v == top)
     first = next((a for a in firing if SEVERITY_RANK[a.severity] == top), None) if top else None
-    funding = [s.funding.get("stress") for s in signals]
+    funding = [s.funding.stress for s in signals]
     max_funding = max((f for f in funding if f is not None), default=None)
     problems = check_outcome(scenario.expect, alerts, max_funding)
     peak = max(signals, key=lambda s: s.score, default=None)

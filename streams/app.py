@@ -47,7 +47,6 @@ from streams.worker.clients import (
     read_checkpoint,
 )
 from streams.worker.runtime import (
-    FEED_TYPES,
     BatchResult,
     BatchStats,
     DetectorRuntime,
@@ -67,7 +66,6 @@ from streams.worker.stages import (
 __all__ = [
     "BATCH_MAX",
     "CHECKPOINT_EVERY_S",
-    "FEED_TYPES",
     "OUTPUT_BATCH_BYTES",
     "OUTPUT_LINGER_MS",
     "POLL_TIMEOUT_MS",
