@@ -75,12 +75,14 @@ def evidence_rows(e: AlertEvent) -> list[tuple[str, str]]:
     ]
 
 
-def _liq_text(liq: LiqEvidence) -> str:
-    """The liquidation window of an alert's evidence: "$354m/60m, 11.0x, longs 88%"."""
+def _liq_text(liq: LiqEvidence, detail: bool = False) -> str:
+    """The liquidation window of an alert's evidence: "$354m/60m, 11.0x, longs 88%"; with
+    ``detail``, "$354m/60m (lower bound), surge 11.0x, longs 88%"."""
     window = given(liq.window_min)
+    bound = " (lower bound)" if detail and given(liq.is_lower_bound) else ""
     return (
-        f"{fmt_usd(given(liq.notional_usd))}/{60 if window is None else window}m, "
-        f"{fmt_num(given(liq.surge_ratio), '.1f')}x, longs "
+        f"{fmt_usd(given(liq.notional_usd))}/{60 if window is None else window}m{bound}, "
+        f"{'surge ' if detail else ''}{fmt_num(given(liq.surge_ratio), '.1f')}x, longs "
         f"{fmt_num((given(liq.long_share) or 0.0) * 100, '.0f')}%"
     )
 
@@ -90,13 +92,7 @@ def _liq_evidence(liq: LiqEvidence) -> str:
         return "n/a"
     by_venue = sorted((given(liq.by_venue) or {}).items(), key=lambda kv: -kv[1].notional_usd)
     venues = ", ".join(f"{venue_name(v)} {fmt_usd(d.notional_usd)}" for v, d in by_venue)
-    bound = " (lower bound)" if given(liq.is_lower_bound) else ""
-    window = given(liq.window_min)
-    return (
-        f"{fmt_usd(given(liq.notional_usd))}/{60 if window is None else window}m{bound}, surge "
-        f"{fmt_num(given(liq.surge_ratio), '.1f')}x, longs "
-        f"{fmt_num((given(liq.long_share) or 0) * 100, '.0f')}%; {venues or 'no venues'}"
-    )
+    return f"{_liq_text(liq, detail=True)}; {venues or 'no venues'}"
 
 
 def _funding_evidence(fund: FundingEvidence) -> str:
