@@ -19,15 +19,29 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from msgspec import UnsetType
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from streams.records import REJECT_REASONS, AlertEvent, AlertState, Regime, Severity, ShockSignal
+from streams.records import (
+    REJECT_REASONS,
+    AlertEvent,
+    AlertState,
+    AssetClass,
+    AssetView,
+    ClassPanel,
+    FundingPicture,
+    LiqPanel,
+    Regime,
+    Severity,
+    ShockSignal,
+)
 from streams.records.fields import AMOUNT_SERIES, RATE_SERIES
+from streams.scenario import FEEDS as FEED_RECORDS
 
 log = logging.getLogger(__name__)
 
 PREFIX = "shockwatch_"
-FEEDS: tuple[str, ...] = ("prices", "liquidations", "funding")
+FEEDS: tuple[str, ...] = tuple(FEED_RECORDS)
 # Rejects are also counted for the output topics the sidecar and the notifier read.
 REJECT_FEEDS: tuple[str, ...] = (*FEEDS, "signals", "alerts")
 CORE_CLASSES: tuple[str, ...] = ("equities", "gold", "crypto")
@@ -402,7 +416,7 @@ class Metrics:
         self.last_signal_ts.labels(scope).set(signal.ts_ms / 1000.0)
         self.score.labels(scope).set(_num(signal.score))
         self.breadth.labels(scope).set(_num(signal.breadth))
-        self.depth.labels(scope).set(_num(signal.classes.get("depth")))
+        self.depth.labels(scope).set(_num(signal.classes.depth))
         self.comovement.labels(scope).set(_num(signal.comovement))
         for regime in Regime:
             self.regime.labels(scope, regime.value).set(1.0 if signal.regime == regime else 0.0)
@@ -417,7 +431,7 @@ class Metrics:
         self._observe_liquidation_panel(signal.liquidations)
         self._observe_funding(signal.funding)
 
-    def _observe_components(self, components: Mapping[str, Any]) -> None:
+    def _observe_components(self, components: Mapping[str, float | None]) -> None:
         for key, value in components.items():
             name, _, kind = key.rpartition("_")
             if not name:
@@ -427,26 +441,23 @@ class Metrics:
             elif kind == "stress":
                 self.score_stress.labels(self._component(name)).set(_num(value))
 
-    def _observe_assets(self, assets: Mapping[str, Mapping[str, Any]]) -> None:
+    def _observe_assets(self, assets: Mapping[str, AssetView]) -> None:
         series: set[tuple[str, ...]] = set()
         prices: set[tuple[str, ...]] = set()
         for symbol, view in sorted(assets.items()):
             sym = self._symbol(symbol)
-            cls = str(view.get("asset_class", OTHER))
+            cls = str(view.asset_class)
             cls = cls if cls in ASSET_CLASSES else OTHER
-            for key, value in view.items():
-                if not key.startswith("z_"):
-                    continue
-                window = key[2:]
+            # window label -> (z, log return): "15m", "60m", ... and "day"
+            moves = {f"{w}m": (z, view.ret[w]) for w, z in view.z.items()}
+            moves["day"] = (view.z_day, view.ret_day)
+            for window, (z, log_ret) in moves.items():
                 labels = (sym, cls, window)
-                self.asset_z.labels(*labels).set(_num(value))
-                log_ret = view.get(f"ret_{window}")
-                ret = math.expm1(log_ret) if isinstance(log_ret, int | float) else math.nan
-                self.asset_return.labels(*labels).set(ret)
+                self.asset_z.labels(*labels).set(_num(z))
+                self.asset_return.labels(*labels).set(math.expm1(log_ret))
                 series.add(labels)
-            if "price_usd" in view:
-                self.asset_price.labels(sym, cls).set(_num(view["price_usd"]))
-                prices.add((sym, cls))
+            self.asset_price.labels(sym, cls).set(_num(view.price_usd))
+            prices.add((sym, cls))
         # An asset that left the signal (no bar for a day) must not keep its last move forever.
         for labels in self._asset_series - series:
             self.asset_z.remove(*labels)
@@ -455,71 +466,63 @@ class Metrics:
             self.asset_price.remove(*labels)
         self._asset_series, self._asset_price_series = series, prices
 
-    def _observe_classes(self, classes: Mapping[str, Any]) -> None:
-        core = classes.get("core_z") or {}
-        normal = classes.get("core_z_normal") or {}
+    def _observe_classes(self, classes: ClassPanel) -> None:
         for name in CORE_CLASSES:
-            self.core_class_z.labels(name).set(_num(core.get(name)))
-            self.core_class_normal.labels(name).set(_num(normal.get(name)))
+            self.core_class_z.labels(name).set(_num(classes.core_z.get(name)))
+            self.core_class_normal.labels(name).set(_num(classes.core_z_normal.get(name)))
         for cls in ASSET_CLASSES:
-            view = classes.get(cls)
-            if isinstance(view, Mapping):
-                self.class_z.labels(cls).set(_num(view.get("z_day")))
-                pct = view.get("ret_day_pct")
-                self.class_return.labels(cls).set(_num(pct) / 100.0)
+            view = classes.by_class.get(AssetClass(cls))
+            if view is not None:
+                self.class_z.labels(cls).set(_num(view.z_day))
+                self.class_return.labels(cls).set(_num(view.ret_day_pct) / 100.0)
             else:
                 self.class_z.labels(cls).set(math.nan)
                 self.class_return.labels(cls).set(math.nan)
 
-    def _observe_liquidation_panel(self, panel: Mapping[str, Any]) -> None:
-        self.liq_window_usd.set(_num(panel.get("notional_usd")))
-        self.liq_window_s.set(_num(panel.get("window_min")) * 60.0)
-        self.liq_baseline_usd.set(_num(panel.get("baseline_hourly_usd")))
-        self.liq_surge.set(_num(panel.get("surge_ratio")))
-        self.liq_long_share.set(_num(panel.get("long_share")))
-        self.liq_venues.set(_num(panel.get("venues_reporting")))
-        self.liq_lower_bound.set(1.0 if panel.get("is_lower_bound") else 0.0)
-        by_venue = panel.get("by_venue") or {}
-        for exchange in set(self._exchange.seen) - set(by_venue):
+    def _observe_liquidation_panel(self, panel: LiqPanel) -> None:
+        self.liq_window_usd.set(_num(panel.notional_usd))
+        self.liq_window_s.set(_num(panel.window_min) * 60.0)
+        self.liq_baseline_usd.set(_num(panel.baseline_hourly_usd))
+        self.liq_surge.set(_num(panel.surge_ratio))
+        self.liq_long_share.set(_num(panel.long_share))
+        self.liq_venues.set(_num(panel.venues_reporting))
+        self.liq_lower_bound.set(1.0 if panel.is_lower_bound else 0.0)
+        for exchange in set(self._exchange.seen) - set(panel.by_venue):
             self.liq_venue_window_usd.labels(exchange).set(0.0)
-        for exchange, v in by_venue.items():
-            self.liq_venue_window_usd.labels(self._exchange(exchange)).set(
-                _num(v.get("notional_usd"))
-            )
+        for exchange, v in panel.by_venue.items():
+            self.liq_venue_window_usd.labels(self._exchange(exchange)).set(_num(v.notional_usd))
 
-    def _observe_funding(self, funding: Mapping[str, Any]) -> None:
-        for series, v in (funding.get("values") or {}).items():
+    def _observe_funding(self, funding: FundingPicture) -> None:
+        for series, v in funding.values.items():
             if series not in RATE_SERIES and series not in AMOUNT_SERIES:
                 continue
-            value = _num(v.get("value")) if isinstance(v, Mapping) else math.nan
+            value = _num(v.value) if v is not None else math.nan
             if series in RATE_SERIES:
                 self.funding_rate.labels(series).set(value / 100.0)
             else:
                 self.funding_amount.labels(series).set(value * USD_PER_BN)
-            obs = v.get("date") if isinstance(v, Mapping) else None
             ts = math.nan
-            if isinstance(obs, str):
+            if v is not None:
                 try:
-                    day = date.fromisoformat(obs)
+                    day = date.fromisoformat(v.date)
                     ts = datetime.combine(day, time(), UTC).timestamp()
                 except ValueError:
                     pass
             self.funding_obs_ts.labels(series).set(ts)
-        for name, comp in (funding.get("components") or {}).items():
-            if not isinstance(comp, Mapping):
-                continue
+        for name, comp in funding.components.items():
             label = self._component(name)
-            value = _num(comp.get("value"))
-            unit = comp.get("unit") or ("bp" if name in SPREAD_COMPONENTS else "usd_bn")
+            value = _num(comp.value)
+            unit = comp.unit
+            if isinstance(unit, UnsetType):
+                unit = "bp" if name in SPREAD_COMPONENTS else "usd_bn"
             if unit == "bp":
                 self.funding_spread.labels(label).set(value / 10_000.0)
             else:
                 self.funding_component_usd.labels(label).set(value * USD_PER_BN)
-            self.funding_component_stress.labels(label).set(_num(comp.get("stress")))
-            self.funding_component_stale.labels(label).set(1.0 if comp.get("stale") else 0.0)
-        self.funding_stress.set(_num(funding.get("stress")))
-        unknown = funding.get("unknown", funding.get("stress") is None)
-        self.funding_unknown.set(1.0 if unknown else 0.0)
+            self.funding_component_stress.labels(label).set(_num(comp.stress))
+            self.funding_component_stale.labels(label).set(1.0 if comp.stale else 0.0)
+        self.funding_stress.set(_num(funding.stress))
+        self.funding_unknown.set(1.0 if funding.unknown else 0.0)
 
     def observe_idle(self, partitions: list[str]) -> None:
         """Input partitions ("topic:partition") the worker left out of its watermark as idle."""

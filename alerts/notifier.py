@@ -28,15 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alerts.blocks import MessageLinks, build_message, build_resolved_update
 from alerts.metrics import Metrics
-from alerts.slack import (
-    DeliveryFailed,
-    MessageLinks,
-    RetryPolicy,
-    SlackClient,
-    build_message,
-    build_resolved_update,
-)
+from alerts.slack import DeliveryFailed, RetryPolicy, SlackClient
 from alerts.store import DeliveredStore
 from common.backoff import calculate_backoff
 from common.kafka import aiokafka_config

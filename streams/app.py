@@ -44,7 +44,6 @@ from streams.worker.clients import (
     read_checkpoint,
 )
 from streams.worker.runtime import (
-    FEED_TYPES,
     BatchResult,
     BatchStats,
     DetectorRuntime,
@@ -63,7 +62,6 @@ from streams.worker.stages import (
 
 __all__ = [
     "CHECKPOINT_EVERY_S",
-    "FEED_TYPES",
     "POLL_TIMEOUT_MS",
     "READ_STATE_TIMEOUT_S",
     "ActiveStandbyAssignor",

@@ -27,6 +27,8 @@ from streams.records import (
 )
 from streams.topics import TopicNames
 
+# The input feeds and the record each carries: the one feed list (the worker, metrics and the
+# tools over recorded runs read it from here).
 FEEDS: dict[str, type[Any]] = {
     "prices": PriceTick,
     "liquidations": Liquidation,

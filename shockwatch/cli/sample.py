@@ -214,13 +214,8 @@ def test_slack(
     ] = False,
 ) -> None:
     """Send a sample alert (a synthetic 2025-11-04 day run through the detector) to Slack."""
-    from alerts.slack import (
-        DeliveryFailed,
-        MessageLinks,
-        SlackClient,
-        SlackNotConfigured,
-        build_message,
-    )
+    from alerts.blocks import MessageLinks, build_message
+    from alerts.slack import DeliveryFailed, SlackClient, SlackNotConfigured
     from common.cli import fail, out, settings_from_env
 
     settings = settings_from_env()

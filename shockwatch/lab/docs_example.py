@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from alerts.slack import MessageLinks, build_message
+from alerts.blocks import MessageLinks, build_message
 from common.settings import PROJECT_ROOT, Settings
 from streams.detection.offline import run_offline
 from streams.scenario import read_scenario

@@ -17,10 +17,12 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from streams.scenario import FEEDS as FEED_RECORDS
+
 Labels = dict[str, str]
 Samples = dict[str, list[tuple[Labels, float]]]
 
-FEEDS: tuple[str, ...] = ("prices", "liquidations", "funding")
+FEEDS: tuple[str, ...] = tuple(FEED_RECORDS)
 # A feed is stale once its newest event is this old: prices come every minute (the equities
 # only in US hours), liquidations in bursts (a quiet venue can be silent minutes), funding
 # once a business day (a long weekend is three days and a half).

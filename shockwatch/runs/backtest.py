@@ -116,12 +116,8 @@ SHORT = {"equities": "eq", "gold": "au", "crypto": "cx"}
 
 def normal_moves(signal: ShockSignal | None) -> str:
     """The core classes' day moves in normal days, e.g. ``eq -3.1 au -2.2 cx -7.0``."""
-    normal = signal.classes.get("core_z_normal") if signal is not None else None
-    return " ".join(
-        f"{SHORT.get(k, k)} {v:+.1f}"
-        for k, v in (normal or {}).items()  # type: ignore[union-attr]
-        if v is not None
-    )
+    normal = signal.classes.core_z_normal if signal is not None else {}
+    return " ".join(f"{SHORT.get(k, k)} {v:+.1f}" for k, v in normal.items() if v is not None)
 
 
 def reason(
@@ -133,7 +129,7 @@ def reason(
         return "no signal"
     a = settings.detection.alerts
     c = signal.components
-    depth = float(signal.classes.get("depth") or 0.0)  # type: ignore[arg-type]
+    depth = signal.classes.depth
     funding = c.get("funding_stress")
     parts = (
         f"mkt {c.get('market_stress', 0):.2f} liq {c.get('liquidations_stress', 0):.2f} "
@@ -170,7 +166,7 @@ def outcome_of(
     top = max((SEVERITY_RANK[a.severity] for a in firing), default=0)
     fired = next(k for k, v in SEVERITY_RANK.items() if v == top)
     first = next((a for a in firing if SEVERITY_RANK[a.severity] == top), None) if top else None
-    funding = [s.funding.get("stress") for s in signals]
+    funding = [s.funding.stress for s in signals]
     max_funding = max((f for f in funding if f is not None), default=None)
     problems = check_outcome(scenario.expect, alerts, max_funding)
     peak = max(signals, key=lambda s: s.score, default=None)
@@ -192,9 +188,7 @@ def outcome_of(
             if k.endswith("_points") and v is not None
         },
         max_funding_stress=round(max_funding, 3) if max_funding is not None else None,
-        max_depth=round(
-            max((float(s.classes.get("depth") or 0.0) for s in signals), default=0.0), 2
-        ),  # type: ignore[arg-type]
+        max_depth=round(max((s.classes.depth for s in signals), default=0.0), 2),
         reason=reason(fired, deciding, settings, problems),
         problems=problems,
         mode=mode,

@@ -187,9 +187,7 @@ def needed_inputs(
     if signal is None:
         return []
     members = {c for cs in settings.detection.breadth.core_classes.values() for c in cs}
-    needed = {
-        ("prices", s) for s, view in signal.assets.items() if view.get("asset_class") in members
-    }
+    needed = {("prices", s) for s, view in signal.assets.items() if view.asset_class in members}
     points = signal.components
     if (points.get("liquidations_points") or 0) > 0:
         needed |= {("liquidations", d.item) for d in arr.delays.values()
@@ -215,7 +213,7 @@ def _funding_needed(
     if not late:
         return set()
     before = signals.get(min(w.ts_ms for w in late) // 60_000 * 60_000)
-    if before is not None and before.funding.get("stress") == signal.funding.get("stress"):
+    if before is not None and before.funding.stress == signal.funding.stress:
         return set()
     return {("funding", w.item) for w in late}
 

@@ -232,7 +232,7 @@ class RangeTally:
         self.signals += 1
         self.last_tick_ms = signal.ts_ms
         self.max_score = max(self.max_score, signal.score)
-        fs = signal.funding.get("stress")
+        fs = signal.funding.stress
         if fs is not None:
             self.max_funding = fs if self.max_funding is None else max(self.max_funding, fs)
 

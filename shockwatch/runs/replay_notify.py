@@ -14,10 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.slack import (
+from alerts.blocks import (
     MAX_HEADER_CHARS,
     MessageLinks,
-    SlackClient,
     build_message,
     context,
     fit_blocks,
@@ -25,6 +24,7 @@ from alerts.slack import (
     header,
     truncate,
 )
+from alerts.slack import SlackClient
 from common.settings import Settings
 from streams.records import AlertEvent
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from common.settings import AlertSettings
+from streams.records import AlertState, Severity
 
 LEVELS = {"ok": 0, "warning": 1, "critical": 2}
 
@@ -78,7 +79,7 @@ class AlertMachine:
 
 def step(
     m: AlertMachine, ts_ms: int, r: Reading, scope: str, cfg: AlertSettings
-) -> list[tuple[str, str]]:
+) -> list[tuple[AlertState, Severity]]:
     """Advance one tick; returns the transitions as (state, severity) pairs, in order."""
     want = desired_level(r, cfg)
     if LEVELS[want] < 1:
@@ -89,7 +90,7 @@ def step(
         m.critical_since = None
     elif m.critical_since is None:
         m.critical_since = ts_ms
-    out: list[tuple[str, str]] = []
+    out: list[tuple[AlertState, Severity]] = []
     ready = [
         level
         for level, since in (("warning", m.warning_since), ("critical", m.critical_since))
@@ -111,13 +112,13 @@ def step(
                 m.alert_id = alert_id(scope, started)
             m.level = level
             m.below_since = None
-            out.append(("firing", level))
+            out.append((AlertState.FIRING, Severity(level)))
     if m.alert_id is not None and not out:
         if r.score < cfg.resolve_score and r.depth < cfg.broad_resolve_z:
             if m.below_since is None:
                 m.below_since = ts_ms
             if ts_ms - m.below_since >= cfg.resolve_for_s * 1000:
-                out.append(("resolved", m.level))
+                out.append((AlertState.RESOLVED, Severity(m.level)))
                 m.level, m.alert_id, m.started_ts_ms = "ok", None, None
                 m.below_since, m.last_resolved_ts_ms = None, ts_ms
         else:

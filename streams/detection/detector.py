@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from common.fmt import fmt_usd
 from common.settings import DetectionSettings
 from streams.detection import funding as fund
 from streams.detection import liquidations as liq
@@ -35,7 +36,21 @@ from streams.detection import market as mkt
 from streams.detection.alerting import AlertMachine, Reading, desired_level, step
 from streams.detection.score import composite, regime
 from streams.detection.shard import AS_OF, PartitionShard, Summary, newer
-from streams.records import AlertEvent, ShockSignal
+from streams.records import (
+    AlertEvent,
+    AlertState,
+    AssetClass,
+    AssetEvidence,
+    AssetView,
+    ClassPanel,
+    ComponentEvidence,
+    Evidence,
+    FundingEvidence,
+    LiqEvidence,
+    Regime,
+    Severity,
+    ShockSignal,
+)
 
 MIN_MS = 60_000
 log = logging.getLogger(__name__)
@@ -290,7 +305,7 @@ class Detector:
         minute = tick_ms // MIN_MS - 1
         self._close_minute(minute)
         self.ticks += 1
-        assets: dict[str, dict[str, Any]] = {}
+        assets: dict[str, AssetView] = {}
         for symbol, state in sorted(self.assets.items()):
             last = state.last_minute
             if last is not None and minute - last <= cfg.market.history_min:
@@ -298,7 +313,6 @@ class Detector:
                 if view is not None:
                     assets[symbol] = view
         core_z = mkt.core_class_z(assets, cfg.breadth)
-        classes = mkt.class_views(assets)
         width = mkt.breadth(core_z, cfg.breadth)
         panel = liq.pressure(self.liq, minute)
         funding = self.panel.at(self.book, tick_ms)
@@ -306,25 +320,31 @@ class Detector:
         stresses: dict[str, float | None] = {
             "market": mkt.market_stress(core_z, cfg.breadth),
             "liquidations": liq.liquidation_stress(panel, cfg.liquidations),
-            "funding": funding["stress"],
+            "funding": funding.stress,
             "comovement": mkt.comovement_stress(corr, core_z, cfg.breadth),
         }
         score, points = composite(stresses, cfg.score)
-        normal_z = mkt.core_class_z(assets, cfg.breadth, key="day_z_normal")
+        normal_z = mkt.core_class_z(assets, cfg.breadth, normal=True)
         shallowest = mkt.depth(normal_z)
+        class_panel = ClassPanel(
+            by_class=mkt.class_views(assets),
+            core_z=core_z,
+            core_z_normal={k: _round(z) for k, z in normal_z.items()},
+            depth=round(shallowest, 4),
+        )
         reading = Reading(
             score=score,
             breadth=width,
             depth=shallowest,
-            amplifier=max(funding["stress"] or 0.0, stresses["liquidations"] or 0.0),
+            amplifier=max(funding.stress or 0.0, stresses["liquidations"] or 0.0),
         )
         reg = regime(
             level=desired_level(reading, cfg.alerts),
             breadth=width,
-            funding_stress=funding["stress"],
+            funding_stress=funding.stress,
             liquidation_stress=stresses["liquidations"] or 0.0,
-            index_z=classes.get("equity_index", {}).get("z_day"),
-            ai_z=classes.get("ai_equity", {}).get("z_day"),
+            index_z=class_panel.z_day(AssetClass.EQUITY_INDEX),
+            ai_z=class_panel.z_day(AssetClass.AI_EQUITY),
             cfg=cfg.score,
         )
         # A resolve clears the machine: keep the episode's id and start for its event.
@@ -335,7 +355,7 @@ class Detector:
             ts_ms=tick_ms,
             scope=self.scope,
             score=round(score, 3),
-            regime=reg,  # type: ignore[arg-type]
+            regime=reg,
             components={
                 **{f"{k}_points": round(v, 3) for k, v in points.items()},
                 **{
@@ -345,12 +365,7 @@ class Detector:
             },
             breadth=round(width, 4),
             comovement=round(corr, 4) if corr is not None else None,
-            classes={  # type: ignore[dict-item]
-                **classes,
-                "core_z": core_z,
-                "core_z_normal": {k: _round(z) for k, z in normal_z.items()},
-                "depth": round(shallowest, 4),
-            },
+            classes=class_panel,
             assets=assets,
             liquidations=panel,
             funding=funding,
@@ -362,7 +377,11 @@ class Detector:
         return TickOutput(signal, alerts)
 
     def _alert_event(
-        self, signal: ShockSignal, state: str, severity: str, episode: tuple[str | None, int | None]
+        self,
+        signal: ShockSignal,
+        state: AlertState,
+        severity: Severity,
+        episode: tuple[str | None, int | None],
     ) -> AlertEvent:
         m = self.machine
         aid = m.alert_id or episode[0] or _last_id(signal)
@@ -370,9 +389,9 @@ class Detector:
         return AlertEvent(
             ts_ms=signal.ts_ms,
             alert_id=aid,
-            state=state,  # type: ignore[arg-type]
-            severity=severity,  # type: ignore[arg-type]
-            regime=signal.regime if signal.regime != "calm" else "mixed",  # type: ignore[arg-type]
+            state=state,
+            severity=severity,
+            regime=signal.regime if signal.regime != Regime.CALM else Regime.MIXED,
             score=signal.score,
             started_ts_ms=started,
             headline=headline(signal, state, severity),
@@ -483,76 +502,50 @@ def _last_id(signal: ShockSignal) -> str:
     return signal.alert_id or f"sw-{signal.scope}-unknown"
 
 
-def _fmt_usd(x: float) -> str:
-    if x >= 1e9:
-        return f"${x / 1e9:.2f}bn"
-    if x >= 1e6:
-        return f"${x / 1e6:.0f}m"
-    return f"${x:,.0f}"
-
-
-def headline(signal: ShockSignal, state: str, severity: str) -> str:
-    core = signal.classes.get("core_z", {})
+def headline(signal: ShockSignal, state: AlertState, severity: Severity) -> str:
     moves = ", ".join(
-        f"{name} {z:+.1f}σ"
-        for name, z in core.items()
-        if z is not None  # type: ignore[union-attr]
+        f"{name} {z:+.1f}σ" for name, z in signal.classes.core_z.items() if z is not None
     )
     liqs = signal.liquidations
-    title = "EVERYTHING SELLS" if severity == "critical" else "Cross-asset stress"
-    if state == "resolved":
+    title = "EVERYTHING SELLS" if severity == Severity.CRITICAL else "Cross-asset stress"
+    if state == AlertState.RESOLVED:
         title = f"Resolved: {title.lower()}"
-    fstress = signal.funding.get("stress")
+    fstress = signal.funding.stress
     funding = f"funding stress {fstress:.2f}" if fstress is not None else "funding unknown"
     return (
         f"{title} ({severity}, {signal.regime}) score {signal.score:.0f}: {moves}; "
-        f"liquidations {_fmt_usd(liqs['notional_usd'])}/{liqs['window_min']}m "
-        f"({liqs['surge_ratio']:.1f}x); {funding}"
+        f"liquidations {fmt_usd(liqs.notional_usd, thousands=False)}/{liqs.window_min}m "
+        f"({liqs.surge_ratio:.1f}x); {funding}"
     )
 
 
-def evidence(signal: ShockSignal) -> dict[str, Any]:
+def evidence(signal: ShockSignal) -> Evidence:
     """What a reader needs to judge the alert, small enough for a Slack message."""
     f = signal.funding
-    comps = f.get("components", {})
-    return {
-        "score": signal.score,
-        "components": signal.components,
-        "breadth": signal.breadth,
-        "depth": signal.classes.get("depth"),
-        "comovement": signal.comovement,
-        "core_z": signal.classes.get("core_z", {}),
-        "assets": {
-            s: {
-                "ret_day_pct": round(v["ret_day_pct"], 2),
-                "z_day": round(v["z_day"], 2),
-                "price_usd": v["price_usd"],
-                "asset_class": v["asset_class"],
-            }
+    return Evidence(
+        score=signal.score,
+        components=signal.components,
+        breadth=signal.breadth,
+        depth=signal.classes.depth,
+        comovement=signal.comovement,
+        core_z=signal.classes.core_z,
+        assets={
+            s: AssetEvidence(
+                ret_day_pct=round(v.ret_day_pct, 2),
+                z_day=round(v.z_day, 2),
+                price_usd=v.price_usd,
+                asset_class=v.asset_class,
+            )
             for s, v in signal.assets.items()
         },
-        "liquidations": {
-            k: signal.liquidations[k]
-            for k in (
-                "notional_usd",
-                "window_min",
-                "surge_ratio",
-                "long_share",
-                "venues_reporting",
-                "venues",
-                "by_venue",
-                "is_lower_bound",
-                "lower_bound_share",
-                "day_total_usd",
-            )
-        },
-        "funding": {
-            "stress": f.get("stress"),
-            "stale": f.get("stale"),
-            "missing": f.get("missing"),
-            **{
-                name: {"value": c.get("value"), "stress": c.get("stress"), "date": c.get("date")}
-                for name, c in comps.items()
+        liquidations=LiqEvidence.of(signal.liquidations),
+        funding=FundingEvidence(
+            stress=f.stress,
+            stale=f.stale,
+            missing=f.missing,
+            components={
+                name: ComponentEvidence(value=c.value, stress=c.stress, date=c.date)
+                for name, c in f.components.items()
             },
-        },
-    }
+        ),
+    )

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from msgspec.structs import replace
+
 from common.settings import FundingSettings
 from streams.detection.mathutil import clip01, ramp
+from streams.records import FundingComponent, FundingPicture, FundingValue
 from streams.records.fields import FUNDING_SERIES
 
 # series -> list of [observation_date, published_ts_ms, value, revision]
@@ -75,23 +78,24 @@ class FundingPanel:
 
     cfg: FundingSettings
     _held: tuple[FundingBook, int, int, int] | None = None  # (book, its changes, from, until)
-    _picture: dict[str, Any] | None = None
+    _picture: FundingPicture | None = None
 
-    def at(self, book: FundingBook, as_of_ms: int) -> dict[str, Any]:
-        held = self._held
+    def at(self, book: FundingBook, as_of_ms: int) -> FundingPicture:
+        held, pic = self._held, self._picture
         if (
-            held is not None
+            pic is not None
+            and held is not None
             and held[0] is book
             and held[1] == book.changes
             and held[2] <= as_of_ms < held[3]
         ):
-            return self._picture  # type: ignore[return-value]
-        self._picture = picture(book, as_of_ms, self.cfg)
+            return pic
+        pic = self._picture = picture(book, as_of_ms, self.cfg)
         midnight = (as_of_ms // DAY_MS + 1) * DAY_MS
         nxt = book.next_publication(as_of_ms)
         until = midnight if nxt is None else min(nxt, midnight)
         self._held = (book, book.changes, as_of_ms, until)
-        return self._picture
+        return pic
 
 
 def business_days_between(earlier: date, later: date) -> int:
@@ -107,43 +111,40 @@ def business_days_between(earlier: date, later: date) -> int:
     return days
 
 
-def _component(
-    value: float | None, stress: float | None, obs_date: str | None, stale: bool, **extra: Any
-) -> dict[str, Any]:
-    return {"value": value, "stress": stress, "date": obs_date, "stale": stale, **extra}
+_UNKNOWN = FundingComponent(value=None, stress=None, date=None, stale=False)
 
 
 def _freshness(obs_date: str, today: date, limit: int) -> bool:
     return business_days_between(date.fromisoformat(obs_date), today) > limit
 
 
-def picture(book: FundingBook, as_of_ms: int, cfg: FundingSettings) -> dict[str, Any]:
+def picture(book: FundingBook, as_of_ms: int, cfg: FundingSettings) -> FundingPicture:
     """The funding panel at ``as_of_ms``: values, named components with stress, overall stress."""
     today = datetime.fromtimestamp(as_of_ms / 1000, UTC).date()
-    comps: dict[str, dict[str, Any]] = {}
-    values: dict[str, Any] = {}
+    comps: dict[str, FundingComponent] = {}
+    values: dict[str, FundingValue | None] = {}
     for name in FUNDING_SERIES:
         latest = book.latest(name, as_of_ms)
-        values[name] = {"date": latest[0], "value": latest[1]} if latest else None
+        values[name] = FundingValue(date=latest[0], value=latest[1]) if latest else None
 
     sofr = book.latest("SOFR", as_of_ms)
     if sofr is None:
-        comps["sofr_iorb"] = _component(None, None, None, False)
+        comps["sofr_iorb"] = _UNKNOWN
     else:
         iorb = _as_of_date(book, "IORB", sofr[0], as_of_ms)
         if iorb is None:
-            comps["sofr_iorb"] = _component(None, None, sofr[0], False)
+            comps["sofr_iorb"] = replace(_UNKNOWN, date=sofr[0])
         else:
             spread_bp = (sofr[1] - iorb) * 100.0
             stale = _freshness(sofr[0], today, cfg.stale_business_days)
             lower = _as_of_date(book, "TARGET_LOWER", sofr[0], as_of_ms)
             upper = _as_of_date(book, "TARGET_UPPER", sofr[0], as_of_ms)
             place = (sofr[1] - lower) / (upper - lower) if lower is not None and upper else None
-            comps["sofr_iorb"] = _component(
-                spread_bp,
-                ramp(spread_bp, cfg.sofr_iorb_calm_bp, cfg.sofr_iorb_full_bp),
-                sofr[0],
-                stale,
+            comps["sofr_iorb"] = FundingComponent(
+                value=spread_bp,
+                stress=ramp(spread_bp, cfg.sofr_iorb_calm_bp, cfg.sofr_iorb_full_bp),
+                date=sofr[0],
+                stale=stale,
                 unit="bp",
                 sofr_pct=sofr[1],
                 iorb_pct=iorb,
@@ -160,17 +161,17 @@ def picture(book: FundingBook, as_of_ms: int, cfg: FundingSettings) -> dict[str,
             < cfg.srf_lookback_days
         ]
         peak = max(srf_rows[d][0] for d in window)
-        comps["srf"] = _component(
-            peak,
-            ramp(peak, cfg.srf_calm_usd_bn, cfg.srf_full_usd_bn),
-            last,
-            _freshness(last, today, cfg.stale_business_days),
+        comps["srf"] = FundingComponent(
+            value=peak,
+            stress=ramp(peak, cfg.srf_calm_usd_bn, cfg.srf_full_usd_bn),
+            date=last,
+            stale=_freshness(last, today, cfg.stale_business_days),
             unit="usd_bn",
             latest_usd_bn=srf_rows[last][0],
             lookback_days=cfg.srf_lookback_days,
         )
     else:
-        comps["srf"] = _component(None, None, None, False)
+        comps["srf"] = _UNKNOWN
 
     comps["on_rrp"] = _level(
         book,
@@ -190,7 +191,7 @@ def picture(book: FundingBook, as_of_ms: int, cfg: FundingSettings) -> dict[str,
         cfg.reserves_ample_usd_bn,
         cfg.reserves_full_usd_bn,
     )
-    comps["tga"] = _level(
+    tga = _level(
         book,
         "TGA",
         as_of_ms,
@@ -199,40 +200,39 @@ def picture(book: FundingBook, as_of_ms: int, cfg: FundingSettings) -> dict[str,
         cfg.tga_calm_usd_bn,
         cfg.tga_full_usd_bn,
     )
-    comps["tga"]["change_4w_usd_bn"] = _change(book, "TGA", as_of_ms, days=28)
+    comps["tga"] = replace(tga, change_4w_usd_bn=_change(book, "TGA", as_of_ms, days=28))
 
     gate = price_gate(comps, cfg)
     for name in cfg.quantity_components:
         comp = comps[name]
-        if comp["stress"] is not None:
-            comp["level_stress"] = comp["stress"]
-            comp["stress"] = comp["stress"] * gate
-    usable = {k: c for k, c in comps.items() if c["stress"] is not None and not c["stale"]}
+        if comp.stress is not None:
+            comps[name] = replace(comp, level_stress=comp.stress, stress=comp.stress * gate)
+    usable = {k: c.stress for k, c in comps.items() if c.stress is not None and not c.stale}
     weight = sum(cfg.weights.get(k, 0.0) for k in usable)
     stress = (
-        sum(cfg.weights.get(k, 0.0) * c["stress"] for k, c in usable.items()) / weight
+        sum(cfg.weights.get(k, 0.0) * st for k, st in usable.items()) / weight
         if weight > 0
         else None
     )
-    return {
-        "stress": stress,
-        "unknown": stress is None,
-        "components": comps,
-        "stale": sorted(k for k, c in comps.items() if c["stale"]),
-        "missing": sorted(k for k, c in comps.items() if c["stress"] is None),
-        "price_gate": gate,
-        "values": values,
-    }
+    return FundingPicture(
+        stress=stress,
+        unknown=stress is None,
+        components=comps,
+        stale=sorted(k for k, c in comps.items() if c.stale),
+        missing=sorted(k for k, c in comps.items() if c.stress is None),
+        price_gate=gate,
+        values=values,
+    )
 
 
-def price_gate(comps: dict[str, dict[str, Any]], cfg: FundingSettings) -> float:
+def price_gate(comps: dict[str, FundingComponent], cfg: FundingSettings) -> float:
     """How much the balance-sheet quantities count: the strongest fresh price-of-funding
     component (SOFR over IORB, SRF take-up) over ``price_gate_full``, capped at 1. With no
     price component known at all, the quantities are all there is and count in full."""
     prices = [
-        c["stress"]
+        c.stress
         for k, c in comps.items()
-        if k not in cfg.quantity_components and c["stress"] is not None and not c["stale"]
+        if k not in cfg.quantity_components and c.stress is not None and not c.stale
     ]
     if not prices:
         return 1.0
@@ -254,15 +254,15 @@ def _level(
     stale_days: int,
     calm: float,
     full: float,
-) -> dict[str, Any]:
+) -> FundingComponent:
     latest = book.latest(series, as_of_ms)
     if latest is None:
-        return _component(None, None, None, False)
-    return _component(
-        latest[1],
-        ramp(latest[1], calm, full),
-        latest[0],
-        _freshness(latest[0], today, stale_days),
+        return _UNKNOWN
+    return FundingComponent(
+        value=latest[1],
+        stress=ramp(latest[1], calm, full),
+        date=latest[0],
+        stale=_freshness(latest[0], today, stale_days),
         unit="usd_bn",
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from common.settings import LiquidationSettings
 from streams.detection.mathutil import clip01
+from streams.records import LiqPanel, VenueLiq
 
 
 @dataclass
@@ -171,7 +172,7 @@ class LiqWindow:
         return win
 
 
-def pressure(win: LiqWindow, now_minute: int) -> dict[str, Any]:
+def pressure(win: LiqWindow, now_minute: int) -> LiqPanel:
     """The liquidation panel at a tick: window notional, surge vs baseline, long share, venues."""
     cfg = win.cfg
     window_usd = win.recent_usd / 100
@@ -179,12 +180,12 @@ def pressure(win: LiqWindow, now_minute: int) -> dict[str, Any]:
     lower_usd = win.window.lower_bound_usd / 100
     sums = win.window.by_venue
     venues = {
-        venue: {
-            "notional_usd": c / 100,
-            "long_usd": lc / 100,
-            "count": float(n),
-            "long_share": lc / c if c else 0.0,
-        }
+        venue: VenueLiq(
+            notional_usd=c / 100,
+            long_usd=lc / 100,
+            count=float(n),
+            long_share=lc / c if c else 0.0,
+        )
         for venue, (c, lc, n) in sorted(sums.items())
     }
     # Baseline: the mean hourly notional over the history held before the window, floored.
@@ -196,38 +197,37 @@ def pressure(win: LiqWindow, now_minute: int) -> dict[str, Any]:
     hourly = win.older_usd / 100 / (base_minutes / 60.0) if base_minutes >= 60 else 0.0
     baseline = max(hourly, cfg.baseline_floor_usd)
     surge = window_usd / baseline
-    return {
-        "window_min": cfg.window_min,
-        "notional_usd": window_usd,
-        "long_share": long_usd / window_usd if window_usd else 0.0,
-        "baseline_hourly_usd": baseline,
-        "surge_ratio": surge,
-        "venues_reporting": len(venues),
-        "venues": list(venues),  # which venues reported in the window, by name
-        "by_venue": venues,
-        # Share of the window from snapshot feeds (Binance): the true figure is at least this.
-        "lower_bound_share": lower_usd / window_usd if window_usd else 0.0,
-        "is_lower_bound": lower_usd > 0,
-        "day_total_usd": win.total_usd / 100,
-        "sustained_usd": win.sustained_usd / 100,
-        "sustained_min": cfg.sustained_min,
-    }
+    return LiqPanel(
+        window_min=cfg.window_min,
+        notional_usd=window_usd,
+        long_share=long_usd / window_usd if window_usd else 0.0,
+        baseline_hourly_usd=baseline,
+        surge_ratio=surge,
+        venues_reporting=len(venues),
+        venues=list(venues),
+        by_venue=venues,
+        lower_bound_share=lower_usd / window_usd if window_usd else 0.0,
+        is_lower_bound=lower_usd > 0,
+        day_total_usd=win.total_usd / 100,
+        sustained_usd=win.sustained_usd / 100,
+        sustained_min=cfg.sustained_min,
+    )
 
 
-def wave_stress(panel: dict[str, Any], cfg: LiquidationSettings) -> float:
+def wave_stress(panel: LiqPanel, cfg: LiquidationSettings) -> float:
     """1 when the window is a wave (``wave_min_usd``) at ``full_surge`` times the baseline."""
-    surge = panel["surge_ratio"]
+    surge = panel.surge_ratio
     if surge <= 1.0:
         return 0.0
     surge_part = clip01(math.log(surge) / math.log(cfg.full_surge))
-    size_part = clip01(panel["notional_usd"] / cfg.wave_min_usd)
+    size_part = clip01(panel.notional_usd / cfg.wave_min_usd)
     return surge_part * size_part
 
 
-def sustained_stress(panel: dict[str, Any], cfg: LiquidationSettings) -> float:
+def sustained_stress(panel: LiqPanel, cfg: LiquidationSettings) -> float:
     """The total of the last ``sustained_min`` minutes on a log scale: 0 at an ordinary day's
     ``sustained_calm_usd``, 1 at ``sustained_full_usd``."""
-    total = panel.get("sustained_usd", 0.0)
+    total = panel.sustained_usd
     if total <= cfg.sustained_calm_usd:
         return 0.0
     return clip01(
@@ -236,6 +236,6 @@ def sustained_stress(panel: dict[str, Any], cfg: LiquidationSettings) -> float:
     )
 
 
-def liquidation_stress(panel: dict[str, Any], cfg: LiquidationSettings) -> float:
+def liquidation_stress(panel: LiqPanel, cfg: LiquidationSettings) -> float:
     """Forced selling: the sharper of an hour's wave and the day's sustained total."""
     return max(wave_stress(panel, cfg), sustained_stress(panel, cfg))

@@ -16,6 +16,7 @@ from typing import Any
 
 from common.settings import BreadthSettings, MarketSettings
 from streams.detection.mathutil import clip01, ewma_alpha
+from streams.records import AssetClass, AssetView, ClassView
 
 MIN_MS = 60_000
 
@@ -123,7 +124,7 @@ def day_reference(state: AssetState, now_minute: int, cfg: MarketSettings) -> fl
 
 def asset_view(
     state: AssetState, now_minute: int, cfg: MarketSettings, lag_min: int = 0
-) -> dict[str, Any] | None:
+) -> AssetView | None:
     """Returns (log, %) and z-scores by window for one asset at a tick; None before any bar.
 
     ``lag_min`` is how late the asset's bars arrive (an as-of input: a delayed quote); its
@@ -135,55 +136,63 @@ def asset_view(
     sigma = sigma_1m(state, cfg)
     age = now_minute - last
     fresh = age <= 5 + lag_min
-    view: dict[str, Any] = {
-        "price_usd": close,
-        "asset_class": state.asset_class,
-        "fresh": fresh,
-        "age_min": age,
-        "sigma_1m": sigma,
-    }
+    rets: dict[int, float] = {}
+    zs: dict[int, float] = {}
     for w in cfg.windows_min:
         past = state.close_at_or_before(last - w)
         r = math.log(close / past) if (past and fresh) else 0.0
-        view[f"ret_{w}m"] = r
-        view[f"z_{w}m"] = r / (sigma * math.sqrt(w))
+        rets[w] = r
+        zs[w] = r / (sigma * math.sqrt(w))
     ref = day_reference(state, now_minute, cfg)
     r_day = math.log(close / ref) if ref else 0.0
     day_minutes = cfg.day_minutes.get(state.asset_class, 390)
-    view["ret_day"] = r_day
-    view["ret_day_pct"] = (math.exp(r_day) - 1.0) * 100.0
-    view["z_day"] = r_day / (sigma * math.sqrt(day_minutes))
-    # The same move in units of the class's *normal* day (its prior annual volatility): what
-    # the day's own turbulence cannot shrink, so a crash is deep however wild its hours were.
-    view["day_z_normal"] = r_day / (prior_sigma_1m(state.asset_class, cfg) * math.sqrt(day_minutes))
-    return view
+    return AssetView(
+        price_usd=close,
+        asset_class=AssetClass(state.asset_class),
+        fresh=fresh,
+        age_min=age,
+        sigma_1m=sigma,
+        ret=rets,
+        z=zs,
+        ret_day=r_day,
+        ret_day_pct=(math.exp(r_day) - 1.0) * 100.0,
+        z_day=r_day / (sigma * math.sqrt(day_minutes)),
+        # The same move in units of the class's *normal* day (its prior annual volatility):
+        # what the day's own turbulence cannot shrink, so a crash is deep however wild its
+        # hours were.
+        day_z_normal=r_day / (prior_sigma_1m(state.asset_class, cfg) * math.sqrt(day_minutes)),
+    )
 
 
-def class_views(assets: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+def class_views(assets: dict[str, AssetView]) -> dict[AssetClass, ClassView]:
     """Per asset class: mean and worst day z, mean day return (%), members reporting."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
+    grouped: dict[AssetClass, list[AssetView]] = {}
     for view in assets.values():
-        grouped.setdefault(view["asset_class"], []).append(view)
-    out: dict[str, dict[str, float]] = {}
+        grouped.setdefault(view.asset_class, []).append(view)
+    out: dict[AssetClass, ClassView] = {}
     for cls, views in grouped.items():
-        zs = [v["z_day"] for v in views]
-        out[cls] = {
-            "z_day": sum(zs) / len(zs),
-            "worst_z_day": min(zs),
-            "ret_day_pct": sum(v["ret_day_pct"] for v in views) / len(views),
-            "assets": float(len(views)),
-        }
+        zs = [v.z_day for v in views]
+        out[cls] = ClassView(
+            z_day=sum(zs) / len(zs),
+            worst_z_day=min(zs),
+            ret_day_pct=sum(v.ret_day_pct for v in views) / len(views),
+            assets=float(len(views)),
+        )
     return out
 
 
 def core_class_z(
-    assets: dict[str, dict[str, Any]], cfg: BreadthSettings, key: str = "z_day"
+    assets: dict[str, AssetView], cfg: BreadthSettings, normal: bool = False
 ) -> dict[str, float | None]:
-    """Mean day z (``key``: ``z_day``, or ``day_z_normal`` in normal days) of the members of
-    each core class (equities, gold, crypto); None if absent."""
+    """Mean day z (``z_day``, or with ``normal`` ``day_z_normal``, in normal days) of the
+    members of each core class (equities, gold, crypto); None if absent."""
     out: dict[str, float | None] = {}
     for core, members in cfg.core_classes.items():
-        zs = [v[key] for v in assets.values() if v["asset_class"] in members]
+        zs = [
+            v.day_z_normal if normal else v.z_day
+            for v in assets.values()
+            if v.asset_class in members
+        ]
         out[core] = sum(zs) / len(zs) if zs else None
     return out
 
@@ -198,7 +207,7 @@ def breadth(core_z: dict[str, float | None], cfg: BreadthSettings) -> float:
 
 def depth(normal_z: dict[str, float | None]) -> float:
     """How far the shallowest core class is down, in normal days (the class day z from
-    ``core_class_z(..., key="day_z_normal")``, negated): 1.0 means every core class fell at
+    ``core_class_z(..., normal=True)``, negated): 1.0 means every core class fell at
     least a normal day's move. A missing or rising class makes it <= 0, so a day on which one
     class (gold, say) is bid is never broad."""
     if not normal_z:

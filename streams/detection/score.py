@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from common.settings import ScoreSettings
+from streams.records import Regime
 
 
 def composite(
@@ -22,21 +23,21 @@ def regime(
     index_z: float | None,
     ai_z: float | None,
     cfg: ScoreSettings,
-) -> str:
+) -> Regime:
     """plumbing: broad selling with funding tight and forced (margin-call) selling;
     repricing: AI names falling far more than the index while funding is calm;
     mixed: anything else that calls for an alert; calm: ``level`` (``alerting.desired_level``)
     is "ok"."""
     if level == "ok":
-        return "calm"
+        return Regime.CALM
     funding = funding_stress or 0.0
     if (
         funding >= cfg.plumbing_funding_min
         and breadth >= 2 / 3
         and (liquidation_stress >= cfg.plumbing_liq_min)
     ):
-        return "plumbing"
+        return Regime.PLUMBING
     sector_gap = (ai_z - index_z) if ai_z is not None and index_z is not None else 0.0
     if sector_gap <= -cfg.repricing_gap_z and funding < cfg.plumbing_funding_min:
-        return "repricing"
-    return "mixed"
+        return Regime.REPRICING
+    return Regime.MIXED

@@ -15,6 +15,8 @@ importing only the ones before it:
 - ``errors``: ``RecordError`` and its rules (``REJECT_REASONS``, the closed set of reasons);
 - ``fields``: schema version, bounds, enumerations, the strict field readers, the codec mix-in;
 - ``inputs``: ``PriceTick``, ``Liquidation``, ``FundingObservation``, ``Heartbeat``;
+- ``panels``: the typed panels of the outputs (``AssetView``, ``ClassPanel``, ``LiqPanel``,
+  ``FundingPicture``, ...) and an alert's ``Evidence``;
 - ``outputs``: ``ShockSignal``, ``AlertEvent``, ``DeadLetter``;
 - ``codec``: a message's bytes to records (``decode``, ``decode_frame``, frames, ``loads``);
 - ``wire``: the worker's one-pass fast path (``wire_items``).
@@ -68,6 +70,22 @@ from streams.records.fields import (
 )
 from streams.records.inputs import FundingObservation, Heartbeat, Liquidation, PriceTick
 from streams.records.outputs import AlertEvent, DeadLetter, ShockSignal
+from streams.records.panels import (
+    AssetEvidence,
+    AssetView,
+    ClassPanel,
+    ClassView,
+    ComponentEvidence,
+    Evidence,
+    FundingComponent,
+    FundingEvidence,
+    FundingPicture,
+    FundingValue,
+    LiqEvidence,
+    LiqPanel,
+    VenueLiq,
+    given,
+)
 from streams.records.wire import wire_items
 
 __all__ = [
@@ -85,16 +103,28 @@ __all__ = [
     "AlertEvent",
     "AlertState",
     "AssetClass",
+    "AssetEvidence",
+    "AssetView",
+    "ClassPanel",
+    "ClassView",
+    "ComponentEvidence",
     "DeadLetter",
     "DuplicateEvent",
+    "Evidence",
     "FarFuture",
+    "FundingComponent",
+    "FundingEvidence",
     "FundingObservation",
+    "FundingPicture",
+    "FundingValue",
     "Heartbeat",
     "ImplausibleTime",
     "ImplausibleValue",
     "InputRecord",
     "InvalidValue",
     "LateEvent",
+    "LiqEvidence",
+    "LiqPanel",
     "Liquidation",
     "MalformedRecord",
     "MissingField",
@@ -108,12 +138,14 @@ __all__ = [
     "TooLong",
     "Unit",
     "UnknownKind",
+    "VenueLiq",
     "WrongType",
     "decode",
     "decode_frame",
     "encode_frame",
     "frame_items",
     "from_obj",
+    "given",
     "is_frame",
     "loads",
     "wire_items",

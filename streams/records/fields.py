@@ -207,8 +207,20 @@ def _date(d: Mapping[str, Any], name: str) -> str:
 # The codec mix-in of every record (``inputs``, ``outputs``)
 
 
+def _plain(value: Any) -> Any:
+    """A field's JSON form: a panel's (anything with ``to_dict``), or a dict or list of them."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 class _Codec:
-    """Mix-in: compact JSON encoding of a slotted dataclass, ``None`` optionals left out."""
+    """Mix-in: compact JSON encoding of a slotted dataclass, ``None`` optionals left out;
+    a typed panel (``panels``) is written as its ``to_dict``."""
 
     __slots__ = ()
     __dataclass_fields__: ClassVar[dict[str, Any]]
@@ -218,7 +230,7 @@ class _Codec:
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
             if value is not None:
-                out[name] = value
+                out[name] = _plain(value)
         return out
 
     def encode(self) -> bytes:

@@ -24,6 +24,7 @@ from streams.records.fields import (
     _int,
     _str,
 )
+from streams.records.panels import AssetView, ClassPanel, Evidence, FundingPicture, LiqPanel
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +35,14 @@ class ShockSignal(_Codec):
     scope: str
     score: float
     regime: Regime
-    components: dict[str, float]
+    components: dict[str, float | None]
     breadth: float
     comovement: float | None
-    classes: dict[str, dict[str, Any]]
-    assets: dict[str, dict[str, Any]]
-    liquidations: dict[str, Any]
-    funding: dict[str, Any]
-    alert_state: str
+    classes: ClassPanel
+    assets: dict[str, AssetView]
+    liquidations: LiqPanel
+    funding: FundingPicture
+    alert_state: str  # "ok", "pending", or the open episode's severity
     alert_id: str | None = None
     source: str = "shockwatch"
     schema_version: int = SCHEMA_VERSION
@@ -62,10 +63,10 @@ class ShockSignal(_Codec):
             components=dict(_get(d, "components")),
             breadth=float(_get(d, "breadth")),
             comovement=d.get("comovement"),
-            classes=dict(_get(d, "classes")),
-            assets=dict(_get(d, "assets")),
-            liquidations=dict(_get(d, "liquidations")),
-            funding=dict(_get(d, "funding")),
+            classes=ClassPanel.from_dict(_get(d, "classes")),
+            assets={s: AssetView.from_dict(v) for s, v in _get(d, "assets").items()},
+            liquidations=LiqPanel.from_dict(_get(d, "liquidations")),
+            funding=FundingPicture.from_dict(_get(d, "funding")),
             alert_state=_str(d, "alert_state"),
             alert_id=d.get("alert_id"),
             source=d.get("source", "shockwatch"),
@@ -85,7 +86,7 @@ class AlertEvent(_Codec):
     score: float
     started_ts_ms: int
     headline: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
     scope: str = "global"
     source: str = "shockwatch"
     schema_version: int = SCHEMA_VERSION
@@ -123,7 +124,7 @@ class AlertEvent(_Codec):
             score=_float(d, "score"),
             started_ts_ms=_int(d, "started_ts_ms"),
             headline=_str(d, "headline"),
-            evidence=dict(d.get("evidence") or {}),
+            evidence=Evidence.from_dict(d.get("evidence") or {}),
             scope=d.get("scope", "global"),
             source=d.get("source", "shockwatch"),
         )

@@ -25,18 +25,17 @@ from streams.dlq import dead_letter
 from streams.records import (
     DeadLetter,
     DuplicateEvent,
-    FundingObservation,
     Heartbeat,
     ImplausibleTime,
     Liquidation,
     MalformedRecord,
-    PriceTick,
     RecordError,
     decode_frame,
     frame_items,
     is_frame,
     wire_items,
 )
+from streams.scenario import FEEDS
 from streams.topics import TopicNames
 from streams.worker import LOGGER
 
@@ -45,12 +44,6 @@ log = logging.getLogger(LOGGER)
 # A snapshot's last two keys (``Detector.snapshot``): read off the decompressed tail, so a scan
 # of the state topic (a replay looking for the state as of its start) need not parse each one.
 _CHECKPOINT_TAIL = re.compile(rb'"next_tick_ms":(null|-?\d+),"ticks":(\d+)\}$')
-
-FEED_TYPES: dict[str, type[Any]] = {
-    "prices": PriceTick,
-    "liquidations": Liquidation,
-    "funding": FundingObservation,
-}
 
 
 class MetricsSink(Protocol):
@@ -195,7 +188,7 @@ class DetectorRuntime:
             feed = self.feed_of[topic]
             shard = shards.get(tp) or det.shard(tp)
             shard.begin(offset)
-            record_type = FEED_TYPES[feed]
+            record_type = FEEDS[feed]
             records = wire_items(record_type, value, now_ms, max_future)
             if records is not None:  # every item valid (one C pass): only lateness rejects now
                 late = shard.file(records)
@@ -337,6 +330,39 @@ class DetectorRuntime:
             self.detector.next_tick_ms,
             len(self.detector.offsets),
         )
+
+    def restart(self) -> None:
+        """No checkpoint to restore: start from an empty detector."""
+        self.detector = Detector(self.settings.detection)
+
+    # -- what the stage reads and sets (it never reaches into the detector) ------------------
+    def offsets(self) -> dict[str, int]:
+        """Per input partition ("topic:partition"): the next offset the state is missing."""
+        return dict(self.detector.offsets)
+
+    def set_idle(self, idle: frozenset[str]) -> frozenset[str]:
+        """Leave ``idle`` partitions out of the watermark; returns those idle before."""
+        before, self.detector.idle = self.detector.idle, idle
+        return before
+
+    def shard_resume(self, tp: str) -> tuple[int, int] | None:
+        """Where a partition's shard resumes (offset, event time), None: nothing filed yet."""
+        shard = self.detector.shards.get(tp)
+        return shard.resume() if shard is not None else None
+
+    def resume_shard(self, tp: str, offset: int | None, ts_ms: int, lateness_ms: int) -> None:
+        """A shard for ``tp`` resumed at its committed ``offset`` with its event time there."""
+        det = self.detector
+        if offset is not None:
+            det.offsets[tp] = offset
+        det.shards[tp] = PartitionShard.resumed(
+            lateness_ms, ts_ms, det.max_jump_ms, det.jump_confirm
+        )
+
+    def drop_shard(self, tp: str) -> None:
+        """A revoked partition: its shard and its offset go (another worker holds it now)."""
+        self.detector.shards.pop(tp, None)
+        self.detector.offsets.pop(tp, None)
 
 
 def decode_checkpoint(blob: bytes) -> dict[str, Any]:

@@ -21,9 +21,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from common.backoff import calculate_backoff
 from common.log import retry_logger
 from common.settings import Settings
-from streams.detection.detector import Detector, TickOutput
-from streams.detection.shard import PartitionShard
-from streams.topics import TopicNames
+from streams.detection.detector import TickOutput
+from streams.topics import GroupNames, TopicNames
 from streams.worker import LOGGER
 from streams.worker.clients import (
     ActiveStandbyAssignor,
@@ -188,7 +187,7 @@ class Topology(Stage):
             # the checkpoint is the truth (commits follow it, so they are never ahead of it; if
             # they were, starting there would skip events the restored state never saw).
             assert self.consumer is not None
-            held = self.runtime.detector.offsets
+            held = self.runtime.offsets()
             for tp in self.assigned:
                 offset = held.get(f"{tp.topic}:{tp.partition}")
                 if offset is not None:
@@ -220,7 +219,7 @@ class Topology(Stage):
         if blob is not None:
             self.runtime.restore_checkpoint(blob)
         else:
-            self.runtime.detector = Detector(self.settings.detection)
+            self.runtime.restart()
         self.runtime.dirty = False
 
     # -- the hot path ------------------------------------------------------------------------
@@ -237,18 +236,18 @@ class Topology(Stage):
         self.last_idle_check = now
         assert self.consumer is not None
         idle = set()
+        offsets = self.runtime.offsets()
         for tp in self.assigned:
             seen = self.last_seen.setdefault(tp, now)  # the clock starts at the assignment
             if now - seen < self.idle_after_s:
                 continue
             high = self.consumer.highwater(tp)
-            position = self.runtime.detector.offsets.get(f"{tp.topic}:{tp.partition}", 0)
+            position = offsets.get(f"{tp.topic}:{tp.partition}", 0)
             if high is not None and position >= high:
                 idle.add(f"{tp.topic}:{tp.partition}")
-        det = self.runtime.detector
-        if idle != det.idle:
-            woke, slept = det.idle - idle, idle - det.idle
-            det.idle = frozenset(idle)
+        before = self.runtime.set_idle(frozenset(idle))
+        if idle != before:
+            woke, slept = before - idle, idle - before
             if slept:
                 log.warning(
                     "idle input partitions (nothing for %.0f s, caught up): %s; ticks go on "
@@ -257,7 +256,7 @@ class Topology(Stage):
             if woke:
                 log.warning("input partitions active again: %s", ", ".join(sorted(woke)))
         if self.runtime.metrics is not None:
-            self.runtime.metrics.observe_idle(sorted(det.idle))
+            self.runtime.metrics.observe_idle(sorted(idle))
 
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         assert self.producer is not None
@@ -285,7 +284,7 @@ class Topology(Stage):
         anywhere in between re-does work (deduplicated downstream by alert id), it never skips
         any. One write at a time; ``wait`` returns only once this one is done."""
         blob = self.runtime.encode_checkpoint()
-        offsets = self.runtime.detector.offsets
+        offsets = self.runtime.offsets()
         commit = {
             tp: offsets[f"{tp.topic}:{tp.partition}"]
             for tp in self.assigned
@@ -333,7 +332,7 @@ class ShardStage(Stage):
     ) -> None:
         super().__init__()
         self.settings, self.names, self.runtime = settings, names, runtime
-        self.group_id = f"{app_id}.shards"
+        self.group_id = GroupNames(app_id).shards
         self.lateness_ms = settings.detection.alerts.allowed_lateness_s * 1000
         self.last_commit = time.monotonic()
 
@@ -377,8 +376,7 @@ class ShardStage(Stage):
         assert self.producer is not None and self.consumer is not None
         points = {}
         for tp in self.consumer.assignment():
-            shard = self.runtime.detector.shards.get(f"{tp.topic}:{tp.partition}")
-            point = shard.resume() if shard is not None else None
+            point = self.runtime.shard_resume(f"{tp.topic}:{tp.partition}")
             if point is not None:
                 points[tp] = (point[0], orjson.dumps({"ts": point[1]}).decode())
         self.last_commit = time.monotonic()
@@ -395,9 +393,7 @@ class ShardStage(Stage):
         async with self.lock:
             await self.commit()
             for tp in revoked:
-                key = f"{tp.topic}:{tp.partition}"
-                self.runtime.detector.shards.pop(key, None)
-                self.runtime.detector.offsets.pop(key, None)
+                self.runtime.drop_shard(f"{tp.topic}:{tp.partition}")
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         """Each partition from its committed resume point, with its event time there."""
@@ -406,17 +402,14 @@ class ShardStage(Stage):
             # aiokafka's public committed() gives the offset only; the metadata (the
             # partition's event time at the resume point) comes with the coordinator's answer.
             committed = await self.consumer._coordinator.fetch_committed_offsets(assigned)
-            det = self.runtime.detector
             for tp in assigned:
-                key = f"{tp.topic}:{tp.partition}"
                 point = committed.get(tp)
-                ts = -1
+                ts, offset = -1, None
                 if point is not None and point.offset >= 0:
                     meta = orjson.loads(point.metadata) if point.metadata else {}
-                    ts = int(meta.get("ts", -1))
+                    ts, offset = int(meta.get("ts", -1)), point.offset
                     self.consumer.seek(tp, point.offset)
-                    det.offsets[key] = point.offset
-                det.shards[key] = PartitionShard.resumed(
-                    self.lateness_ms, ts, det.max_jump_ms, det.jump_confirm
+                self.runtime.resume_shard(
+                    f"{tp.topic}:{tp.partition}", offset, ts, self.lateness_ms
                 )
             log.warning("shard stage: %d input partitions", len(assigned))

@@ -48,7 +48,7 @@ def test_everything_sells_fires_critical_with_evidence_and_twice_the_same(kafka)
     first = run_scenario(settings, scenario)
     critical = [a for a in first.alerts if a.state == "firing" and a.severity == "critical"]
     assert len(critical) == 1
-    ev = critical[0].evidence
+    ev = critical[0].evidence.to_dict()
     assert ev["breadth"] == 1.0
     # Over $500m of the market by the critical fire; the file holds the subscribed venues' share.
     assert ev["liquidations"]["day_total_usd"] > 5e8 * (scenario.observed_share or 1.0)

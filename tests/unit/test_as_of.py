@@ -103,8 +103,8 @@ def test_the_tick_labels_a_delayed_bar_with_its_age_and_keeps_it_fresh() -> None
         det.ingest(record, "p")
         outputs += det.advance()
     view = outputs[-1].signal.assets["XAU"]
-    assert view["age_min"] >= 10 and view["fresh"]
-    assert outputs[-1].signal.assets["BTC"]["age_min"] == 0
+    assert view.age_min >= 10 and view.fresh
+    assert outputs[-1].signal.assets["BTC"].age_min == 0
 
 
 def test_a_checkpoint_keeps_the_lag_and_the_waiting_rows() -> None:

@@ -23,6 +23,7 @@ from streams.detection import market as mkt
 from streams.detection.alerting import AlertMachine, Reading, alert_id, desired_level, step
 from streams.detection.mathutil import ramp
 from streams.detection.score import composite, regime
+from streams.records import AssetClass, AssetView
 
 M = MarketSettings()
 B = BreadthSettings()
@@ -43,13 +44,13 @@ def test_returns_and_z_by_window() -> None:
     feed(s, closes)
     view = mkt.asset_view(s, 1000 + len(closes) - 1, M)
     assert view is not None
-    assert view["ret_15m"] == pytest.approx(-0.0005 * 15, rel=1e-9)
-    assert view["ret_60m"] == pytest.approx(-0.0005 * 60, rel=1e-9)
+    assert view.ret[15] == pytest.approx(-0.0005 * 15, rel=1e-9)
+    assert view.ret[60] == pytest.approx(-0.0005 * 60, rel=1e-9)
     sigma = mkt.sigma_1m(s, M)
-    assert view["z_60m"] == pytest.approx(view["ret_60m"] / (sigma * math.sqrt(60)))
+    assert view.z[60] == pytest.approx(view.ret[60] / (sigma * math.sqrt(60)))
     # day reference for crypto = the earliest close held (less than 24 h of history)
-    assert view["ret_day"] == pytest.approx(-0.0005 * 60, rel=1e-9)
-    assert view["z_day"] < 0
+    assert view.ret_day == pytest.approx(-0.0005 * 60, rel=1e-9)
+    assert view.z_day < 0
 
 
 def test_flat_prices_give_zero_not_nan_and_vol_has_a_floor() -> None:
@@ -57,7 +58,7 @@ def test_flat_prices_give_zero_not_nan_and_vol_has_a_floor() -> None:
     feed(s, [5000.0] * 5000)  # long enough for the EWMA to decay below the floor
     view = mkt.asset_view(s, 5999, M)
     assert view is not None
-    assert view["z_15m"] == 0.0 and view["z_day"] == 0.0
+    assert view.z[15] == 0.0 and view.z_day == 0.0
     floor = M.vol_floor_frac * mkt.prior_sigma_1m("equity_index", M)
     assert mkt.sigma_1m(s, M) == pytest.approx(floor)
 
@@ -69,7 +70,7 @@ def test_session_gap_sets_previous_close_for_equities_only() -> None:
     assert eq.prev_close == 101.0
     view = mkt.asset_view(eq, 1000, M)
     assert view is not None
-    assert view["ret_day"] == pytest.approx(math.log(99.0 / 101.0))
+    assert view.ret_day == pytest.approx(math.log(99.0 / 101.0))
     cr = mkt.AssetState.new("BTC", "crypto", M)
     feed(cr, [100.0, 101.0], start_minute=0)
     mkt.add_bar(cr, 1000, 99.0, M)
@@ -82,25 +83,40 @@ def test_history_is_bounded() -> None:
     assert len(s.minutes) <= M.history_min + 61
 
 
+def day_view(asset_class: str, z_day: float, ret_day_pct: float) -> AssetView:
+    """An asset at a tick with only its day move set (what the class panel reads)."""
+    return AssetView(
+        price_usd=100.0,
+        asset_class=AssetClass(asset_class),
+        fresh=True,
+        age_min=0,
+        sigma_1m=0.001,
+        ret={},
+        z={},
+        ret_day=0.0,
+        ret_day_pct=ret_day_pct,
+        z_day=z_day,
+        day_z_normal=z_day,
+    )
+
+
 def test_class_z_breadth_and_market_stress() -> None:
     assets = {
-        "SPX": {"asset_class": "equity_index", "z_day": -1.0, "ret_day_pct": -1.0},
-        "NVDA": {"asset_class": "ai_equity", "z_day": -2.0, "ret_day_pct": -4.0},
-        "XAU": {"asset_class": "gold", "z_day": -0.8, "ret_day_pct": -1.0},
-        "BTC": {"asset_class": "crypto", "z_day": -3.0, "ret_day_pct": -6.0},
+        "SPX": day_view("equity_index", -1.0, -1.0),
+        "NVDA": day_view("ai_equity", -2.0, -4.0),
+        "XAU": day_view("gold", -0.8, -1.0),
+        "BTC": day_view("crypto", -3.0, -6.0),
     }
     core = mkt.core_class_z(assets, B)
     assert core == {"equities": -1.5, "gold": -0.8, "crypto": -3.0}
     assert mkt.breadth(core, B) == 1.0
     assert mkt.market_stress(core, B) == pytest.approx((0.75 + 0.4 + 1.0) / 3)
     classes = mkt.class_views(assets)
-    assert classes["equity_index"]["worst_z_day"] == -1.0
+    assert classes["equity_index"].worst_z_day == -1.0
 
 
 def test_breadth_with_one_class_missing_counts_it_as_not_down() -> None:
-    core = mkt.core_class_z(
-        {"BTC": {"asset_class": "crypto", "z_day": -5.0, "ret_day_pct": -9.0}}, B
-    )
+    core = mkt.core_class_z({"BTC": day_view("crypto", -5.0, -9.0)}, B)
     assert core["equities"] is None and core["gold"] is None
     assert mkt.breadth(core, B) == pytest.approx(1 / 3)
 
@@ -171,13 +187,13 @@ def test_surge_against_trailing_baseline_and_long_share() -> None:
         b.add("okx", 2_000_000.0, False, False)
         w.close_minute(m, b)
     panel = liq.pressure(w, 659)
-    assert panel["notional_usd"] == pytest.approx(600_000_000.0)
-    assert panel["baseline_hourly_usd"] == pytest.approx(60_000_000.0)
-    assert panel["surge_ratio"] == pytest.approx(10.0)
-    assert panel["long_share"] == pytest.approx(0.8)
-    assert panel["venues_reporting"] == 2
-    assert panel["venues"] == ["binanceusdm", "okx"]  # bybit's quiet hours are out of the window
-    assert panel["is_lower_bound"] and panel["lower_bound_share"] == pytest.approx(0.8)
+    assert panel.notional_usd == pytest.approx(600_000_000.0)
+    assert panel.baseline_hourly_usd == pytest.approx(60_000_000.0)
+    assert panel.surge_ratio == pytest.approx(10.0)
+    assert panel.long_share == pytest.approx(0.8)
+    assert panel.venues_reporting == 2
+    assert panel.venues == ["binanceusdm", "okx"]  # bybit's quiet hours are out of the window
+    assert panel.is_lower_bound and panel.lower_bound_share == pytest.approx(0.8)
     assert liq.liquidation_stress(panel, L) == 1.0
 
 
@@ -187,8 +203,8 @@ def test_single_huge_liquidation_on_a_cold_start_is_floored() -> None:
     b.add("bybit", 40_000_000.0, True, False)
     w.close_minute(0, b)
     panel = liq.pressure(w, 0)
-    assert panel["baseline_hourly_usd"] == L.baseline_floor_usd
-    assert panel["surge_ratio"] == pytest.approx(40e6 / L.baseline_floor_usd)
+    assert panel.baseline_hourly_usd == L.baseline_floor_usd
+    assert panel.surge_ratio == pytest.approx(40e6 / L.baseline_floor_usd)
     # large surge, but far from a wave in size: little stress
     assert liq.liquidation_stress(panel, L) < 0.3
 
@@ -227,12 +243,12 @@ def test_funding_as_of_never_looks_ahead() -> None:
         ]
     )
     pic = fund.picture(b, T_NOV4_15, F)
-    comp = pic["components"]["sofr_iorb"]
-    assert comp["value"] == pytest.approx(23.0)
-    assert comp["date"] == "2025-11-03"
-    assert comp["stress"] == 1.0
-    later = fund.picture(b, T_NOV4_15 + DAY + 1, F)["components"]["sofr_iorb"]
-    assert later["value"] == pytest.approx(10.0)
+    comp = pic.components["sofr_iorb"]
+    assert comp.value == pytest.approx(23.0)
+    assert comp.date == "2025-11-03"
+    assert comp.stress == 1.0
+    later = fund.picture(b, T_NOV4_15 + DAY + 1, F).components["sofr_iorb"]
+    assert later.value == pytest.approx(10.0)
 
 
 def test_stale_inputs_are_marked_and_left_out() -> None:
@@ -244,15 +260,15 @@ def test_stale_inputs_are_marked_and_left_out() -> None:
         ]
     )
     pic = fund.picture(b, T_NOV4_15, F)
-    assert pic["components"]["sofr_iorb"]["stale"] is True
-    assert "sofr_iorb" in pic["stale"]
-    assert pic["stress"] == pytest.approx(1.0)  # only TGA (full) counts
+    assert pic.components["sofr_iorb"].stale is True
+    assert "sofr_iorb" in pic.stale
+    assert pic.stress == pytest.approx(1.0)  # only TGA (full) counts
 
 
 def test_no_funding_data_is_unknown_not_an_error() -> None:
     pic = fund.picture(fund.FundingBook(), T_NOV4_15, F)
-    assert pic["stress"] is None and pic["unknown"] is True
-    assert set(pic["missing"]) == {"sofr_iorb", "srf", "on_rrp", "reserves", "tga"}
+    assert pic.stress is None and pic.unknown is True
+    assert set(pic.missing) == {"sofr_iorb", "srf", "on_rrp", "reserves", "tga"}
 
 
 def test_srf_lookback_keeps_a_month_end_spike_and_revisions_win() -> None:
@@ -263,9 +279,9 @@ def test_srf_lookback_keeps_a_month_end_spike_and_revisions_win() -> None:
         ]
     )
     b.add("SRF_TAKEUP", "2025-11-03", T_NOV4_15 - 1000, 15.0, 1)
-    comp = fund.picture(b, T_NOV4_15, F)["components"]["srf"]
-    assert comp["value"] == 50.35 and comp["stress"] == 1.0
-    assert comp["latest_usd_bn"] == 15.0
+    comp = fund.picture(b, T_NOV4_15, F).components["srf"]
+    assert comp.value == 50.35 and comp.stress == 1.0
+    assert comp.latest_usd_bn == 15.0
 
 
 def test_the_funding_panel_is_the_picture_at_every_tick() -> None:
@@ -288,7 +304,7 @@ def test_the_funding_panel_is_the_picture_at_every_tick() -> None:
     series = ["RESERVES", "SRF_TAKEUP", "ON_RRP_AMOUNT"]  # SOFR, IORB, TGA: only Oct 31
     t0 = T_NOV4_15 - 2 * DAY
     ticks = range(t0, t0 + 4 * DAY, 60_000)
-    stale = {t: bool(real(book, t, F)["stale"]) for t in (t0, ticks[-1])}
+    stale = {t: bool(real(book, t, F).stale) for t in (t0, ticks[-1])}
     assert stale == {t0: False, ticks[-1]: True}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fund, "picture", counting)

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.metrics import FEEDS, LAG_BUCKETS_S, MAX_SYMBOLS, Metrics, metric_names
 from shockwatch.cli.sample import sample_alert, sample_outputs
-from streams.records import REJECT_REASONS, ShockSignal
+from streams.records import REJECT_REASONS, FundingComponent, FundingPicture, ShockSignal
 
 
 @pytest.fixture
@@ -136,27 +136,26 @@ def test_observe_signal_sets_every_family(m: Metrics) -> None:
     # per asset, by window
     btc = s.assets["BTC"]
     z = value(m, "shockwatch_asset_zscore", symbol="BTC", asset_class="crypto", window="day")
-    assert z == btc["z_day"]
+    assert z == btc.z_day
     ret = value(
         m, "shockwatch_asset_return_ratio", symbol="BTC", asset_class="crypto", window="day"
     )
-    assert ret == pytest.approx(btc["ret_day_pct"] / 100)
+    assert ret == pytest.approx(btc.ret_day_pct / 100)
     z15 = value(
         m, "shockwatch_asset_zscore", symbol="SPX", asset_class="equity_index", window="15m"
     )
-    assert z15 == s.assets["SPX"]["z_15m"]
+    assert z15 == s.assets["SPX"].z[15]
     assert (
-        value(m, "shockwatch_asset_price_usd", symbol="BTC", asset_class="crypto")
-        == btc["price_usd"]
+        value(m, "shockwatch_asset_price_usd", symbol="BTC", asset_class="crypto") == btc.price_usd
     )
     # classes
-    for core, z in s.classes["core_z"].items():
+    for core, z in s.classes.core_z.items():
         assert value(m, "shockwatch_core_class_zscore", core_class=core) == z
-    for core, z in s.classes["core_z_normal"].items():
+    for core, z in s.classes.core_z_normal.items():
         assert value(m, "shockwatch_core_class_normal_days", core_class=core) == z
-    assert value(m, "shockwatch_broad_depth_normal_days", scope="global") == s.classes["depth"]
+    assert value(m, "shockwatch_broad_depth_normal_days", scope="global") == s.classes.depth
     zc = value(m, "shockwatch_class_zscore", asset_class="ai_equity")
-    assert zc == s.classes["ai_equity"]["z_day"]
+    assert zc == s.classes.by_class["ai_equity"].z_day
     # score components
     assert (
         value(m, "shockwatch_score_component_points", component="market")
@@ -168,41 +167,41 @@ def test_observe_signal_sets_every_family(m: Metrics) -> None:
     )
     # liquidations panel
     liq = s.liquidations
-    assert value(m, "shockwatch_liquidations_window_usd") == liq["notional_usd"]
-    assert value(m, "shockwatch_liquidations_surge_ratio") == liq["surge_ratio"]
-    assert value(m, "shockwatch_liquidations_long_share_ratio") == liq["long_share"]
+    assert value(m, "shockwatch_liquidations_window_usd") == liq.notional_usd
+    assert value(m, "shockwatch_liquidations_surge_ratio") == liq.surge_ratio
+    assert value(m, "shockwatch_liquidations_long_share_ratio") == liq.long_share
     assert value(m, "shockwatch_liquidations_venues_reporting") == 3
     assert value(m, "shockwatch_liquidations_window_seconds") == 3600
     assert value(m, "shockwatch_liquidations_lower_bound") == 1
     assert (
         value(m, "shockwatch_liquidations_venue_window_usd", exchange="bybit")
-        == liq["by_venue"]["bybit"]["notional_usd"]
+        == liq.by_venue["bybit"].notional_usd
     )
 
 
 def test_funding_in_base_units(m: Metrics) -> None:
     s = critical_signal()
     m.observe_signal(s)
-    values = s.funding["values"]
-    comps = s.funding["components"]
+    values = s.funding.values
+    comps = s.funding.components
     assert value(m, "shockwatch_funding_rate_ratio", series="SOFR") == pytest.approx(
-        values["SOFR"]["value"] / 100
+        values["SOFR"].value / 100
     )
     assert value(m, "shockwatch_funding_amount_usd", series="RESERVES") == pytest.approx(
-        values["RESERVES"]["value"] * 1e9
+        values["RESERVES"].value * 1e9
     )
     # SOFR - IORB: basis points -> ratio (10 bp = 0.001)
     assert value(m, "shockwatch_funding_spread_ratio", component="sofr_iorb") == pytest.approx(
-        comps["sofr_iorb"]["value"] / 10_000
+        comps["sofr_iorb"].value / 10_000
     )
     assert value(m, "shockwatch_funding_component_usd", component="srf") == pytest.approx(
-        comps["srf"]["value"] * 1e9
+        comps["srf"].value * 1e9
     )
     assert (
         value(m, "shockwatch_funding_component_stress_ratio", component="tga")
-        == comps["tga"]["stress"]
+        == comps["tga"].stress
     )
-    assert value(m, "shockwatch_funding_stress_ratio") == s.funding["stress"]
+    assert value(m, "shockwatch_funding_stress_ratio") == s.funding.stress
     assert value(m, "shockwatch_funding_stress_unknown") == 0
     obs = value(m, "shockwatch_funding_observation_timestamp_seconds", series="SOFR")
     assert obs is not None and obs % 86400 == 0
@@ -212,12 +211,17 @@ def test_unknown_funding_is_nan_and_flagged(m: Metrics) -> None:
     s = critical_signal()
     unknown = replace(
         s,
-        funding={
-            "stress": None,
-            "unknown": True,
-            "components": {"sofr_iorb": {"value": None, "stress": None, "stale": False}},
-            "values": {"SOFR": None},
-        },
+        funding=FundingPicture(
+            stress=None,
+            unknown=True,
+            components={
+                "sofr_iorb": FundingComponent(value=None, stress=None, date=None, stale=False)
+            },
+            stale=[],
+            missing=["sofr_iorb"],
+            price_gate=1.0,
+            values={"SOFR": None},
+        ),
         comovement=None,
     )
     m.observe_signal(unknown)

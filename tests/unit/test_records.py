@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 
+from shockwatch.cli.sample import sample_outputs
 from streams.records import (
     AlertEvent,
     DeadLetter,
+    Evidence,
     FarFuture,
     FundingObservation,
     Heartbeat,
@@ -96,25 +99,20 @@ def test_output_records_round_trip() -> None:
         score=80.0,
         started_ts_ms=0,
         headline="h",
-        evidence={"score": 80.0},
+        evidence=Evidence(score=80.0),
     )
     assert AlertEvent.from_dict(orjson.loads(alert.encode())) == alert
     assert alert.delivery_key == "sw-x:firing:critical"
-    signal = ShockSignal(
-        ts_ms=1,
-        scope="global",
-        score=1.0,
-        regime="calm",
-        components={"a": 1.0},  # type: ignore[arg-type]
-        breadth=0.0,
-        comovement=None,
-        classes={},
-        assets={},
-        liquidations={},
-        funding={},
-        alert_state="ok",
+    assert (
+        AlertEvent.from_dict(orjson.loads(replace(alert, evidence=Evidence()).encode())).evidence
+        == Evidence()
     )
-    assert ShockSignal.from_dict(orjson.loads(signal.encode())) == signal
+    for out in sample_outputs():  # every panel, as the detector fills them
+        signal = out.signal
+        assert ShockSignal.from_dict(orjson.loads(signal.encode())) == signal
+        assert ShockSignal.from_dict(orjson.loads(signal.encode())).encode() == signal.encode()
+        for a in out.alerts:
+            assert AlertEvent.from_dict(orjson.loads(a.encode())).encode() == a.encode()
     letter = DeadLetter(
         ts_ms=1,
         source="s",

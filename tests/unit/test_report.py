@@ -149,9 +149,9 @@ def test_narrative_tells_what_moved_first_and_why_the_regime(critical_run: Path)
     data = load_run(critical_run)
     # Independently: the first core class whose z reached the breadth threshold.
     first = next(
-        (core, s["ts_ms"])
+        (core, s.ts_ms)
         for s in data.window
-        for core, z in s["classes"]["core_z"].items()
+        for core, z in s.classes.core_z.items()
         if z is not None and z <= CFG.breadth.down_z
     )
     line = next(line for line in md.splitlines() if line.startswith("- First:"))
@@ -224,8 +224,8 @@ def test_header_longs_share_without_inputs_comes_from_the_signals(critical_run: 
     with_inputs = liquidation_summary(data)
     data.liquidations = None  # as when the inputs folder is gone
     from_signals = liquidation_summary(data)
-    peak = max(data.window, key=lambda s: s["liquidations"]["notional_usd"])
-    want = peak["liquidations"]["long_share"]
+    peak = max(data.window, key=lambda s: s.liquidations.notional_usd)
+    want = peak.liquidations.long_share
     assert from_signals.source == "signals" and want > 0
     assert from_signals.long_share == want
     assert from_signals.long_share_label == f"{want * 100:.0f}% longs (peak 60-min window)"

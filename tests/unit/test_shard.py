@@ -182,4 +182,4 @@ def test_the_merge_skips_minutes_a_partition_already_sealed() -> None:
     merge.apply(resent)
     assert merge.pending_liq[T0 // MIN].notional_usd == 35_000  # cents: 100 + 250, once
     (out,) = merge.advance()
-    assert out.signal.liquidations["day_total_usd"] == 350.0
+    assert out.signal.liquidations.day_total_usd == 350.0

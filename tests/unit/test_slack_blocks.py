@@ -12,22 +12,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import msgspec
 import pytest
 
-from alerts.slack import (
+from alerts.blocks import (
     MAX_BLOCKS,
-    DeliveryFailed,
     MessageLinks,
-    RateLimiter,
-    RetryPolicy,
-    SlackClient,
-    SlackNotConfigured,
     build_message,
     build_resolved_update,
     venues_line,
 )
+from alerts.slack import DeliveryFailed, RateLimiter, RetryPolicy, SlackClient, SlackNotConfigured
 from common.settings import DASHBOARD_PATH, PROJECT_ROOT, Settings
 from shockwatch.cli.sample import sample_alert
+from streams.records import AssetEvidence, Evidence, LiqEvidence, VenueLiq
 from tests.slack_server import InvalidPayload, SlackStandIn, render, validate_message
 
 LINKS = MessageLinks(
@@ -35,6 +33,7 @@ LINKS = MessageLinks(
     runbook_url="https://git.example/docs/runbooks.md",
     weights={"market": 40.0, "liquidations": 25.0, "funding": 25.0, "comovement": 10.0},
 )
+VENUE = {"notional_usd": 1e6, "long_usd": 5e5, "count": 3.0, "long_share": 0.5}
 FAST = RetryPolicy(max_tries=3, base_s=0.01, cap_s=0.02, max_retry_after_s=0.05)
 
 
@@ -68,14 +67,14 @@ def check_limits(payload: dict[str, Any]) -> None:
             "venues: binanceusdm, okx · 62% lower bound",
         ),
         # evidence recorded before the panel named its venues: the by-venue keys
-        ({"by_venue": {"okx": {}, "bybit": {}}}, "venues: bybit, okx"),
+        ({"by_venue": {"okx": VENUE, "bybit": VENUE}}, "venues: bybit, okx"),
         ({"venues": []}, "venues: none"),
     ],
 )
 def test_venues_line_names_the_venues_and_the_lower_bound_share(
     liq: dict[str, Any], line: str
 ) -> None:
-    assert venues_line(liq) == line
+    assert venues_line(LiqEvidence.from_dict(liq)) == line
 
 
 def test_critical_message_has_the_evidence() -> None:
@@ -90,16 +89,17 @@ def test_critical_message_has_the_evidence() -> None:
     assert header["block_id"] == f"shockwatch:{alert.delivery_key}"
     # per-class moves and every asset's day move
     assert "Equities −" in text and "Gold −" in text and "Crypto −" in text
-    for symbol, view in alert.evidence["assets"].items():
+    ev = alert.evidence.to_dict()
+    for symbol, view in ev["assets"].items():
         assert f"*{symbol}*" in text
         assert f"{view['ret_day_pct']:+.2f}%".replace("-", "−") in text
     # liquidations by venue with the long share
-    for venue, v in alert.evidence["liquidations"]["by_venue"].items():
+    for venue, v in ev["liquidations"]["by_venue"].items():
         assert f"*{venue}*" in text
         assert f"{v['long_share'] * 100:.0f}% long" in text
     assert "Lower bound" in text
     # which venues reported, and what share of the window is a lower bound
-    liq = alert.evidence["liquidations"]
+    liq = ev["liquidations"]
     share = liq["lower_bound_share"]
     assert liq["venues"] == sorted(liq["by_venue"]) and 0 < share < 1
     assert f"venues: {', '.join(liq['venues'])} · {share * 100:.0f}% lower bound" in text
@@ -144,22 +144,23 @@ def test_resolved_message_and_update() -> None:
 def test_limits_hold_for_oversized_evidence() -> None:
     alert = sample_alert("firing", "critical")
     ev = alert.evidence
-    view = next(iter(ev["assets"].values()))
-    venue = next(iter(ev["liquidations"]["by_venue"].values()))
+    assert isinstance(ev.assets, dict) and isinstance(ev.liquidations, LiqEvidence)
+    assert isinstance(ev.liquidations.by_venue, dict)
+    view: AssetEvidence = next(iter(ev.assets.values()))
+    venue: VenueLiq = next(iter(ev.liquidations.by_venue.values()))
     huge = replace(
         alert,
         alert_id="sw-" + "x" * 400,
         headline="H" * 50_000,
         regime="plumbing",
-        evidence={
-            **ev,
-            "assets": {f"SYMBOL{i:03d}" + "Z" * 2500: view for i in range(400)},
-            "liquidations": {
-                **ev["liquidations"],
-                "by_venue": {f"venue{i}": venue for i in range(60)},
-            },
-            "core_z": {f"class{i}" + "c" * 100: -1.0 for i in range(60)},
-        },
+        evidence=msgspec.structs.replace(
+            ev,
+            assets={f"SYMBOL{i:03d}" + "Z" * 2500: view for i in range(400)},
+            liquidations=msgspec.structs.replace(
+                ev.liquidations, by_venue={f"venue{i}": venue for i in range(60)}
+            ),
+            core_z={f"class{i}" + "c" * 100: -1.0 for i in range(60)},
+        ),
     )
     payload = build_message(huge, LINKS)
     check_limits(payload)
@@ -170,8 +171,9 @@ def test_limits_hold_for_oversized_evidence() -> None:
 
 def test_mrkdwn_is_escaped() -> None:
     alert = sample_alert("firing", "critical")
-    ev = dict(alert.evidence)
-    ev["assets"] = {"<!channel>&": next(iter(ev["assets"].values()))}
+    ev = alert.evidence
+    assert isinstance(ev.assets, dict)
+    ev = msgspec.structs.replace(ev, assets={"<!channel>&": next(iter(ev.assets.values()))})
     payload = build_message(replace(alert, evidence=ev), LINKS)
     text = all_text(payload)
     assert "<!channel>" not in text
@@ -179,7 +181,7 @@ def test_mrkdwn_is_escaped() -> None:
 
 
 def test_missing_evidence_still_builds() -> None:
-    alert = replace(sample_alert("firing", "critical"), evidence={})
+    alert = replace(sample_alert("firing", "critical"), evidence=Evidence())
     check_limits(build_message(alert, LINKS))
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shockwatch.runs.report.run import RunData
 from shockwatch.runs.report.style import HOUR_MS, Clock
-from streams.records import AlertEvent
+from streams.records import AlertEvent, AssetClass, ShockSignal
 
 if TYPE_CHECKING:
     from common.settings import DetectionSettings
@@ -64,10 +64,10 @@ class Verdict:
 def verdict(data: RunData, clock: Clock) -> Verdict:
     firing = [a for a in data.alerts if a.state == "firing"]
     if not firing:
-        peak = max(data.window, key=lambda s: s["score"])
+        peak = max(data.window, key=lambda s: s.score)
         return Verdict(
             "none",
-            f"NO ALERT — peak score {peak['score']:.1f} at {clock(peak['ts_ms'])}",
+            f"NO ALERT — peak score {peak.score:.1f} at {clock(peak.ts_ms)}",
         )
     level = "critical" if any(a.severity == "critical" for a in firing) else "warning"
     first = next(a for a in firing if a.severity == level)
@@ -83,14 +83,14 @@ def core_members(detection: DetectionSettings) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in detection.breadth.core_classes.items()}
 
 
-def core_return_pct(signal: dict[str, Any], members: Sequence[str]) -> float | None:
+def core_return_pct(signal: ShockSignal, members: Sequence[str]) -> float | None:
     """Mean day return (%) over the assets of a core class's member classes."""
     total, n = 0.0, 0.0
     for cls in members:
-        view = signal["classes"].get(cls)
-        if view:
-            total += view["ret_day_pct"] * view["assets"]
-            n += view["assets"]
+        view = signal.classes.by_class.get(AssetClass(cls))
+        if view is not None:
+            total += view.ret_day_pct * view.assets
+            n += view.assets
     return total / n if n else None
 
 
@@ -106,15 +106,15 @@ class ClassMove:
     trough_z: float | None = None
 
 
-def _leader(signal: dict[str, Any], members: Sequence[str]) -> tuple[str | None, float | None]:
+def _leader(signal: ShockSignal, members: Sequence[str]) -> tuple[str | None, float | None]:
     best: tuple[str | None, float | None] = (None, None)
-    for sym, view in signal["assets"].items():
-        if view["asset_class"] in members and (best[1] is None or view["z_day"] < best[1]):
-            best = (sym, view["z_day"])
+    for sym, view in signal.assets.items():
+        if view.asset_class in members and (best[1] is None or view.z_day < best[1]):
+            best = (sym, view.z_day)
     return best
 
 
-def class_moves(signals: Sequence[dict[str, Any]], detection: DetectionSettings) -> list[ClassMove]:
+def class_moves(signals: Sequence[ShockSignal], detection: DetectionSettings) -> list[ClassMove]:
     """Per core class: first tick at or below the breadth z, its day return then, the asset
     leading it, and the trough z.
     Sorted by first crossing (classes that never crossed last)."""
@@ -123,13 +123,13 @@ def class_moves(signals: Sequence[dict[str, Any]], detection: DetectionSettings)
     for core, members in core_members(detection).items():
         m = ClassMove(core)
         for s in signals:
-            z = s["classes"].get("core_z", {}).get(core)
+            z = s.classes.core_z.get(core)
             if z is None:
                 continue
             if m.trough_z is None or z < m.trough_z:
-                m.trough_ms, m.trough_z = s["ts_ms"], z
+                m.trough_ms, m.trough_z = s.ts_ms, z
             if m.first_down_ms is None and z <= down_z:
-                m.first_down_ms, m.z_at_first = s["ts_ms"], z
+                m.first_down_ms, m.z_at_first = s.ts_ms, z
                 m.ret_at_first = core_return_pct(s, members)
                 m.leader, m.leader_z = _leader(s, members)
         moves.append(m)
@@ -138,18 +138,18 @@ def class_moves(signals: Sequence[dict[str, Any]], detection: DetectionSettings)
     return moves
 
 
-def start_prices(signals: Sequence[dict[str, Any]], start_ms: int) -> dict[str, float]:
+def start_prices(signals: Sequence[ShockSignal], start_ms: int) -> dict[str, float]:
     """Each symbol's reference price: its last fresh price at or before the start, else its
     first one after (what the price chart and the "% from start" figures are relative to)."""
     before: dict[str, float] = {}
     after: dict[str, float] = {}
     for s in signals:
-        for sym, view in s["assets"].items():
-            if view.get("fresh", True):
-                if s["ts_ms"] <= start_ms:
-                    before[sym] = view["price_usd"]
+        for sym, view in s.assets.items():
+            if view.fresh:
+                if s.ts_ms <= start_ms:
+                    before[sym] = view.price_usd
                 else:
-                    after.setdefault(sym, view["price_usd"])
+                    after.setdefault(sym, view.price_usd)
     return {**after, **before}
 
 
@@ -161,17 +161,17 @@ def first_drops(data: RunData, detection: DetectionSettings) -> dict[str, int]:
     for s in data.window:
         for core, members in core_members(detection).items():
             moves = [
-                (v["price_usd"] / ref[sym] - 1.0) * 100.0
-                for sym, v in s["assets"].items()
-                if v["asset_class"] in members and v.get("fresh", True) and sym in ref
+                (v.price_usd / ref[sym] - 1.0) * 100.0
+                for sym, v in s.assets.items()
+                if v.asset_class in members and v.fresh and sym in ref
             ]
             if core not in out and moves and sum(moves) / len(moves) <= -FIRST_DROP_PCT:
-                out[core] = s["ts_ms"]
+                out[core] = s.ts_ms
     return out
 
 
-def first_all_down(signals: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    return next((s for s in signals if s["breadth"] >= 1.0 - 1e-9), None)
+def first_all_down(signals: Sequence[ShockSignal]) -> ShockSignal | None:
+    return next((s for s in signals if s.breadth >= 1.0 - 1e-9), None)
 
 
 @dataclass
@@ -185,7 +185,7 @@ class LiqSummary:
     peak_hour_ms: int | None = None
     peak_hour_usd: float = 0.0
     peak_hour_long_share: float | None = None
-    peak_window: dict[str, Any] | None = None  # the signal whose 60-min window was largest
+    peak_window: ShockSignal | None = None  # the signal whose 60-min window was largest
 
     @property
     def long_share(self) -> float | None:
@@ -194,7 +194,7 @@ class LiqSummary:
         if self.source == "signals":
             if self.peak_window is None:
                 return None
-            return self.peak_window["liquidations"].get("long_share")
+            return self.peak_window.liquidations.long_share
         return self.long_usd / self.total_usd if self.total_usd else None
 
     @property
@@ -209,11 +209,11 @@ class LiqSummary:
 
 def liquidation_summary(data: RunData) -> LiqSummary:
     window = data.window
-    peak = max(window, key=lambda s: s["liquidations"]["notional_usd"])
+    peak = max(window, key=lambda s: s.liquidations.notional_usd)
     prints = data.liquidations
     if prints is None:
-        first, last = window[0]["liquidations"], window[-1]["liquidations"]
-        total = last["day_total_usd"] - first["day_total_usd"] + first["notional_usd"]
+        first, last = window[0].liquidations, window[-1].liquidations
+        total = last.day_total_usd - first.day_total_usd + first.notional_usd
         return LiqSummary("signals", total_usd=max(total, 0.0), peak_window=peak)
     out = LiqSummary("inputs", count=len(prints), peak_window=peak)
     hours: dict[int, list[float]] = {}
@@ -243,7 +243,7 @@ def liquidation_summary(data: RunData) -> LiqSummary:
     return out
 
 
-def reference_signal(data: RunData, verdict_: Verdict) -> dict[str, Any]:
+def reference_signal(data: RunData, verdict_: Verdict) -> ShockSignal:
     """The tick the funding narrative is told at: the first alert, else the peak score."""
     if data.alerts:
         found = data.signal_at(data.alerts[0].ts_ms)
@@ -253,4 +253,4 @@ def reference_signal(data: RunData, verdict_: Verdict) -> dict[str, Any]:
         found = data.signal_at(verdict_.alert.ts_ms)
         if found is not None:
             return found
-    return max(data.window, key=lambda s: s["score"])
+    return max(data.window, key=lambda s: s.score)

@@ -35,7 +35,7 @@ from shockwatch.runs.report.style import (
     STATE_COLOR,
     Clock,
 )
-from streams.records import AlertEvent
+from streams.records import AlertEvent, ShockSignal
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -46,16 +46,16 @@ LABEL_BOX = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha":
 
 
 def _price_series(
-    signals: Sequence[dict[str, Any]], start_ms: int
+    signals: Sequence[ShockSignal], start_ms: int
 ) -> dict[str, tuple[str, list[float], list[float]]]:
     """symbol -> (asset class, x, % from the price at the start), NaN across gaps."""
     raw: dict[str, list[tuple[int, float]]] = {}
     classes: dict[str, str] = {}
     for s in signals:
-        for sym, view in s["assets"].items():
-            if view.get("fresh", True):
-                raw.setdefault(sym, []).append((s["ts_ms"], view["price_usd"]))
-                classes[sym] = view["asset_class"]
+        for sym, view in s.assets.items():
+            if view.fresh:
+                raw.setdefault(sym, []).append((s.ts_ms, view.price_usd))
+                classes[sym] = view.asset_class
     refs = start_prices(signals, start_ms)
     out: dict[str, tuple[str, list[float], list[float]]] = {}
     for sym, points in raw.items():
@@ -173,8 +173,8 @@ def chart_score(
     fig = new_figure(4.8)
     ax = fig.subplots()
     window = data.window
-    x = [xnum(s["ts_ms"]) for s in window]
-    stacks = [[s["components"].get(f"{k}_points") or 0.0 for s in window] for k in COMPONENT_STYLE]
+    x = [xnum(s.ts_ms) for s in window]
+    stacks = [[s.components.get(f"{k}_points") or 0.0 for s in window] for k in COMPONENT_STYLE]
     ax.stackplot(
         x,
         stacks,
@@ -183,7 +183,7 @@ def chart_score(
         alpha=0.85,
         lw=0,
     )
-    ax.plot(x, [s["score"] for s in window], color="#212529", lw=0.9, label="Score")
+    ax.plot(x, [s.score for s in window], color="#212529", lw=0.9, label="Score")
     a = cfg.alerts
     for level, name, color, style in (
         (a.critical_score, "critical", SEVERITY_COLOR["critical"], "--"),
@@ -250,10 +250,10 @@ def chart_core_z(data: RunData, cfg: DetectionSettings, clock: Clock) -> Chart:
     fig = new_figure(4.0)
     ax = fig.subplots()
     window = data.window
-    x = [xnum(s["ts_ms"]) for s in window]
+    x = [xnum(s.ts_ms) for s in window]
     for core, members in core_members(cfg).items():
         label, color = CORE_STYLE.get(core, (core, "#868e96"))
-        ys = [s["classes"].get("core_z", {}).get(core) for s in window]
+        ys = [s.classes.core_z.get(core) for s in window]
         live = [_trading(s, members) for s in window]
         solid = [y if (y is not None and ok) else math.nan for y, ok in zip(ys, live, strict=True)]
         idle = [
@@ -288,9 +288,7 @@ def chart_core_z(data: RunData, cfg: DetectionSettings, clock: Clock) -> Chart:
                 fontweight="bold",
                 bbox=LABEL_BOX,
             )
-    _shade_runs(
-        ax, window, lambda s: s["breadth"] >= 1.0 - 1e-9, "#e03131", "all core classes down"
-    )
+    _shade_runs(ax, window, lambda s: s.breadth >= 1.0 - 1e-9, "#e03131", "all core classes down")
     ax.set_ylabel("Day z-score (σ)")
     time_axis(ax, data.start_ms, data.end_ms)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=4)
@@ -305,20 +303,18 @@ def chart_core_z(data: RunData, cfg: DetectionSettings, clock: Clock) -> Chart:
     )
 
 
-def _trading(signal: dict[str, Any], members: Sequence[str]) -> bool:
+def _trading(signal: ShockSignal, members: Sequence[str]) -> bool:
     """Whether any asset of the class had a fresh price at this tick (its market was open)."""
-    return any(
-        v.get("fresh", True) for v in signal["assets"].values() if v["asset_class"] in members
-    )
+    return any(v.fresh for v in signal.assets.values() if v.asset_class in members)
 
 
 def _runs(
-    window: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], Any]
+    window: Sequence[ShockSignal], key: Callable[[ShockSignal], Any]
 ) -> list[tuple[int, int, Any]]:
     """Consecutive ticks with the same key as (start_ms, end_ms, key); a tick covers its minute."""
     out: list[tuple[int, int, Any]] = []
     for s in window:
-        k, t = key(s), s["ts_ms"]
+        k, t = key(s), s.ts_ms
         if out and out[-1][2] == k and out[-1][1] >= t - MIN_MS:
             out[-1] = (out[-1][0], t, k)
         else:
@@ -328,8 +324,8 @@ def _runs(
 
 def _shade_runs(
     ax: Axes,
-    window: Sequence[dict[str, Any]],
-    pred: Callable[[dict[str, Any]], bool],
+    window: Sequence[ShockSignal],
+    pred: Callable[[ShockSignal], bool],
     color: str,
     label: str,
 ) -> None:
@@ -353,8 +349,8 @@ def chart_timeline(data: RunData, clock: Clock, eps: Sequence[Episode]) -> Chart
     fig = new_figure(1.25 + 0.5 * rows)
     ax = fig.subplots()
     window = data.window
-    _strip(ax, rows - 1, _runs(window, lambda s: s["regime"]), REGIME_COLOR)
-    _strip(ax, rows - 2, _runs(window, lambda s: s["alert_state"]), STATE_COLOR)
+    _strip(ax, rows - 1, _runs(window, lambda s: s.regime), REGIME_COLOR)
+    _strip(ax, rows - 2, _runs(window, lambda s: s.alert_state), STATE_COLOR)
     for i, ep in enumerate(eps):
         _episode_row(ax, rows - 3 - i, ep, data.end_ms, clock)
     labels = ["Regime", "Alert state", *[f"Episode {i + 1}" for i in range(len(eps))]]
@@ -362,8 +358,8 @@ def chart_timeline(data: RunData, clock: Clock, eps: Sequence[Episode]) -> Chart
     ax.set_ylim(-0.6, rows - 0.4)
     ax.grid(axis="y", visible=False)
     time_axis(ax, data.start_ms, data.end_ms)
-    regimes = {s["regime"] for s in window}
-    states = {s["alert_state"] for s in window}
+    regimes = {s.regime for s in window}
+    states = {s.alert_state for s in window}
     _legend_patches(
         ax,
         {

@@ -29,6 +29,7 @@ from shockwatch.runs.report.style import (
     venue_colors,
     venue_name,
 )
+from streams.records import ShockSignal, VenueLiq
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -149,23 +150,21 @@ def _liq_bars(ax: Axes, prints: LiqPrints, start_ms: int, bin_ms: int, liq: LiqS
         ax.set_ylim(top=float(up.max()) * 1.15)
 
 
-def _liq_windows(ax: Axes, window: Sequence[dict[str, Any]]) -> None:
-    venues = sorted({v for s in window for v in s["liquidations"]["by_venue"]})
+_NO_VENUE = VenueLiq(notional_usd=0.0, long_usd=0.0, count=0.0, long_share=0.0)
+
+
+def _venue(signal: ShockSignal, venue: str) -> VenueLiq:
+    """A venue's share of the signal's liquidation window (nothing if it did not report)."""
+    return signal.liquidations.by_venue.get(venue, _NO_VENUE)
+
+
+def _liq_windows(ax: Axes, window: Sequence[ShockSignal]) -> None:
+    venues = sorted({v for s in window for v in s.liquidations.by_venue})
     colors = venue_colors(venues)
-    x = [xnum(s["ts_ms"]) for s in window]
-    longs = [
-        [s["liquidations"]["by_venue"].get(v, {}).get("long_usd", 0.0) for s in window]
-        for v in venues
-    ]
+    x = [xnum(s.ts_ms) for s in window]
+    longs = [[_venue(s, v).long_usd for s in window] for v in venues]
     shorts = [
-        [
-            -(
-                s["liquidations"]["by_venue"].get(v, {}).get("notional_usd", 0.0)
-                - s["liquidations"]["by_venue"].get(v, {}).get("long_usd", 0.0)
-            )
-            for s in window
-        ]
-        for v in venues
+        [-(_venue(s, v).notional_usd - _venue(s, v).long_usd) for s in window] for v in venues
     ]
     if venues:
         ax.stackplot(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shockwatch.runs.report.analysis import (
     FIRST_DROP_PCT,
@@ -38,6 +38,14 @@ from shockwatch.runs.report.style import (
     plural,
     venue_name,
 )
+from streams.records import (
+    AssetClass,
+    Evidence,
+    FundingComponent,
+    FundingPicture,
+    ShockSignal,
+    given,
+)
 
 if TYPE_CHECKING:
     from common.settings import AlertSettings, DetectionSettings
@@ -50,13 +58,15 @@ def _hm(ms: int) -> str:
 
 
 def regime_reasons(
-    regime: str, signal: dict[str, Any] | None, evidence: dict[str, Any], cfg: DetectionSettings
+    regime: str, signal: ShockSignal | None, evidence: Evidence, cfg: DetectionSettings
 ) -> str:
     """Why the regime is what it is, with the numbers the rule compared."""
     sc = cfg.score
-    comps = evidence.get("components", {})
-    fstress = (evidence.get("funding") or {}).get("stress")
-    breadth = evidence.get("breadth", 0.0)
+    comps = given(evidence.components) or {}
+    funding = given(evidence.funding)
+    fstress = given(funding.stress) if funding is not None else None
+    breadth = given(evidence.breadth)
+    breadth = 0.0 if breadth is None else breadth
     lstress = comps.get("liquidations_stress") or 0.0
     checks = [
         (
@@ -83,41 +93,42 @@ def regime_reasons(
     return f"mixed: not all plumbing conditions held ({marked}); not a repricing ({gap_text})"
 
 
-def _sector_gap(signal: dict[str, Any] | None) -> float | None:
+def _sector_gap(signal: ShockSignal | None) -> float | None:
     if signal is None:
         return None
-    ai = signal["classes"].get("ai_equity", {}).get("z_day")
-    index = signal["classes"].get("equity_index", {}).get("z_day")
+    ai = signal.classes.z_day(AssetClass.AI_EQUITY)
+    index = signal.classes.z_day(AssetClass.EQUITY_INDEX)
     return ai - index if ai is not None and index is not None else None
 
 
-def funding_lines(funding: dict[str, Any], clock: Clock) -> tuple[list[str], list[str]]:
+def funding_lines(funding: FundingPicture, clock: Clock) -> tuple[list[str], list[str]]:
     """(stressed components, the others) described with value, date and stress."""
     stressed, calm = [], []
-    for name, c in funding.get("components", {}).items():
+    for name, c in funding.components.items():
         text = _component_text(name, c)
-        if c.get("stress") is not None and not c.get("stale") and c["stress"] >= STRESSED:
+        if c.stress is not None and not c.stale and c.stress >= STRESSED:
             stressed.append(text)
         else:
             calm.append(text)
     return stressed, calm
 
 
-def _component_text(name: str, c: dict[str, Any]) -> str:
+def _component_text(name: str, c: FundingComponent) -> str:
     label = FUNDING_LABELS.get(name, name)
-    value = c.get("value")
+    value = c.value
     if value is None:
         return f"{label} missing"
     if name == "sofr_iorb":
-        sofr, iorb = c.get("sofr_pct", 0.0), c.get("iorb_pct", 0.0)
+        sofr, iorb = given(c.sofr_pct) or 0.0, given(c.iorb_pct) or 0.0
         shown = f"{value:+.0f} bp (SOFR {sofr:.2f}% vs IORB {iorb:.2f}%)"
     elif name == "srf":
-        shown = f"{fmt_bn(value)} peak over {c.get('lookback_days', '?')} business days"
+        days = given(c.lookback_days)
+        shown = f"{fmt_bn(value)} peak over {'?' if days is None else days} business days"
     else:
         shown = fmt_bn(value)
-    when = f", dated {c['date']}" if c.get("date") else ""
-    stale = ", STALE" if c.get("stale") else ""
-    stress = f"stress {c['stress']:.2f}" if c.get("stress") is not None else "stress n/a"
+    when = f", dated {c.date}" if c.date else ""
+    stale = ", STALE" if c.stale else ""
+    stress = f"stress {c.stress:.2f}" if c.stress is not None else "stress n/a"
     return f"{label} {shown}{when} ({stress}{stale})"
 
 
@@ -142,9 +153,9 @@ def narrative(data: RunData, cfg: DetectionSettings, clock: Clock, v: Verdict) -
 
 
 def _outcome_lines(data: RunData, clock: Clock, v: Verdict) -> list[str]:
-    peak = max(data.window, key=lambda s: s["score"])
+    peak = max(data.window, key=lambda s: s.score)
     pts = ", ".join(
-        f"{name} {peak['components'].get(f'{name}_points', 0.0):.1f}" for name in COMPONENT_STYLE
+        f"{name} {peak.components.get(f'{name}_points', 0.0):.1f}" for name in COMPONENT_STYLE
     )
     eps = episodes(data.alerts)
     lines = []
@@ -157,8 +168,8 @@ def _outcome_lines(data: RunData, clock: Clock, v: Verdict) -> list[str]:
             f"{plural(len(data.alerts), 'transition')} in alerts.jsonl."
         )
     lines.append(
-        f"Peak score {peak['score']:.1f} at {clock(peak['ts_ms'])} (points: {pts}; "
-        f"regime {peak['regime']}, breadth {peak['breadth']:.2f})."
+        f"Peak score {peak.score:.1f} at {clock(peak.ts_ms)} (points: {pts}; "
+        f"regime {peak.regime}, breadth {peak.breadth:.2f})."
     )
     return lines
 
@@ -176,7 +187,7 @@ def _drops_line(drops: dict[str, int], clock: Clock) -> str:
 
 
 def _moves_lines(
-    window: Sequence[dict[str, Any]], cfg: DetectionSettings, clock: Clock, drops: dict[str, int]
+    window: Sequence[ShockSignal], cfg: DetectionSettings, clock: Clock, drops: dict[str, int]
 ) -> list[str]:
     down_z = cfg.breadth.down_z
     moves = class_moves(window, cfg)
@@ -202,28 +213,26 @@ def _moves_lines(
     if together is not None:
         lines.append(
             f"All core classes were down together (breadth 1.0) first at "
-            f"{clock(together['ts_ms'])}, score {together['score']:.1f}."
+            f"{clock(together.ts_ms)}, score {together.score:.1f}."
         )
     else:
-        top = max(window, key=lambda s: s["breadth"])
+        top = max(window, key=lambda s: s.breadth)
         lines.append(
-            f"The core classes were never all down at once (max breadth {top['breadth']:.2f})."
+            f"The core classes were never all down at once (max breadth {top.breadth:.2f})."
         )
     return lines
 
 
 def _funding_story(data: RunData, clock: Clock, v: Verdict) -> list[str]:
     ref = reference_signal(data, v)
-    funding = ref["funding"]
+    funding = ref.funding
     when = "the first alert" if data.alerts else "the peak score"
-    stress = funding.get("stress")
+    stress = funding.stress
     if stress is None:
-        return [
-            f"As of {when} ({clock(ref['ts_ms'])}) funding stress was unknown (no usable input)."
-        ]
+        return [f"As of {when} ({clock(ref.ts_ms)}) funding stress was unknown (no usable input)."]
     stressed, calm = funding_lines(funding, clock)
     lines = [
-        f"As of {when} ({clock(ref['ts_ms'])}) the funding stress was {stress:.2f} "
+        f"As of {when} ({clock(ref.ts_ms)}) the funding stress was {stress:.2f} "
         f"({len(stressed)} of {len(stressed) + len(calm)} components at or above {STRESSED:.1f})."
     ]
     if stressed:
@@ -236,15 +245,14 @@ def _funding_story(data: RunData, clock: Clock, v: Verdict) -> list[str]:
     return lines
 
 
-def _range_text(funding: dict[str, Any]) -> str | None:
-    values = funding.get("values") or {}
-    lo, hi, sofr = (values.get(k) for k in ("TARGET_LOWER", "TARGET_UPPER", "SOFR"))
-    if not (lo and hi and sofr):
+def _range_text(funding: FundingPicture) -> str | None:
+    lo, hi, sofr = (funding.values.get(k) for k in ("TARGET_LOWER", "TARGET_UPPER", "SOFR"))
+    if lo is None or hi is None or sofr is None:
         return None
-    where = "above the top of" if sofr["value"] > hi["value"] else "inside"
+    where = "above the top of" if sofr.value > hi.value else "inside"
     return (
-        f"SOFR {sofr['value']:.2f}% ({sofr['date']}) was {where} the target range "
-        f"{lo['value']:.2f}-{hi['value']:.2f}%."
+        f"SOFR {sofr.value:.2f}% ({sofr.date}) was {where} the target range "
+        f"{lo.value:.2f}-{hi.value:.2f}%."
     )
 
 
@@ -290,12 +298,12 @@ def _liq_lines(liq: LiqSummary, clock: Clock) -> list[str]:
         )
     p = liq.peak_window
     if p is not None:
-        lp = p["liquidations"]
+        lp = p.liquidations
         lines.append(
-            f"The detector's {lp['window_min']}-minute window peaked at "
-            f"{fmt_usd(lp['notional_usd'])} at {clock(p['ts_ms'])} "
-            f"({lp['surge_ratio']:.1f}x the trailing hourly baseline, "
-            f"{lp['long_share'] * 100:.0f}% longs, {plural(lp['venues_reporting'], 'venue')})."
+            f"The detector's {lp.window_min}-minute window peaked at "
+            f"{fmt_usd(lp.notional_usd)} at {clock(p.ts_ms)} "
+            f"({lp.surge_ratio:.1f}x the trailing hourly baseline, "
+            f"{lp.long_share * 100:.0f}% longs, {plural(lp.venues_reporting, 'venue')})."
         )
     return lines
 
@@ -314,10 +322,10 @@ def alert_rules(a: AlertSettings) -> str:
 def _alert_lines(data: RunData, cfg: DetectionSettings, clock: Clock) -> list[str]:
     eps = episodes(data.alerts)
     if not eps:
-        peak = max(data.window, key=lambda s: s["score"])
+        peak = max(data.window, key=lambda s: s.score)
         a = cfg.alerts
         return [
-            f"Nothing fired. Peak score {peak['score']:.1f} at {clock(peak['ts_ms'])}; "
+            f"Nothing fired. Peak score {peak.score:.1f} at {clock(peak.ts_ms)}; "
             f"{alert_rules(a)}, each for {a.for_s // 60} min."
         ]
     lines = []

@@ -44,7 +44,7 @@ from shockwatch.runs.report.style import (
     plural,
     venue_name,
 )
-from streams.records import AlertEvent
+from streams.records import AlertEvent, FundingEvidence, LiqEvidence, given
 
 if TYPE_CHECKING:
     from common.settings import DetectionSettings
@@ -56,52 +56,58 @@ if TYPE_CHECKING:
 
 def evidence_rows(e: AlertEvent) -> list[tuple[str, str]]:
     ev = e.evidence
-    comps = ev.get("components", {})
+    comps = given(ev.components) or {}
     points = ", ".join(
         f"{k} {comps[f'{k}_points']:.1f}"
         for k in COMPONENT_STYLE
         if comps.get(f"{k}_points") is not None
     )
-    core = ", ".join(f"{k} {fmt_z(z)}" for k, z in (ev.get("core_z") or {}).items())
-    liq = ev.get("liquidations") or {}
-    fund = ev.get("funding") or {}
+    core = ", ".join(f"{k} {fmt_z(z)}" for k, z in (given(ev.core_z) or {}).items())
+    liq = given(ev.liquidations) or LiqEvidence()
+    fund = given(ev.funding) or FundingEvidence()
+    breadth, comove = fmt_num(given(ev.breadth)), fmt_num(given(ev.comovement))
     return [
         ("Score", f"{e.score:.1f} ({points})" if points else f"{e.score:.1f}"),
-        ("Breadth", f"{fmt_num(ev.get('breadth'))}; co-movement {fmt_num(ev.get('comovement'))}"),
+        ("Breadth", f"{breadth}; co-movement {comove}"),
         ("Core class z", core or "n/a"),
         ("Liquidations", _liq_evidence(liq)),
         ("Funding", _funding_evidence(fund)),
     ]
 
 
-def _liq_evidence(liq: dict[str, Any]) -> str:
-    if not liq:
-        return "n/a"
-    by_venue = sorted(
-        (liq.get("by_venue") or {}).items(), key=lambda kv: -(kv[1].get("notional_usd") or 0)
-    )
-    venues = ", ".join(f"{venue_name(v)} {fmt_usd(d.get('notional_usd'))}" for v, d in by_venue)
-    bound = " (lower bound)" if liq.get("is_lower_bound") else ""
+def _liq_text(liq: LiqEvidence, detail: bool = False) -> str:
+    """The liquidation window of an alert's evidence: "$354m/60m, 11.0x, longs 88%"; with
+    ``detail``, "$354m/60m (lower bound), surge 11.0x, longs 88%"."""
+    window = given(liq.window_min)
+    bound = " (lower bound)" if detail and given(liq.is_lower_bound) else ""
     return (
-        f"{fmt_usd(liq.get('notional_usd'))}/{liq.get('window_min', 60)}m{bound}, surge "
-        f"{fmt_num(liq.get('surge_ratio'), '.1f')}x, longs "
-        f"{fmt_num((liq.get('long_share') or 0) * 100, '.0f')}%; {venues or 'no venues'}"
+        f"{fmt_usd(given(liq.notional_usd))}/{60 if window is None else window}m{bound}, "
+        f"{'surge ' if detail else ''}{fmt_num(given(liq.surge_ratio), '.1f')}x, longs "
+        f"{fmt_num((given(liq.long_share) or 0.0) * 100, '.0f')}%"
     )
 
 
-def _funding_evidence(fund: dict[str, Any]) -> str:
-    stress = fund.get("stress")
+def _liq_evidence(liq: LiqEvidence) -> str:
+    if not liq.to_dict():
+        return "n/a"
+    by_venue = sorted((given(liq.by_venue) or {}).items(), key=lambda kv: -kv[1].notional_usd)
+    venues = ", ".join(f"{venue_name(v)} {fmt_usd(d.notional_usd)}" for v, d in by_venue)
+    return f"{_liq_text(liq, detail=True)}; {venues or 'no venues'}"
+
+
+def _funding_evidence(fund: FundingEvidence) -> str:
+    stress = given(fund.stress)
     parts = []
-    for name, c in fund.items():
-        if isinstance(c, dict):
-            value = c.get("value")
-            shown = (
-                "missing"
-                if value is None
-                else (f"{value:+.0f} bp" if name == "sofr_iorb" else fmt_bn(value))
-            )
-            parts.append(f"{FUNDING_LABELS.get(name, name)} {shown} ({fmt_num(c.get('stress'))})")
-    stale = f"; stale: {', '.join(fund['stale'])}" if fund.get("stale") else ""
+    for name, c in fund.components.items():
+        value = c.value
+        shown = (
+            "missing"
+            if value is None
+            else (f"{value:+.0f} bp" if name == "sofr_iorb" else fmt_bn(value))
+        )
+        parts.append(f"{FUNDING_LABELS.get(name, name)} {shown} ({fmt_num(c.stress)})")
+    stale_names = given(fund.stale)
+    stale = f"; stale: {', '.join(stale_names)}" if stale_names else ""
     return f"stress {fmt_num(stress)}: " + "; ".join(parts) + stale
 
 
@@ -169,20 +175,20 @@ class Fact:
 
 
 def facts(data: RunData, clock: Clock, v: Verdict, liq: LiqSummary) -> list[Fact]:
-    peak = max(data.window, key=lambda s: s["score"])
+    peak = max(data.window, key=lambda s: s.score)
     eps = episodes(data.alerts)
     ref = reference_signal(data, v)
-    fstress = ref["funding"].get("stress")
+    fstress = ref.funding.stress
     span_min = (data.end_ms - data.start_ms) // MIN_MS
     span = f"{span_min / 60:.0f} h" if span_min >= 120 else f"{span_min} min"
-    breadth_max = max(s["breadth"] for s in data.window)
+    breadth_max = max(s.breadth for s in data.window)
     return [
         Fact(
             "Alerts",
             plural(len(eps), "episode") if eps else "None",
             f"{plural(len(data.alerts), 'transition')}, top {v.level}" if eps else "nothing fired",
         ),
-        Fact("Peak score", f"{peak['score']:.1f}", clock(peak["ts_ms"])),
+        Fact("Peak score", f"{peak.score:.1f}", clock(peak.ts_ms)),
         Fact("Max breadth", f"{breadth_max:.2f}", "share of core classes down"),
         Fact(
             "Liquidations",
@@ -239,10 +245,10 @@ def render_html(data: RunData, cfg: DetectionSettings, charts: Sequence[Chart]) 
 
 def _alert_cards(data: RunData, clock: Clock) -> str:
     if not data.alerts:
-        peak = max(data.window, key=lambda s: s["score"])
+        peak = max(data.window, key=lambda s: s.score)
         return (
-            f"<p>Nothing fired during the run. The score peaked at {peak['score']:.1f} at "
-            f"{_e(clock(peak['ts_ms']))}.</p>"
+            f"<p>Nothing fired during the run. The score peaked at {peak.score:.1f} at "
+            f"{_e(clock(peak.ts_ms))}.</p>"
         )
     cards = []
     for e in data.alerts:
@@ -345,15 +351,10 @@ def render_markdown(data: RunData, cfg: DetectionSettings) -> str:
 
 def _md_row(e: AlertEvent, clock: Clock) -> str:
     ev = e.evidence
-    core = ", ".join(f"{k} {fmt_z(z)}" for k, z in (ev.get("core_z") or {}).items())
-    liq = ev.get("liquidations") or {}
-    longs = fmt_num((liq.get("long_share") or 0.0) * 100, ".0f")
-    liq_text = (
-        f"{fmt_usd(liq.get('notional_usd'))}/{liq.get('window_min', 60)}m, "
-        f"{fmt_num(liq.get('surge_ratio'), '.1f')}x, longs {longs}%"
-        if liq
-        else "n/a"
-    )
+    core = ", ".join(f"{k} {fmt_z(z)}" for k, z in (given(ev.core_z) or {}).items())
+    liq = given(ev.liquidations)
+    liq_text = _liq_text(liq) if liq is not None and liq.to_dict() else "n/a"
+    funding = given(ev.funding)
     cells = [
         clock(e.ts_ms, True),
         f"`{e.alert_id}`",
@@ -361,9 +362,9 @@ def _md_row(e: AlertEvent, clock: Clock) -> str:
         e.severity,
         e.regime,
         f"{e.score:.1f}",
-        fmt_num(ev.get("breadth")),
+        fmt_num(given(ev.breadth)),
         core,
         liq_text,
-        fmt_num((ev.get("funding") or {}).get("stress")),
+        fmt_num(given(funding.stress) if funding is not None else None),
     ]
     return "| " + " | ".join(_md(c) for c in cells) + " |"

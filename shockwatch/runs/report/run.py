@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from streams.records import AlertEvent
+from streams.records import AlertEvent, ShockSignal
 from streams.scenario import Parsed, Scenario, ScenarioError, parse_feed, read_scenario
 
 
@@ -38,33 +38,33 @@ FundingSeries = dict[str, list[tuple[date, float]]]
 class RunData:
     run_dir: Path
     meta: dict[str, Any]
-    signals: list[dict[str, Any]]
+    signals: list[ShockSignal]
     alerts: list[AlertEvent]
     inputs: Path | None = None
     liquidations: LiqPrints | None = None
     funding: FundingSeries | None = None
     # The signals inside the run's time range (earlier ticks only warm the detector up).
-    window: list[dict[str, Any]] = field(init=False)
-    by_ts: dict[int, dict[str, Any]] = field(init=False)
+    window: list[ShockSignal] = field(init=False)
+    by_ts: dict[int, ShockSignal] = field(init=False)
 
     def __post_init__(self) -> None:
         lo, hi = self.start_ms, self.end_ms
-        self.window = [s for s in self.signals if lo <= s["ts_ms"] <= hi] or self.signals
-        self.by_ts = {s["ts_ms"]: s for s in self.signals}
+        self.window = [s for s in self.signals if lo <= s.ts_ms <= hi] or self.signals
+        self.by_ts = {s.ts_ms: s for s in self.signals}
 
     @property
     def start_ms(self) -> int:
-        return int(self.meta.get("start_ms") or self.signals[0]["ts_ms"])
+        return int(self.meta.get("start_ms") or self.signals[0].ts_ms)
 
     @property
     def end_ms(self) -> int:
-        return int(self.meta.get("end_ms") or self.signals[-1]["ts_ms"])
+        return int(self.meta.get("end_ms") or self.signals[-1].ts_ms)
 
     @property
     def name(self) -> str:
         return str(self.meta.get("scenario") or self.run_dir.name)
 
-    def signal_at(self, ts_ms: int) -> dict[str, Any] | None:
+    def signal_at(self, ts_ms: int) -> ShockSignal | None:
         return self.by_ts.get(ts_ms)
 
 
@@ -81,7 +81,8 @@ def load_run(run_dir: Path) -> RunData:
     if not meta_path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no run.json)")
     meta = orjson.loads(meta_path.read_bytes())
-    signals = sorted(_jsonl(run_dir / "signals.jsonl"), key=lambda s: s["ts_ms"])
+    signals = [ShockSignal.from_dict(s) for s in _jsonl(run_dir / "signals.jsonl")]
+    signals.sort(key=lambda s: s.ts_ms)
     if not signals:
         raise ValueError(f"{run_dir}: signals.jsonl is empty; nothing to report")
     alerts = [AlertEvent.from_dict(a) for a in _jsonl(run_dir / "alerts.jsonl")]
@@ -95,13 +96,13 @@ def load_run(run_dir: Path) -> RunData:
     return data
 
 
-def funding_from_signals(signals: Sequence[dict[str, Any]]) -> FundingSeries:
+def funding_from_signals(signals: Sequence[ShockSignal]) -> FundingSeries:
     """The funding values the detector held during the run (when the inputs are gone)."""
     seen: dict[str, dict[date, float]] = {}
     for s in signals:
-        for name, v in (s["funding"].get("values") or {}).items():
-            if v:
-                seen.setdefault(name, {})[date.fromisoformat(v["date"])] = v["value"]
+        for name, v in s.funding.values.items():
+            if v is not None:
+                seen.setdefault(name, {})[date.fromisoformat(v.date)] = v.value
     return {name: sorted(rows.items()) for name, rows in seen.items()}
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from common.fmt import fmt_usd as usd
+
 MIN_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -62,15 +64,8 @@ FUNDING_LABELS = {
 
 
 def fmt_usd(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    if abs(x) >= 1e9:
-        return f"${x / 1e9:.2f}bn"
-    if abs(x) >= 1e6:
-        return f"${x / 1e6:.0f}m" if abs(x) >= 1e8 else f"${x / 1e6:.1f}m"
-    if abs(x) >= 1e3:
-        return f"${x / 1e3:.0f}k"
-    return f"${x:,.0f}"
+    """The report's dollar amounts: ``common.fmt.fmt_usd`` with a decimal under $100m."""
+    return usd(x, fine_millions=True)
 
 
 def fmt_bn(x: float | None) -> str:
