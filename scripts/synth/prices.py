@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, TypeVar
 
+from streams.instruments import CLASS_OF
 from synth.units import (
     MINUTE_MS,
     SCHEMA_VERSION,
@@ -174,10 +175,8 @@ RHO = {
     "SPX": 0.9, "IXIC": 0.9, "NVDA": 0.7, "PLTR": 0.5, "VIX": -0.7, "XAU": 0.0,
     "BTC": 0.85, "ETH": 0.85,
 }  # fmt: skip
-EQUITY_CLASS = {
-    "SPX": "equity_index", "IXIC": "equity_index", "NVDA": "ai_equity", "PLTR": "ai_equity",
-    "VIX": "volatility",
-}  # fmt: skip
+# The asset class of each equity-side symbol: the one instrument table's.
+EQUITY_CLASS = {s: str(CLASS_OF[s]) for s in ("SPX", "IXIC", "NVDA", "PLTR", "VIX")}
 
 
 def equity(

@@ -25,6 +25,7 @@ import typer
 
 from common.settings import DetectionSettings
 from streams.detection.detector import Detector, TickOutput
+from streams.instruments import CLASS_OF
 from streams.records import (
     AlertEvent,
     AssetClass,
@@ -36,20 +37,20 @@ from streams.records import (
     Side,
     Unit,
 )
-from streams.scenario import parse_time_ms
+from streams.scenario import FEEDS, parse_time_ms
 
 MIN_MS = 60_000
 START = "2025-11-03T14:30:00Z"
 END = "2025-11-05T02:00:00Z"
-# symbol: (class, price before the fall, move on the day in %)
-ASSETS: dict[str, tuple[AssetClass, float, float]] = {
-    "SPX": (AssetClass.EQUITY_INDEX, 6851.97, -1.17),
-    "IXIC": (AssetClass.EQUITY_INDEX, 23_834.72, -2.04),  # Nasdaq Composite
-    "NVDA": (AssetClass.AI_EQUITY, 206.88, -3.96),
-    "PLTR": (AssetClass.AI_EQUITY, 207.18, -7.94),
-    "XAU": (AssetClass.GOLD, 4_014.0, -1.45),
-    "BTC": (AssetClass.CRYPTO, 106_500.0, -5.9),
-    "ETH": (AssetClass.CRYPTO, 3_600.0, -8.5),
+# symbol: (price before the fall, move on the day in %); its class is the instrument table's
+ASSETS: dict[str, tuple[float, float]] = {
+    "SPX": (6851.97, -1.17),
+    "IXIC": (23_834.72, -2.04),  # Nasdaq Composite
+    "NVDA": (206.88, -3.96),
+    "PLTR": (207.18, -7.94),
+    "XAU": (4_014.0, -1.45),
+    "BTC": (106_500.0, -5.9),
+    "ETH": (3_600.0, -8.5),
 }
 # The liquidation rates below are market-wide, like the sourced totals; the feeds see the
 # subscribed venues' share of them (the Hyperliquid era's 66%, docs/detection.md section 3).
@@ -120,7 +121,8 @@ def synthetic_records(seed: int = 20251104) -> Iterator[tuple[str, Any]]:
         weekday = (ts // (1440 * MIN_MS) + 3) % 7  # 1970-01-01 was a Thursday
         minute_of_day = (ts - day_start) // MIN_MS
         wave = 12 * 60 <= minute_of_day < 17 * 60
-        for symbol, (cls, p0, move_pct) in ASSETS.items():
+        for symbol, (p0, move_pct) in ASSETS.items():
+            cls = CLASS_OF[symbol]
             if not _trading(cls, dt, weekday):
                 continue
             fall = _fall_fraction(ts, day_start, cls)
@@ -141,7 +143,7 @@ def synthetic_records(seed: int = 20251104) -> Iterator[tuple[str, Any]]:
         for i, venue in enumerate(VENUES):
             base = "BTC" if i != 2 else "ETH"
             fall = _fall_fraction(ts, day_start, AssetClass.CRYPTO)
-            px = ASSETS[base][1] * (1 + ASSETS[base][2] / 100.0 * fall)
+            px = ASSETS[base][0] * (1 + ASSETS[base][1] / 100.0 * fall)
             notional = per_min * (0.5, 0.3, 0.2)[i] * rng.uniform(0.7, 1.3)
             side = Side.LONG if rng.random() < (0.85 if wave else 0.5) else Side.SHORT
             yield (
@@ -166,8 +168,7 @@ def synthetic_records(seed: int = 20251104) -> Iterator[tuple[str, Any]]:
 def sample_outputs(cfg: DetectionSettings | None = None) -> tuple[TickOutput, ...]:
     """Every tick of the synthetic day (cached: tests and the CLI share one run)."""
     det = Detector(cfg or DetectionSettings())
-    feeds = ("prices", "liquidations", "funding")
-    det.set_partitions(feeds)
+    det.set_partitions(FEEDS)
     outputs: list[TickOutput] = []
     for n, (feed, record) in enumerate(synthetic_records()):
         try:
@@ -177,7 +178,7 @@ def sample_outputs(cfg: DetectionSettings | None = None) -> tuple[TickOutput, ..
         if n % 256 == 0:
             outputs.extend(det.advance())
     end = parse_time_ms(END)
-    for feed in feeds:
+    for feed in FEEDS:
         det.ingest(Heartbeat(ts_ms=end + 10 * MIN_MS, source="sample"), feed)
     outputs.extend(det.advance())
     return tuple(outputs)

@@ -43,7 +43,7 @@ from producers.liquidations.order import ReorderBuffer
 from producers.prices.producer import POLL_OFFSET_S
 from producers.run import clock_lag_ms
 from producers.watermark import EventClock, heartbeat_due, heartbeat_tick_s
-from streams.records import Heartbeat
+from streams.records.inputs import heartbeat_messages
 from streams.scenario import FEEDS, Parsed, Scenario, parse_feed
 from streams.timing import TIMINGS, Hours, SourceTiming
 
@@ -351,9 +351,8 @@ def _topic_writes(
         while i < len(sends) and sends[i].at_ms <= at:
             yield _record_write(feed, sends[i], partitions)
             i += 1
-        value = Heartbeat(ts_ms=wm, source=HEARTBEAT_SOURCE[feed]).encode()
-        for p in range(partitions):
-            yield Write(at, feed, p, b"heartbeat", value, wm, heartbeat=True)
+        for p, key, value in heartbeat_messages(wm, HEARTBEAT_SOURCE[feed], range(partitions)):
+            yield Write(at, feed, p, key, value, wm, heartbeat=True)
     for send in sends[i:]:
         yield _record_write(feed, send, partitions)
 
