@@ -36,6 +36,11 @@ FEEDS: dict[str, type[Any]] = {
 }
 
 
+def feed_topics(names: TopicNames) -> dict[str, str]:
+    """Each feed's input topic under ``names``: feed -> topic, in ``FEEDS`` order."""
+    return dict(zip(FEEDS, names.inputs, strict=True))
+
+
 class ScenarioError(ValueError):
     """The scenario folder itself is unusable (missing file, bad scenario.toml)."""
 
@@ -79,11 +84,7 @@ class Scenario:
         return None
 
     def topic_for(self, feed: str, names: TopicNames) -> str:
-        return {
-            "prices": names.prices,
-            "liquidations": names.liquidations,
-            "funding": names.funding,
-        }[feed]
+        return feed_topics(names)[feed]
 
 
 def read_scenario(path: str | Path) -> Scenario:

@@ -73,7 +73,7 @@ def print_day(day: RehearsedDay) -> None:
     for d in sorted(day.delays.values(), key=lambda d: (d.feed, d.item)):
         applied = "-" if d.lag_min_s is None else f"{d.lag_min_s:g}..{d.lag_max_s:g}"
         table.add_row(d.item, f"{d.feed}: {d.source}", f"{d.delay_s:g} ({d.max_delay_s:g})",
-                      str(d.records), applied, str(_dead_of(day, d.item)))  # fmt: skip
+                      str(d.records), applied, str(day.dead_of(d.item)))  # fmt: skip
     out.print(table)
     out.print(f"dead letters: {dead_detail(day.dead)}")
     slow = day.slowest
@@ -85,10 +85,6 @@ def print_day(day: RehearsedDay) -> None:
     )
     for p in day.problems:
         console.print(f"[red]MISMATCH[/] {p}")
-
-
-def _dead_of(day: RehearsedDay, item: str) -> int:
-    return sum(n for (_, _, i), n in day.dead.items() if i == item)
 
 
 def backtest_rehearse(

@@ -183,9 +183,10 @@ def _notify_replay(settings: Settings, result: object) -> None:
 
 
 def _write_report(run_dir: Path, settings: Settings) -> None:
-    from shockwatch.runs.report import build_report
+    """The run's report, drawn with the detection settings its run.json recorded."""
+    from shockwatch.runs.report import report_command
 
-    paths = build_report(run_dir, fallback=settings.detection)
+    paths = report_command(run_dir, settings)
     out.print(f"report: {paths.html}\nsummary: {paths.markdown}", soft_wrap=True)
 
 
@@ -200,7 +201,4 @@ def report_cmd(
         raise fail("give --run-id (see the reports folder) or --run-dir")
     if not (folder / "run.json").exists():
         raise fail(f"{folder} is not a run folder (no run.json)")
-    from shockwatch.runs.report.build import report_command
-
-    paths = report_command(folder, settings)  # the detection settings run.json recorded
-    out.print(f"report: {paths.html}\nsummary: {paths.markdown}", soft_wrap=True)
+    _write_report(folder, settings)

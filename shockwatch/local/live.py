@@ -26,6 +26,7 @@ from pathlib import Path
 
 from rich.console import RenderableType
 
+from common.backoff import calculate_backoff
 from common.cli import result_console
 from common.log import setup_logging
 from common.settings import Settings, load_settings
@@ -90,7 +91,9 @@ class Job:
             code = self.proc.returncode
             self.proc = None
             self.restarts += 1
-            delay = min(MAX_RESTART_DELAY_S, 2.0 ** min(self.restarts, 6))
+            delay = calculate_backoff(
+                self.restarts, base_s=1.0, cap_s=MAX_RESTART_DELAY_S, jitter=0.0
+            )
             self.next_start = now + delay
             self.last_error = last_error_line(log_tail(self.log, self.log_start))
             console.print(

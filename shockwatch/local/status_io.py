@@ -13,7 +13,6 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 from common.kafka import KafkaUnavailable, admin, kafka_python_config
@@ -165,29 +164,23 @@ def links(settings: Settings) -> dict[str, str]:
 class Watcher:
     """Rounds of reads; each view's rates are over the time since the round before."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        kafka: bool = True,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, settings: Settings, kafka: bool = True) -> None:
         self.settings = settings
         self.kafka = kafka
-        self.clock = clock
         self.previous: dict[str, Scrape] = {}
 
     def scrapes(self) -> dict[str, Scrape]:
         return {job: scrape(ep) for job, ep in endpoints(self.settings).items()}
 
-    def view(self, scrapes: dict[str, Scrape] | None = None) -> StatusView:
-        current = scrapes if scrapes is not None else self.scrapes()
+    def view(self) -> StatusView:
+        current = self.scrapes()
         lag: Lag | None = None
         alert: LatestAlert | None = None
         error: str | None = "not read (--no-kafka)"
         if self.kafka:
             lag, alert, error = read_kafka(self.settings)
         view = build_view(
-            current, self.previous, lag, alert, error, links(self.settings), self.clock()
+            current, self.previous, lag, alert, error, links(self.settings), time.time()
         )
         self.previous = current
         return view

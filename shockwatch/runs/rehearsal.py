@@ -44,8 +44,9 @@ from producers.prices.producer import POLL_OFFSET_S
 from producers.run import clock_lag_ms
 from producers.watermark import EventClock, heartbeat_due, heartbeat_tick_s
 from streams.records.inputs import heartbeat_messages
-from streams.scenario import FEEDS, Parsed, Scenario, parse_feed
+from streams.scenario import FEEDS, Parsed, Scenario, feed_topics, parse_feed
 from streams.timing import TIMINGS, Hours, SourceTiming
+from streams.topics import TopicNames, topic_specs
 
 MIN_MS = 60_000
 RELEASE_TICK_MS = 100  # the reorder hold's release loop (``ReorderingSink.tick_s``)
@@ -302,9 +303,10 @@ def _records(scenario: Scenario, feed: str) -> list[Parsed]:
 
 
 def _partitions(settings: Settings) -> dict[str, int]:
-    # streams.topics.topic_specs: the funding topic is compacted with one partition
-    return {"prices": settings.input_partitions, "liquidations": settings.input_partitions,
-            "funding": 1}  # fmt: skip
+    """Each feed's partition count, as the contract creates its topic (``topic_specs``)."""
+    names = TopicNames("")
+    count = {spec.name: spec.partitions for spec in topic_specs(settings, prefix="")}
+    return {feed: count[topic] for feed, topic in feed_topics(names).items()}
 
 
 def arrivals(

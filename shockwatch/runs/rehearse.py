@@ -18,6 +18,7 @@ input the deciding tick needed (``needed_inputs``).
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ from common.settings import Settings
 from shockwatch.runs.backtest import DayOutcome, outcome_of, run_day_signals
 from shockwatch.runs.rehearsal import Arrivals, InputDelay, arrivals, timing_for
 from streams.records import AlertEvent, DeadLetter, ShockSignal
-from streams.scenario import FEEDS, FeedResult, Scenario
+from streams.scenario import FEEDS, FeedResult, Scenario, feed_topics
 from streams.timing import TIMINGS, SourceTiming
 from streams.topics import TopicNames
 
@@ -45,8 +46,12 @@ class RehearsalRun:
     dead: dict[tuple[str, str, str], int]  # (feed, reason, input) -> dead letters
     mode: str = "offline"
 
-    def dead_of(self, item: str) -> int:
-        return sum(n for (_, _, i), n in self.dead.items() if i == item)
+
+def count_dead(
+    letters: Iterable[DeadLetter], feed_of: dict[str, str]
+) -> dict[tuple[str, str, str], int]:
+    """Dead letters counted by (feed, reason, input)."""
+    return dict(Counter(dead_key(letter, feed_of) for letter in letters))
 
 
 def dead_key(letter: DeadLetter, feed_of: dict[str, str]) -> tuple[str, str, str]:
@@ -64,16 +69,12 @@ def dead_key(letter: DeadLetter, feed_of: dict[str, str]) -> tuple[str, str, str
     return feed, letter.reason, item
 
 
-def topic_of(names: TopicNames) -> dict[str, str]:
-    return {feed: getattr(names, feed) for feed in FEEDS}
-
-
 def rehearse_offline(settings: Settings, arr: Arrivals) -> RehearsalRun:
     """The worker's runtime over the writes, one partition per Kafka partition (in-process)."""
     from streams.app import DetectorRuntime
 
     names = TopicNames("rehearsal.")
-    topics = topic_of(names)
+    topics = feed_topics(names)
     feed_of = {t: f for f, t in topics.items()}
     runtime = DetectorRuntime(settings, names)
     parts = {(topics[w.feed], w.partition) for w in arr.writes}
@@ -81,7 +82,7 @@ def rehearse_offline(settings: Settings, arr: Arrivals) -> RehearsalRun:
     offsets: dict[tuple[str, int], int] = {}
     alerts: list[AlertEvent] = []
     signals: list[ShockSignal] = []
-    dead: dict[tuple[str, str, str], int] = {}
+    letters: list[DeadLetter] = []
     for start in range(0, len(arr.writes), BATCH):
         batch = []
         for w in arr.writes[start : start + BATCH]:
@@ -93,10 +94,8 @@ def rehearse_offline(settings: Settings, arr: Arrivals) -> RehearsalRun:
         for out in result.outputs:
             signals.append(out.signal)
             alerts.extend(out.alerts)
-        for _, _, letter in result.dead:
-            k = dead_key(letter, feed_of)
-            dead[k] = dead.get(k, 0) + 1
-    return RehearsalRun(alerts, signals, dead)
+        letters.extend(letter for _, _, letter in result.dead)
+    return RehearsalRun(alerts, signals, count_dead(letters, feed_of))
 
 
 def arrival_loader(
@@ -106,7 +105,7 @@ def arrival_loader(
     the partition the model gave it, with its event time as the Kafka timestamp."""
 
     def load(publisher: Any, names: TopicNames) -> dict[str, FeedResult]:
-        topics = topic_of(names)
+        topics = feed_topics(names)
         results = {feed: FeedResult(feed, topics[feed]) for feed in FEEDS}
         for w in arr.writes:
             publisher.send(topics[w.feed], w.value, w.key, w.ts_ms, partition=w.partition)
@@ -162,13 +161,9 @@ def rehearse_kafka(
         loader=arrival_loader(arr),
         before_stop=lambda _: letters.extend(read_dead_letters(settings, names)),
     )
-    feed_of = {t: f for f, t in topic_of(names).items()}
-    dead: dict[tuple[str, str, str], int] = {}
-    for letter in letters:
-        k = dead_key(letter, feed_of)
-        dead[k] = dead.get(k, 0) + 1
+    feed_of = {t: f for f, t in feed_topics(names).items()}
     signals = [ShockSignal.from_dict(s) for s in result.signal_log]
-    return RehearsalRun(result.alerts, signals, dead, mode="kafka")
+    return RehearsalRun(result.alerts, signals, count_dead(letters, feed_of), mode="kafka")
 
 
 # -- rehearsal against the plain run -----------------------------------------------------------
@@ -235,6 +230,10 @@ class RehearsedDay:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def dead_of(self, item: str) -> int:
+        """Dead letters of one input (a price symbol, venue or funding series)."""
+        return sum(n for (_, _, i), n in self.dead.items() if i == item)
 
     @property
     def delay_s(self) -> float | None:

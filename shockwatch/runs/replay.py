@@ -62,7 +62,7 @@ from shockwatch.runs.runner import (
     end_pad_ms,
     write_run,
 )
-from streams.scenario import FEEDS, FeedResult, Scenario, read_scenario
+from streams.scenario import FEEDS, FeedResult, Scenario, feed_topics, read_scenario
 from streams.topics import TopicNames, create_topics, delete_prefix, run_prefix
 
 # Re-exported: the CLI, the bench and tests import the replay's times and errors from here.
@@ -425,7 +425,7 @@ async def detect_in_place(
         if m.alert_id:  # an episode open at the checkpoint (a warm-up tick may close it)
             start.carried = (m.alert_id, "pending" if m.pending else m.level)
     runtime.assign((s.topic, s.partition) for s in plan)
-    topic_of = dict(zip(FEEDS, source.inputs, strict=True))
+    topic_of = feed_topics(source)
     reader = RangeReader(settings, plan, low_edges(plan, start), t2,
                          BATCH_MAX_RECORDS if speed is None else 500)  # fmt: skip
     first = {(s.topic, s.partition): s.first for s in plan}

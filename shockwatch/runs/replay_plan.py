@@ -16,7 +16,7 @@ from typing import Any
 from common.kafka import kafka_python_config, partitions_for
 from common.settings import Settings
 from shockwatch.runs.runner import MIN_MS
-from streams.scenario import FEEDS
+from streams.scenario import feed_topics
 from streams.topics import TopicNames
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|wk)s?\s+ago\s*$", re.I)
@@ -126,7 +126,7 @@ def plan_range(
 
     if t2 <= t1:
         raise ReplayError("--to must be after --from")
-    topics = dict(zip(FEEDS, source.inputs, strict=True))
+    topics = feed_topics(source)
     parts = partitions_for(settings, list(topics.values()))
     missing = [t for t in topics.values() if t not in parts]
     if missing:
@@ -345,7 +345,7 @@ def plan_start(
     """Where the replay's detector gets its state as of T1 (docs/architecture.md, "Replay in
     place"): the nearest checkpoint at or before T1 when there is a usable one, else a warm-up
     on the input from T1 - ``warmup_ms``, else (``warmup_ms`` 0) nothing: cold."""
-    feed_of = dict(zip(source.inputs, FEEDS, strict=True))
+    feed_of = {topic: feed for feed, topic in feed_topics(source).items()}
     note = "checkpoints not used"
     if checkpoints:
         found = find_checkpoint(settings, source, t1)

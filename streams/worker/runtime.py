@@ -35,7 +35,7 @@ from streams.records import (
     is_frame,
     wire_items,
 )
-from streams.scenario import FEEDS
+from streams.scenario import FEEDS, feed_topics
 from streams.topics import TopicNames
 from streams.worker import LOGGER
 
@@ -146,15 +146,12 @@ class DetectorRuntime:
         self.names = names
         self.metrics = metrics
         self.detector = Detector(settings.detection)
-        self.feed_of = {
-            names.prices: "prices",
-            names.liquidations: "liquidations",
-            names.funding: "funding",
-        }
+        self.feed_of = {topic: feed for feed, topic in feed_topics(names).items()}
         # Where an input topic's rejects go: its own DLQ, or (a replay reading the live topics
         # in place) the DLQ of the same feed under the replay's prefix.
         out = dead_letters or names
-        self.dlq_of = {t: out.dlq(getattr(out, feed)) for t, feed in self.feed_of.items()}
+        out_topics = feed_topics(out)
+        self.dlq_of = {t: out.dlq(out_topics[feed]) for t, feed in self.feed_of.items()}
         self.max_future_ms = settings.max_future_s * 1000
         self.dirty = False
         self.seen_total = 0  # records handled (processed, rejected, skipped): for benchmarks

@@ -77,7 +77,8 @@ def build_report(
 
 
 def report_command(run_dir: Path, settings: Settings) -> ReportPaths:
-    """What ``shockwatch report`` runs: the report of one run folder with the detection
-    settings the run recorded in run.json (a report rebuilt later draws the thresholds the run
-    was detected with), else the app's ``settings`` (read at start-up by the command)."""
+    """What ``shockwatch report`` and ``replay --report`` run: the report of one run folder
+    with the detection settings the run recorded in run.json (a report rebuilt later draws the
+    thresholds the run was detected with), else the app's ``settings`` (read at start-up by the
+    command)."""
     return build_report(Path(run_dir), fallback=settings.detection)
