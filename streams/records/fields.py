@@ -219,8 +219,7 @@ def _plain(value: Any) -> Any:
 
 
 class _Codec:
-    """Mix-in: compact JSON encoding of a slotted dataclass, ``None`` optionals left out;
-    a typed panel (``panels``) is written as its ``to_dict``."""
+    """Mix-in: compact JSON encoding of a slotted dataclass, ``None`` optionals left out."""
 
     __slots__ = ()
     __dataclass_fields__: ClassVar[dict[str, Any]]
@@ -230,8 +229,24 @@ class _Codec:
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
             if value is not None:
-                out[name] = _plain(value)
+                out[name] = value
         return out
 
     def encode(self) -> bytes:
         return orjson.dumps(self.to_dict())
+
+
+class _PanelCodec(_Codec):
+    """The codec of a record that holds typed panels (``panels``: the outputs' signals and
+    alerts): each panel is written as its ``to_dict``. The input records hold plain values
+    only and keep the plain loop, which the producers run once per message."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = _plain(value)
+        return out

@@ -22,13 +22,14 @@ from streams.records.fields import (
     _float,
     _get,
     _int,
+    _PanelCodec,
     _str,
 )
 from streams.records.panels import AssetView, ClassPanel, Evidence, FundingPicture, LiqPanel
 
 
 @dataclass(frozen=True, slots=True)
-class ShockSignal(_Codec):
+class ShockSignal(_PanelCodec):
     """One evaluation tick: the scored state of the world at ``ts_ms`` (event time)."""
 
     ts_ms: int
@@ -75,7 +76,7 @@ class ShockSignal(_Codec):
 
 
 @dataclass(frozen=True, slots=True)
-class AlertEvent(_Codec):
+class AlertEvent(_PanelCodec):
     """A state transition of one alert episode: ``firing`` (per severity) or ``resolved``."""
 
     ts_ms: int
