@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from common.fmt import fmt_usd
+from common.fmt import fmt_time, fmt_usd
 from common.settings import Settings
 from streams.instruments import CLASS_OF
 from streams.records import AlertEvent, AssetEvidence, ComponentEvidence, LiqEvidence, given
@@ -76,10 +75,6 @@ def fmt_signed(x: float | None, digits: int = 1, suffix: str = "") -> str:
     if x is None:
         return "n/a"
     return f"{x:+.{digits}f}{suffix}".replace("-", "−")
-
-
-def fmt_time(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def fmt_duration(seconds: float) -> str:

@@ -1,9 +1,16 @@
-"""Number formatting shared by every text shockwatch writes: the alert headline (on the wire),
-the Slack message and the report.
+"""Number and time formatting shared by every text shockwatch writes: the alert headline (on
+the wire), the alert lines, the Slack message and the report.
 
 Pure functions of their arguments; the options keep each reader's established output."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def fmt_time(ts_ms: int) -> str:
+    """An event time in UTC to the minute: "2025-11-04 15:15 UTC"."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def fmt_usd(

@@ -161,21 +161,23 @@ def create_app(
     names = TopicNames(settings.topic_prefix if prefix is None else prefix)
     app_id = app_id or settings.app_id
     app = base_app(settings, app_id, host_only=True)
+    groups = GroupNames(app_id)
     stages: list[Topology | ShardStage] = []
     if settings.scale_out:
         # Stage one on every worker (the partitions shared out), the merge on one of them.
         shard = ShardStage(
-            settings, names, DetectorRuntime(settings, names, metrics, shard_only=True), app_id
+            settings,
+            names,
+            DetectorRuntime(settings, names, metrics, shard_only=True),
+            groups.shards,
         )
         runtime: DetectorRuntime = MergeRuntime(settings, names, metrics)
-        topo = Topology(
-            settings, names, runtime, GroupNames(app_id).merge, on_output, topics=[names.summaries]
-        )
+        topo = Topology(settings, names, runtime, groups.merge, on_output, topics=[names.summaries])
         stages = [shard, topo]
         app.shards = shard  # type: ignore[attr-defined]
     else:
         topo = Topology(
-            settings, names, DetectorRuntime(settings, names, metrics), app_id, on_output
+            settings, names, DetectorRuntime(settings, names, metrics), groups.detector, on_output
         )
         stages = [topo]
     app.shockwatch = topo  # type: ignore[attr-defined]

@@ -20,11 +20,11 @@ from alerts.blocks import (
     build_message,
     context,
     fit_blocks,
-    fmt_time,
     header,
     truncate,
 )
 from alerts.slack import SlackClient
+from common.fmt import fmt_time
 from common.settings import Settings
 from streams.records import AlertEvent
 

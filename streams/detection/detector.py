@@ -72,11 +72,11 @@ class Detector:
         self.book = fund.FundingBook()
         self.panel = fund.FundingPanel(cfg.funding)
         self.comove = mkt.CoMovement(cfg.breadth.comovement_window_min)
-        # As-of inputs (delayed instruments, streams/timing.py) and how many minutes their
-        # latest bar came after its own minute (0 when on time, as in a recorded day played in
-        # event order). Their one-minute returns join the co-movement row of their own minute,
-        # which waits for them that long at most (``_add_rows``).
-        self.as_of: frozenset[str] = AS_OF  # the shards file their late bars as of
+        # How many minutes the latest bar of each as-of input (a delayed instrument: the
+        # shards' AS_OF, from streams/timing.py) came after its own minute (0 when on time, as
+        # in a recorded day played in event order). Their one-minute returns join the
+        # co-movement row of their own minute, which waits for them that long at most
+        # (``_add_rows``).
         self.lag_min: dict[str, int] = {}
         self.core_members = frozenset(m for ms in cfg.breadth.core_classes.values() for m in ms)
         self.comove_rows: dict[int, dict[str, float]] = {}  # minute -> symbol -> 1m return
@@ -258,7 +258,7 @@ class Detector:
             # A bar is its own event minute's: the same as ``minute`` unless it is an as-of
             # input's bar that arrived after that minute had sealed.
             bar_minute = ts // MIN_MS
-            if symbol in self.as_of:
+            if symbol in AS_OF:  # the shards file its late bars as of
                 self.lag_min[symbol] = minute - bar_minute
             r = mkt.add_bar(state, bar_minute, price, mcfg)
             if r is not None and bar_minute > self.rows_through:

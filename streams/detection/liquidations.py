@@ -116,24 +116,29 @@ class LiqWindow:
         """Whether closing ``now_minute`` empty would leave every window empty (all it holds
         is older than the window, baseline and sustained spans before it)."""
         newest = self.newest_minute()
+        _, base_start, sustained_start = self._starts(now_minute)
+        return newest is None or (newest < base_start and newest < sustained_start)
+
+    def _starts(self, now_minute: int) -> tuple[int, int, int]:
+        """The first minute of the window, of its baseline and of the sustained span, as of
+        ``now_minute``."""
         window_start = now_minute - self.cfg.window_min + 1
-        return newest is None or (
-            newest < window_start - self.cfg.baseline_min
-            and newest < now_minute - self.cfg.sustained_min + 1
+        return (
+            window_start,
+            window_start - self.cfg.baseline_min,
+            now_minute - self.cfg.sustained_min + 1,
         )
 
     def _evict(self, now_minute: int) -> None:
-        window_start = now_minute - self.cfg.window_min + 1
+        window_start, base_start, sustained_start = self._starts(now_minute)
         while self.recent and self.recent[0][0] < window_start:
             m, b = self.recent.popleft()
             self.window.merge(b, sign=-1)
             self.older.append((m, b.notional_usd))
             self.older_usd += b.notional_usd
-        base_start = window_start - self.cfg.baseline_min
         while self.older and self.older[0][0] < base_start:
             _, usd = self.older.popleft()
             self.older_usd -= usd
-        sustained_start = now_minute - self.cfg.sustained_min + 1
         while self.sustained and self.sustained[0][0] < sustained_start:
             self.sustained_usd -= self.sustained.popleft()[1]
 

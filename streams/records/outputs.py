@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Self
 
+from common.fmt import fmt_time
 from streams.records.fields import (
     SCHEMA_VERSION,
     AlertState,
@@ -104,7 +104,7 @@ class AlertEvent(_PanelCodec):
     @property
     def event_time(self) -> str:
         """The transition's event time in UTC to the minute: "2025-11-04 15:15 UTC"."""
-        return datetime.fromtimestamp(self.ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return fmt_time(self.ts_ms)
 
     def line(self) -> str:
         """The transition in one line of plain text, its event time first (what the worker

@@ -22,7 +22,7 @@ from common.backoff import calculate_backoff
 from common.log import retry_logger
 from common.settings import Settings
 from streams.detection.detector import TickOutput
-from streams.topics import GroupNames, TopicNames
+from streams.topics import TopicNames
 from streams.worker import LOGGER
 from streams.worker.clients import (
     ActiveStandbyAssignor,
@@ -121,13 +121,14 @@ class Topology(Stage):
         settings: Settings,
         names: TopicNames,
         runtime: DetectorRuntime,
-        app_id: str,
+        group_id: str,
         on_output: Callable[[TickOutput], None] | None,
         *,
         topics: Iterable[str] | None = None,
     ) -> None:
         super().__init__()
-        self.settings, self.names, self.runtime, self.app_id = settings, names, runtime, app_id
+        self.settings, self.names, self.runtime = settings, names, runtime
+        self.group_id = group_id  # GroupNames: the detector's, or scaled out the merge's
         self.on_output = on_output
         # The three input topics; scaled out, the merging detector reads the summaries instead
         # (and keeps its checkpoint under its own key: its state is not a single worker's).
@@ -157,7 +158,7 @@ class Topology(Stage):
             self.runtime.input_partitions = [
                 f"{t}:{p}" for t in self.names.inputs for p in await self.producer.partitions_for(t)
             ]
-        self.consumer = input_consumer(self.settings, self.app_id, self.assignor)
+        self.consumer = input_consumer(self.settings, self.group_id, self.assignor)
         self.consumer.subscribe(self.topics, listener=self)
         await self.consumer.start()
 
@@ -177,7 +178,9 @@ class Topology(Stage):
         async with self.lock:
             self.assigned = sorted(assigned)
             if not self.assigned:
-                log.warning("standing by: another worker of group %s holds the inputs", self.app_id)
+                log.warning(
+                    "standing by: another worker of group %s holds the inputs", self.group_id
+                )
                 return
             # Whoever held the work before (this worker or another) left its newest state on
             # the state topic: start from it, then from the committed offsets.
@@ -328,11 +331,11 @@ class ShardStage(Stage):
     a crash) is rebuilt from there. Minutes it seals again are already merged and skipped."""
 
     def __init__(
-        self, settings: Settings, names: TopicNames, runtime: DetectorRuntime, app_id: str
+        self, settings: Settings, names: TopicNames, runtime: DetectorRuntime, group_id: str
     ) -> None:
         super().__init__()
         self.settings, self.names, self.runtime = settings, names, runtime
-        self.group_id = GroupNames(app_id).shards
+        self.group_id = group_id  # GroupNames.shards
         self.lateness_ms = settings.detection.alerts.allowed_lateness_s * 1000
         self.last_commit = time.monotonic()
 
