@@ -17,7 +17,14 @@ from typing import Any
 from common.fmt import fmt_time, fmt_usd
 from common.settings import Settings
 from streams.instruments import CLASS_OF
-from streams.records import AlertEvent, AssetEvidence, ComponentEvidence, LiqEvidence, given
+from streams.records import (
+    AlertEvent,
+    AssetClass,
+    AssetEvidence,
+    ComponentEvidence,
+    LiqEvidence,
+    given,
+)
 
 # Slack's documented limits (https://api.slack.com/reference/block-kit/blocks).
 MAX_BLOCKS = 50
@@ -30,7 +37,7 @@ MAX_BLOCK_ID_CHARS = 255
 MAX_TEXT_CHARS = 3000  # top-level fallback text: Slack allows more, notifications show less
 
 CORE_LABELS = {"equities": "Equities", "gold": "Gold", "crypto": "Crypto"}
-CLASS_ORDER = ("equity_index", "ai_equity", "gold", "crypto", "volatility")
+CLASS_ORDER: tuple[AssetClass, ...] = tuple(AssetClass)
 CLASS_LABELS = {
     "equity_index": "index",
     "ai_equity": "AI equity",

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from msgspec import UnsetType
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.records import (
@@ -34,6 +33,7 @@ from streams.records import (
     Regime,
     Severity,
     ShockSignal,
+    given,
 )
 from streams.records.fields import AMOUNT_SERIES, RATE_SERIES
 from streams.scenario import FEEDS as FEED_RECORDS
@@ -45,7 +45,7 @@ FEEDS: tuple[str, ...] = tuple(FEED_RECORDS)
 # Rejects are also counted for the output topics the sidecar and the notifier read.
 REJECT_FEEDS: tuple[str, ...] = (*FEEDS, "signals", "alerts")
 CORE_CLASSES: tuple[str, ...] = ("equities", "gold", "crypto")
-ASSET_CLASSES: tuple[str, ...] = ("equity_index", "ai_equity", "gold", "crypto", "volatility")
+ASSET_CLASSES: tuple[AssetClass, ...] = tuple(AssetClass)
 ALERT_STATES: dict[str, int] = {"ok": 0, "pending": 1, "warning": 2, "critical": 3}
 SLACK_RESULTS: tuple[str, ...] = ("ok", "retry", "failed", "duplicate_skipped", "stale_skipped")
 SIDES: tuple[str, ...] = ("long", "short")
@@ -471,7 +471,7 @@ class Metrics:
             self.core_class_z.labels(name).set(_num(classes.core_z.get(name)))
             self.core_class_normal.labels(name).set(_num(classes.core_z_normal.get(name)))
         for cls in ASSET_CLASSES:
-            view = classes.by_class.get(AssetClass(cls))
+            view = classes.by_class.get(cls)
             if view is not None:
                 self.class_z.labels(cls).set(_num(view.z_day))
                 self.class_return.labels(cls).set(_num(view.ret_day_pct) / 100.0)
@@ -512,9 +512,7 @@ class Metrics:
         for name, comp in funding.components.items():
             label = self._component(name)
             value = _num(comp.value)
-            unit = comp.unit
-            if isinstance(unit, UnsetType):
-                unit = "bp" if name in SPREAD_COMPONENTS else "usd_bn"
+            unit = given(comp.unit) or ("bp" if name in SPREAD_COMPONENTS else "usd_bn")
             if unit == "bp":
                 self.funding_spread.labels(label).set(value / 10_000.0)
             else:

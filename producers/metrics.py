@@ -55,6 +55,11 @@ class ProducerMetrics:
         self.last_message.labels(feed, venue).set(time.time() if now_s is None else now_s)
         self.connected.labels(feed, venue).set(1)
 
+    def poll_failed(self, feed: str, venue: str, error: str) -> None:
+        """A poll of a provider failed with ``error``: counted, and it is not connected."""
+        self.poll_errors.labels(feed, venue, error).inc()
+        self.connected.labels(feed, venue).set(0)
+
 
 class _AgeCollector(Collector):
     """``<name>_age_seconds``: now minus each sample of a timestamp gauge, at scrape time."""

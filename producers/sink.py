@@ -212,7 +212,7 @@ class KafkaSink:
         else:
             cfg = aiokafka_config(self.settings)  # KafkaUnavailable when nothing is configured
             self._own_producer = True
-            self._producer = self._new_producer()
+            self._producer = self._new_producer(cfg)
             try:
                 await asyncio.wait_for(self._producer.start(), timeout=self.ps.start_timeout_s)
                 for topic in self.heartbeat_topics:
@@ -234,11 +234,12 @@ class KafkaSink:
                 asyncio.create_task(self._heartbeats(), name=f"{self.client_id}-heartbeats")
             )
 
-    def _new_producer(self) -> Any:
+    def _new_producer(self, cfg: dict[str, Any] | None = None) -> Any:
+        """A producer over ``cfg``, else the client configuration read afresh (a renewal)."""
         from aiokafka import AIOKafkaProducer
 
         return AIOKafkaProducer(
-            **aiokafka_config(self.settings),
+            **(cfg if cfg is not None else aiokafka_config(self.settings)),
             client_id=self.client_id,
             enable_idempotence=True,
             acks="all",

@@ -211,8 +211,7 @@ class FundingProducer:
             except Exception as exc:
                 error = type(exc).__name__
                 self.stats.count(self.stats.errors, error)
-                self.metrics.poll_errors.labels(FEED, source.value, error).inc()
-                self.metrics.connected.labels(FEED, source.value).set(0)
+                self.metrics.poll_failed(FEED, source.value, error)
                 log.warning("funding source %s failed: %s: %s", source, error, exc)
                 continue
             self.metrics.message_seen(FEED, source.value)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from producers.liquidations.normalise import RawLiq, entries
+from producers.liquidations.venues import VENUES, Venue
 from streams.records import MalformedRecord
 
 CHANNEL = "trades.future.any.100ms"
@@ -73,6 +74,6 @@ def subscription(request_id: int = 1) -> dict[str, Any]:
 
 
 async def watch(exchange: Any, symbols: list[str]) -> None:
-    url = exchange.urls["api"]["ws"]
+    url = VENUES[Venue.DERIBIT].ws_url(exchange.urls)
     request = subscription(exchange.request_id())
     await exchange.watch(url, CHANNEL, request, CHANNEL)

@@ -79,12 +79,6 @@ def capturing(ccxt_id: str, is_push: Callable[[Any], bool] | None = None) -> typ
     return type(f"Capturing{base.__name__}", (base,), methods)
 
 
-def _set_path(obj: dict[str, Any], path: tuple[str, ...], value: str) -> None:
-    for key in path[:-1]:
-        obj = obj[key]
-    obj[path[-1]] = value
-
-
 @dataclass
 class FeedStats:
     messages: int = 0
@@ -161,7 +155,7 @@ class VenueFeed:
             )
             self.exchange.on_liquidation_message = self.on_message
             if self.ws_url:
-                _set_path(self.exchange.urls, self.spec.ws_url_path, self.ws_url)
+                self.spec.set_ws_url(self.exchange.urls, self.ws_url)
         if self.snapshot is not None:
             self.exchange.set_markets(self.snapshot)
         else:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from producers.liquidations.normalise import RawLiq, entries
+from producers.liquidations.venues import VENUES, Venue
 
 CHANNEL = "futures.public_liquidates"
 # Epoch milliseconds passed 1e11 in 1973; an epoch below it is seconds.
@@ -66,5 +67,5 @@ def subscription(now_s: int | None = None) -> dict[str, Any]:
 
 
 async def watch(exchange: Any, symbols: list[str]) -> None:
-    url = exchange.urls["api"]["swap"]["usdt"]
+    url = VENUES[Venue.GATE].ws_url(exchange.urls)
     await exchange.watch(url, "liquidations::gate", subscription(), "liquidations::gate")

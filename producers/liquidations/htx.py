@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from producers.liquidations.normalise import RawLiq, entries
+from producers.liquidations.venues import VENUES, Venue
 
 TOPIC = "public.*.liquidation_orders"
 
@@ -48,5 +49,5 @@ def subscription(cid: str = "shockwatch") -> dict[str, Any]:
 
 
 async def watch(exchange: Any, symbols: list[str]) -> None:
-    url = exchange.urls["api"]["ws"]["api"]["swap"]["linear"]["private"]
+    url = VENUES[Venue.HTX].ws_url(exchange.urls)
     await exchange.watch(url, TOPIC, subscription(), TOPIC)

@@ -118,6 +118,8 @@ class ReorderingSink:
         self.clock_ms = clock_ms
         self.tick_s = tick_s
         self.metrics = metrics
+        if metrics is not None:  # read at each scrape: the records held right then
+            metrics.reorder_held.set_function(lambda: len(self.buffer))
         self.released_early = 0
         # One way out, oldest first: the release loop, an early release and flush take turns.
         self._out = asyncio.Lock()
@@ -143,10 +145,6 @@ class ReorderingSink:
             self.buffer.restore(item[1].ts_ms, item)
             raise
 
-    def _held_changed(self) -> None:
-        if self.metrics is not None:
-            self.metrics.reorder_held.set(len(self.buffer))
-
     async def release_due(self) -> int:
         """Forward the records whose hold has passed, oldest first; returns how many."""
         released = 0
@@ -154,7 +152,6 @@ class ReorderingSink:
             while (item := self.buffer.pop_due(self.clock_ms())) is not None:
                 await self._forward(item)
                 released += 1
-        self._held_changed()
         return released
 
     async def send(self, topic: str, record: Keyed) -> None:
@@ -169,7 +166,6 @@ class ReorderingSink:
                     if self.metrics is not None:
                         self.metrics.reorder_released_early.inc()
         self.buffer.push(record.ts_ms, (topic, record))  # no await since the check: room
-        self._held_changed()
 
     async def dead_letter(
         self, topic: str, raw: bytes, error: RecordError, source: str, key: str | None = None
@@ -183,7 +179,6 @@ class ReorderingSink:
         async with self._out:
             while len(self.buffer):
                 await self._forward(self.buffer.pop_oldest())
-        self._held_changed()
 
     async def flush(self) -> None:
         await self._release_all()

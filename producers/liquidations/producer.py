@@ -51,7 +51,7 @@ def build_feeds(
                 log.info("%s: no recorded markets under %s; not replayed", venue, fixtures)
                 continue
             snapshot = load_snapshot(recorded)
-        symbols = list(ps.bybit_symbols) if spec.scope is not Scope.ALL_MARKETS else []
+        symbols = list(ps.bybit_symbols) if spec.scope is Scope.LISTED_USDT_PERPETUALS else []
         feeds.append(
             VenueFeed(
                 spec,

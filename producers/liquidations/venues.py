@@ -32,8 +32,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from producers.config import Endpoint
 from streams.records import Side
@@ -65,7 +67,6 @@ class QtyUnit(StrEnum):
 
 class Scope(StrEnum):
     ALL_MARKETS = "all_markets"
-    CONFIGURED_SYMBOLS = "configured_symbols"
     # One subscription per listed linear USDT perpetual (the configured list, if one is set).
     LISTED_USDT_PERPETUALS = "listed_usdt_perpetuals"
 
@@ -98,6 +99,19 @@ class VenueSpec:
     @property
     def source(self) -> str:
         return f"ccxt:{self.ccxt_id}"
+
+    def ws_url(self, urls: Mapping[str, Any]) -> str:
+        """The websocket base URL in a ccxt exchange's ``urls`` (at ``ws_url_path``)."""
+        node: Any = urls
+        for key in self.ws_url_path:
+            node = node[key]
+        return str(node)
+
+    def set_ws_url(self, urls: dict[str, Any], url: str) -> None:
+        """Point the exchange's websocket base URL elsewhere (a mirror, the fixture server)."""
+        for key in self.ws_url_path[:-1]:
+            urls = urls[key]
+        urls[self.ws_url_path[-1]] = url
 
 
 VENUES: dict[Venue, VenueSpec] = {

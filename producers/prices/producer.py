@@ -171,8 +171,7 @@ class PriceProducer:
 
     def _count_error(self, inst: Instrument, error: str) -> None:
         self.stats.errors[error] = self.stats.errors.get(error, 0) + 1
-        self.metrics.poll_errors.labels(FEED, inst.provider.value, error).inc()
-        self.metrics.connected.labels(FEED, inst.provider.value).set(0)
+        self.metrics.poll_failed(FEED, inst.provider.value, error)
 
     async def _poll(self, inst: Instrument) -> int:
         venue = inst.provider.value
