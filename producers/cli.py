@@ -145,7 +145,8 @@ def produce_liquidations(
     metrics_port: MetricsPort = None,
     create_topics: CreateTopics = True,
 ) -> None:
-    """Forced liquidations from Binance USD-M, Bybit and OKX (ccxt.pro) into Kafka."""
+    """Forced liquidations from Binance USD-M, Bybit, OKX, Gate, HTX and Deribit (ccxt.pro) into
+    Kafka."""
     from producers.liquidations.producer import RunLimits
     from producers.run import produce_liquidations as run
 
@@ -174,7 +175,8 @@ def produce_prices(
     metrics_port: MetricsPort = None,
     create_topics: CreateTopics = True,
 ) -> None:
-    """Minute bars: yfinance (^GSPC ^IXIC NVDA PLTR GC=F ^VIX) in US hours, ccxt BTC/ETH always."""
+    """Minute bars: yfinance (^GSPC ^IXIC NVDA PLTR GC=F ^VIX), each in its source's trading hours
+    (gold on CME Globex, VIX on Cboe's), ccxt BTC/ETH always."""
     from producers.run import produce_prices as run
 
     settings, ps = _prepare(dry_run, create_topics, metrics_port, "prices")

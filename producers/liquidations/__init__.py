@@ -1,1 +1,2 @@
-"""Forced liquidations from Binance USD-M, Bybit and OKX (ccxt.pro) as ``Liquidation`` records."""
+"""Forced liquidations from six venues (Binance USD-M, Bybit, OKX, Gate, HTX, Deribit; ccxt.pro)
+as ``Liquidation`` records (``venues.VENUES``)."""

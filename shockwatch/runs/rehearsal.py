@@ -18,7 +18,7 @@ own sending rules:
   delay; what was readable before the producers start goes out at the start;
 * **heartbeats**: per topic, the producers' own ``EventClock`` with the lag each producer runs
   it with (``producers.run.clock_lag_ms``), sent to every partition when the topic has been
-  idle for ``heartbeat_s`` (``producers.sink.heartbeat_due``), until every topic has beaten
+  idle for ``heartbeat_s`` (``producers.watermark.heartbeat_due``), until every topic has beaten
   past the scenario's end plus the detector's allowed lateness.
 
 Records keep their bytes and event times; keys go to partitions as Kafka's default
